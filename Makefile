@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11 and make):
+#   make run    creates .venv if missing, installs the pinned dependencies, runs the main job
+#   make test   the same set-up, then the test suite
+# Everything else is optional: make lab, make bench, make sample, make clean.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+DATA ?= sample
+OUTPUT_DIR ?= outputs
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test lab bench sample clean install
+
+install: $(STAMP)
+
+# requirements.txt pins the direct dependencies; constraints.txt pins every
+# transitive one, so two installs give the same environment.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m cfutils.pipeline --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+sample: $(STAMP)
+	$(BIN)/python -m cfutils.synth --sample
+
+clean:
+	rm -rf outputs data/processed/*.parquet .pytest_cache

@@ -1,0 +1,151 @@
+"""Train/test splits of a ratings frame, each a named choice the reader can see.
+
+Three splits, as in LensKit's ``split_temporal_fraction`` / ``sample_users`` family:
+
+============================  =====================================================
+``temporal_split``            the last ``test_size`` of all ratings by date: the
+                              honest "predict the future" split of the Netflix Prize.
+``per_user_temporal_split``   each user's last ``test_size`` of ratings: every test
+                              user is also a train user (no user cold start).
+``random_split``              a seeded random sample: optimistic, it trains on the future.
+============================  =====================================================
+
+The original tutorial split 80/20 in *file order*. The Netflix files are grouped by
+movie, so that split puts whole movies in test: it is a split by movie, not by time.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+SPLIT_METHODS = ("global_time", "per_user_time", "random")
+
+
+class Split(NamedTuple):
+    """A train/test pair of ratings frames; unpack it as ``train, test = split``."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+def _check_fraction(test_size: float) -> None:
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
+
+
+def _chronological_order(ratings: pd.DataFrame) -> np.ndarray:
+    """Row positions sorted by (date, user_id, movie_id): a total, reproducible order.
+
+    The ids break ties between ratings of the same day, so the split does not
+    depend on the order of the rows in the input.
+    """
+    return np.lexsort(
+        (ratings["movie_id"].to_numpy(), ratings["user_id"].to_numpy(), ratings["date"].to_numpy())
+    )
+
+
+def _take(ratings: pd.DataFrame, is_test: np.ndarray) -> Split:
+    return Split(ratings[~is_test], ratings[is_test])
+
+
+def temporal_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:
+    """Split by date: the latest ``round(test_size * n)`` ratings are test.
+
+    Rows are ordered by ``(date, user_id, movie_id)``, so ratings on the same day at
+    the cut are assigned deterministically. Input row order is kept within each part.
+
+    When it fits: evaluating what a deployed system would face. Users and movies
+    that first appear after the cut are *cold start*; on the Netflix data about 15 % of
+    test users are new, on MovieLens 100K about 85 % of test rows have an unseen user
+    (MovieLens users rate in one burst), so prefer ``per_user_temporal_split`` there.
+    """
+    _check_fraction(test_size)
+    n_test = int(round(test_size * len(ratings)))
+    order = _chronological_order(ratings)
+    is_test = np.zeros(len(ratings), dtype=bool)
+    is_test[order[len(ratings) - n_test :]] = True
+    return _take(ratings, is_test)
+
+
+def per_user_temporal_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:
+    """Each user's latest ``floor(test_size * n_u)`` ratings are test.
+
+    A user with n_u ratings keeps at least ``n_u - floor(test_size * n_u)`` in train, so
+    no test user is unseen. Ties on the same day go by movie_id.
+
+    When it fits: ranking evaluation ("what will this user watch next?") and data sets
+    such as MovieLens where a global cut leaves most test users cold.
+    """
+    _check_fraction(test_size)
+    order = _chronological_order(ratings)
+    users = ratings["user_id"].to_numpy()[order]
+    # Stable sort by user keeps chronological order within each user.
+    by_user = np.argsort(users, kind="stable")
+    users_sorted = users[by_user]
+    starts = np.r_[0, np.flatnonzero(np.diff(users_sorted)) + 1]
+    counts = np.diff(np.r_[starts, len(users_sorted)])
+    position_in_user = np.arange(len(users_sorted)) - np.repeat(starts, counts)
+    n_test_of_user = np.floor(test_size * counts).astype(np.int64)
+    test_sorted = position_in_user >= np.repeat(counts - n_test_of_user, counts)
+    is_test = np.zeros(len(ratings), dtype=bool)
+    is_test[order[by_user[test_sorted]]] = True
+    return _take(ratings, is_test)
+
+
+def random_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 0) -> Split:
+    """A seeded uniform random ``round(test_size * n)`` ratings are test.
+
+    When it fits: comparing with papers that use random cross-validation. It trains
+    on the future, so its errors are optimistic for a deployed system.
+    """
+    _check_fraction(test_size)
+    n_test = int(round(test_size * len(ratings)))
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(len(ratings), dtype=bool)
+    is_test[rng.choice(len(ratings), size=n_test, replace=False)] = True
+    return _take(ratings, is_test)
+
+
+def make_split(ratings: pd.DataFrame, method: str = "global_time", test_size: float = 0.2, seed: int = 0) -> Split:
+    """Dispatch on the notebooks' ``SPLIT`` parameter: ``global_time``, ``per_user_time`` or ``random``."""
+    if method == "global_time":
+        return temporal_split(ratings, test_size)
+    if method == "per_user_time":
+        return per_user_temporal_split(ratings, test_size)
+    if method == "random":
+        return random_split(ratings, test_size, seed)
+    raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+
+
+def file_order_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:
+    """The original tutorial's split, kept only to show its effect: the first rows are train.
+
+    On Netflix files, rows are grouped by movie, so this is a split *by movie*.
+    """
+    _check_fraction(test_size)
+    n_train = len(ratings) - int(round(test_size * len(ratings)))
+    is_test = np.arange(len(ratings)) >= n_train
+    return _take(ratings, is_test)
+
+
+def sample_ratings(
+    ratings: pd.DataFrame, n_users: int | None = None, n_movies: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """Keep the ratings of ``n_users`` random users on ``n_movies`` random movies (``None`` = all).
+
+    Sample first, then split within the sample. The AppliedAI case study drew its
+    test users apart from its train users, so most test rows were cold start and
+    every model landed near RMSE 1.07. Users and movies are drawn uniformly without
+    replacement with ``numpy.random.default_rng(seed)``.
+    """
+    rng = np.random.default_rng(seed)
+    keep = np.ones(len(ratings), dtype=bool)
+    for column, size in (("user_id", n_users), ("movie_id", n_movies)):
+        ids = np.unique(ratings[column].to_numpy())
+        if size is not None and size < len(ids):
+            chosen = rng.choice(ids, size=size, replace=False)
+            keep &= np.isin(ratings[column].to_numpy(), chosen)
+    return ratings[keep]

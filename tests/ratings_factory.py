@@ -1,0 +1,44 @@
+"""Small ratings frames for tests, in the contract dtypes, built by hand or by hypothesis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import strategies as st
+
+DAY = np.timedelta64(1, "D")
+START = np.datetime64("2000-01-01", "s")
+
+
+def ratings_frame(users, movies, ratings, days=None) -> pd.DataFrame:
+    """A ratings frame from parallel lists; ``days`` counts days after 2000-01-01 (default 0)."""
+    days = np.zeros(len(users), dtype=np.int64) if days is None else np.asarray(days, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "user_id": np.asarray(users, dtype=np.int32),
+            "movie_id": np.asarray(movies, dtype=np.int32),
+            "rating": np.asarray(ratings, dtype=np.float32),
+            "date": (START + days * DAY).astype("datetime64[s]"),
+        }
+    )
+
+
+@st.composite
+def ratings_frames(draw, max_users: int = 12, max_movies: int = 10, min_size: int = 1) -> pd.DataFrame:
+    """Random ratings frames without duplicate (user, movie) pairs, on sparse raw ids."""
+    cells = draw(
+        st.sets(
+            st.tuples(st.integers(0, max_users - 1), st.integers(0, max_movies - 1)),
+            min_size=min_size,
+            max_size=max_users * max_movies,
+        )
+    )
+    cells = sorted(cells)
+    n = len(cells)
+    users = np.array([c[0] for c in cells]) * 7 + 3  # sparse, non-contiguous raw ids
+    movies = np.array([c[1] for c in cells]) * 5 + 1
+    stars = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
+    days = draw(st.lists(st.integers(0, 30), min_size=n, max_size=n))
+    order = draw(st.permutations(range(n)))
+    frame = ratings_frame(users, movies, stars, days)
+    return frame.iloc[list(order)].reset_index(drop=True)

@@ -1,0 +1,106 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cfutils.split import (
+    file_order_split,
+    make_split,
+    per_user_temporal_split,
+    random_split,
+    sample_ratings,
+    temporal_split,
+)
+from ratings_factory import ratings_frame, ratings_frames
+
+SETTINGS = settings(max_examples=60, deadline=None)
+
+
+def _keys(frame):
+    return set(zip(frame["user_id"], frame["movie_id"]))
+
+
+def _assert_partition(ratings, train, test):
+    assert len(train) + len(test) == len(ratings)
+    assert _keys(train) | _keys(test) == _keys(ratings)
+    assert not (_keys(train) & _keys(test))
+
+
+@SETTINGS
+@given(ratings_frames(), st.sampled_from([0.1, 0.2, 0.5]))
+def test_temporal_split_matches_sorted_reference(ratings, test_size):
+    train, test = temporal_split(ratings, test_size)
+    _assert_partition(ratings, train, test)
+    # Reference: sort by (date, user, movie) in plain Python, take the tail.
+    rows = sorted(zip(ratings["date"], ratings["user_id"], ratings["movie_id"]))
+    n_test = int(round(test_size * len(rows)))
+    expected_test = {(u, m) for _, u, m in rows[len(rows) - n_test :]}
+    assert _keys(test) == expected_test
+    if len(train) and len(test):
+        assert train["date"].max() <= test["date"].min()
+
+
+@SETTINGS
+@given(ratings_frames())
+def test_temporal_split_ignores_input_row_order(ratings):
+    shuffled = ratings.sample(frac=1.0, random_state=1)
+    assert _keys(temporal_split(ratings).test) == _keys(temporal_split(shuffled).test)
+
+
+def test_temporal_split_breaks_same_day_ties_by_ids():
+    ratings = ratings_frame([3, 1, 2, 1], [1, 2, 1, 1], [4, 4, 4, 4], days=[0, 5, 5, 5])
+    train, test = temporal_split(ratings, test_size=0.5)
+    # Day 5 holds three ratings; the order (user, movie) puts (1,1), (1,2) first, so (2,1) is last.
+    assert _keys(test) == {(1, 2), (2, 1)}
+    assert train.index.tolist() == [0, 3]  # input order kept
+
+
+@SETTINGS
+@given(ratings_frames(), st.sampled_from([0.2, 0.5]))
+def test_per_user_split_takes_each_users_latest(ratings, test_size):
+    train, test = per_user_temporal_split(ratings, test_size)
+    _assert_partition(ratings, train, test)
+    for user, group in ratings.groupby("user_id"):
+        rows = sorted(zip(group["date"], group["movie_id"]))
+        n_test = int(np.floor(test_size * len(rows)))
+        expected = {(user, m) for _, m in rows[len(rows) - n_test :]}
+        assert {k for k in _keys(test) if k[0] == user} == expected
+    assert set(test["user_id"]) <= set(train["user_id"])
+
+
+@SETTINGS
+@given(ratings_frames(min_size=2), st.integers(0, 5))
+def test_random_split_is_seeded_and_sized(ratings, seed):
+    first = random_split(ratings, 0.5, seed)
+    again = random_split(ratings, 0.5, seed)
+    _assert_partition(ratings, *first)
+    assert _keys(first.test) == _keys(again.test)
+    assert len(first.test) == int(round(0.5 * len(ratings)))
+
+
+def test_make_split_dispatches_and_rejects_unknown():
+    ratings = ratings_frame([1, 1, 2, 2], [1, 2, 1, 2], [1, 2, 3, 4], days=[0, 1, 2, 3])
+    assert _keys(make_split(ratings, "global_time", 0.5).test) == {(2, 1), (2, 2)}
+    assert _keys(make_split(ratings, "per_user_time", 0.5).test) == {(1, 2), (2, 2)}
+    assert len(make_split(ratings, "random", 0.5, seed=3).test) == 2
+    with pytest.raises(ValueError, match="unknown split"):
+        make_split(ratings, "by_movie")
+    with pytest.raises(ValueError, match="test_size"):
+        temporal_split(ratings, 1.0)
+
+
+def test_file_order_split_on_movie_grouped_file_splits_by_movie():
+    # Netflix files are grouped by movie: the tutorial's split puts whole movies in test.
+    ratings = ratings_frame([1, 2, 3, 1, 2, 3, 1, 2, 3, 4], [1, 1, 1, 2, 2, 2, 3, 3, 3, 3], [3] * 10, days=range(10))
+    train, test = file_order_split(ratings, 0.2)
+    assert set(test["movie_id"]) == {3} and len(test) == 2
+
+
+def test_sample_ratings_keeps_only_drawn_users_and_movies():
+    ratings = ratings_frame(np.repeat(np.arange(10), 10), np.tile(np.arange(10), 10), np.ones(100))
+    sample = sample_ratings(ratings, n_users=4, n_movies=5, seed=7)
+    assert sample["user_id"].nunique() == 4 and sample["movie_id"].nunique() == 5
+    assert len(sample) == 20  # complete grid: every drawn user rated every drawn movie
+    assert sample.equals(sample_ratings(ratings, n_users=4, n_movies=5, seed=7))
+    pd.testing.assert_frame_equal(sample_ratings(ratings), ratings)
