@@ -6,9 +6,14 @@ calls :func:`check_budget` first. The error names the parameter to change.
 
 from __future__ import annotations
 
+import re
 import resource
+from pathlib import Path
 
 import psutil
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 MiB = 1024**2
 GiB = 1024**3
@@ -55,5 +60,27 @@ def current_rss_bytes() -> int:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (``ru_maxrss``, KiB on Linux)."""
+    """Peak resident set size of this process since start or the last :func:`reset_peak_rss`.
+
+    Reads ``VmHWM`` from ``/proc/self/status`` on Linux; elsewhere falls back to
+    ``ru_maxrss``, which cannot be reset.
+    """
+    try:
+        match = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
+    except OSError:
+        match = None
+    if match:
+        return int(match.group(1)) * 1024
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the peak-RSS mark so the next reading covers one stage only (Linux >= 4.0).
+
+    Returns False where the kernel does not allow it; the peak then covers the whole run.
+    """
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True

@@ -1,6 +1,14 @@
 import pytest
 
-from cfutils.memory import GiB, MemoryBudgetError, check_budget, format_bytes, peak_rss_bytes, current_rss_bytes
+from cfutils.memory import (
+    GiB,
+    MemoryBudgetError,
+    check_budget,
+    current_rss_bytes,
+    format_bytes,
+    peak_rss_bytes,
+    reset_peak_rss,
+)
 
 
 def test_check_budget_passes_within_budget():
@@ -23,3 +31,14 @@ def test_format_bytes(n, text):
 
 def test_rss_readings_are_plausible():
     assert 0 < current_rss_bytes() <= peak_rss_bytes() * 1.5
+
+
+def test_reset_peak_rss_forgets_a_freed_allocation():
+    import numpy as np
+
+    block = np.ones(50_000_000 // 8 * 8)  # ~400 MB touched
+    with_block = peak_rss_bytes()
+    del block
+    if not reset_peak_rss():
+        pytest.skip("this kernel does not allow resetting the peak RSS")
+    assert peak_rss_bytes() < with_block - 200 * 2**20
