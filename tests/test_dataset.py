@@ -1,0 +1,75 @@
+"""Tests of cfutils.dataset: sources, titles found next to the ratings, the sample on first use."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cfutils import dataset, synth
+from cfutils.dataset import Dataset, find_titles, load_dataset
+from cfutils.io import empty_titles, read_ratings, read_titles
+
+FIXTURES = Path(__file__).parent / "fixtures" / "io"
+
+
+@pytest.mark.parametrize(
+    "source, titles",
+    [
+        ("kaggle", "kaggle/movie_titles.csv"),
+        ("kaggle/combined_data_1.txt", "kaggle/movie_titles.csv"),
+        ("netflix_original", "netflix_original/movie_titles.txt"),
+        ("netflix_original/training_set", "netflix_original/movie_titles.txt"),
+        ("netflix_original/training_set/mv_0000001.txt", "netflix_original/movie_titles.txt"),
+        ("ml-100k", "ml-100k/u.item"),
+        ("ml-latest-small/ratings.csv", "ml-latest-small/movies.csv"),
+        ("ml-1m", "ml-1m/movies.dat"),
+    ],
+)
+def test_loads_ratings_and_the_titles_next_to_them(source, titles):
+    data = load_dataset(FIXTURES / source, cache=False)
+    pd.testing.assert_frame_equal(data.ratings, read_ratings(FIXTURES / source, cache=False, progress=False))
+    pd.testing.assert_frame_equal(data.titles, read_titles(FIXTURES / titles))
+    assert find_titles(FIXTURES / source) == FIXTURES / titles
+    assert data.source == str(FIXTURES / source)
+    assert data.name == Path(source).name
+
+
+def test_without_titles_file_titles_are_empty_with_contract_dtypes(tmp_path):
+    shutil.copy(FIXTURES / "ml-100k" / "u.data", tmp_path / "u.data")
+    data = load_dataset(tmp_path, cache=False)
+    assert len(data.ratings) == 3
+    pd.testing.assert_frame_equal(data.titles, empty_titles())
+    assert data.titles.index.dtype == np.int32 and str(data.titles["year"].dtype) == "Int16"
+
+
+def test_dataset_is_frozen():
+    data = load_dataset(FIXTURES / "kaggle", cache=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        data.name = "other"  # type: ignore[misc]
+    assert isinstance(data, Dataset)
+
+
+def test_sample_is_generated_on_first_use_then_reused(tmp_path, monkeypatch):
+    def write_tiny_sample(directory):
+        return synth.write_preset(directory, synth.TINY)
+
+    monkeypatch.setattr(dataset, "SAMPLE_DIR", tmp_path / "sample")
+    monkeypatch.setattr(dataset, "write_sample", write_tiny_sample)
+    first = load_dataset("sample", cache=False)
+    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "sample").iterdir()}
+    second = load_dataset("sample", cache=False)
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "sample").iterdir()} == written
+    assert first.name == "sample" and first.source == str(tmp_path / "sample")
+    assert len(first.ratings) == synth.TINY.n_ratings
+    assert set(first.ratings["movie_id"]) <= set(first.titles.index)
+    pd.testing.assert_frame_equal(first.ratings, second.ratings)
+
+
+def test_missing_source_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_dataset(tmp_path / "nowhere", cache=False)
