@@ -1,0 +1,269 @@
+"""Run every numbered notebook end to end with papermill, and leave a reproducible record.
+
+Command line (``make run`` calls the same)::
+
+    python -m cfutils.pipeline [--data sample|PATH] [--seed 0] [--output-dir outputs]
+                               [--split global_time|per_user_time|random]
+                               [-p NAME VALUE]... [--only NN]... [--notebooks-dir DIR]
+
+It executes ``notebooks/NN_*.ipynb`` in number order, each in a fresh ``python3`` kernel whose
+working directory is the notebooks folder (as in JupyterLab). ``DATA`` and ``OUTPUT_DIR`` are
+passed as absolute paths, so relative paths on the command line mean "relative to where you ran
+the command". ``OUTPUT_DIR`` then holds::
+
+    NN_name.ipynb     the executed notebooks (a failed one is kept, up to the failing cell)
+    figures/*.png     every figure the notebooks saved
+    metrics.json      {"NN_name": {record: value}} of the deterministic records; byte-identical
+                      for two runs with the same parameters and SEED
+    timings.json      {"NN_name": {"notebook_wall_s": ..., volatile records}}
+    report.html       parameters, the metrics table, then every executed notebook
+
+``metrics.json``, ``timings.json`` and ``report.html`` describe the notebooks of this run only
+(``--only`` runs a subset); they are removed when a run starts and written when all notebooks of
+the run succeeded, so a stale file never passes for the result of a failed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+from tqdm.auto import tqdm
+
+from cfutils.record import read_records
+from cfutils.report import write_report
+from cfutils.split import SPLIT_METHODS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+#: Parameters every notebook declares; set with their own flags, never with ``-p``.
+SHARED_PARAMETERS = ("DATA", "SEED", "OUTPUT_DIR", "SPLIT")
+KERNEL_NAME = "python3"
+ARTIFACTS = ("metrics.json", "timings.json", "report.html")
+
+_NOTEBOOK_NAME = re.compile(r"(\d{2})_[^/]*\.ipynb")
+
+
+class PipelineError(RuntimeError):
+    """A run cannot start or did not finish; the message says which notebook and why."""
+
+
+def discover_notebooks(notebooks_dir: Path) -> list[Path]:
+    """The ``NN_*.ipynb`` files of ``notebooks_dir``, sorted by number then name."""
+    found = [p for p in Path(notebooks_dir).glob("*.ipynb") if _NOTEBOOK_NAME.fullmatch(p.name)]
+    return sorted(found, key=lambda p: (int(p.name[:2]), p.name))
+
+
+def select_notebooks(notebooks: Sequence[Path], only: Sequence[str]) -> list[Path]:
+    """Keep the notebooks named by ``only`` (``"1"``, ``"01"`` or the stem ``"01_eda"``); all when empty."""
+    if not only:
+        return list(notebooks)
+    unknown = [key for key in only if not any(_matches(p, key) for p in notebooks)]
+    if unknown:
+        available = ", ".join(p.stem for p in notebooks) or "none"
+        raise PipelineError(f"--only {' '.join(unknown)}: no such notebook (available: {available})")
+    return [p for p in notebooks if any(_matches(p, key) for key in only)]
+
+
+def _matches(notebook: Path, key: str) -> bool:
+    return key == notebook.stem or (key.isdigit() and int(key) == int(notebook.name[:2]))
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value: JSON (``20``, ``0.5``, ``true``, ``[1, 2]``), else a Python literal (``None``,
+    ``(1, 2)``), else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def notebook_parameters(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's ``parameters`` cell (as papermill infers them)."""
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def resolve_data(data: str) -> str:
+    """``"sample"`` stays; any other value is a file or folder, made absolute (it must exist)."""
+    if data == "sample":
+        return data
+    path = Path(data).expanduser().resolve()
+    if not path.exists():
+        raise PipelineError(f"--data {data}: no such file or folder ({path})")
+    return str(path)
+
+
+def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel_name: str) -> float:
+    """Execute one notebook into ``output_dir/<name>.ipynb``; return its wall time in seconds.
+
+    Raises :class:`PipelineError` naming the notebook and, for an error in a cell, the cell
+    (1-based position in the source notebook, and ``In [n]`` of the executed one), its first
+    line and the exception. The executed notebook is kept up to the failing cell.
+    """
+    output = output_dir / notebook.name
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            # Silence the kernel's own start-up log (a TCP-on-localhost warning per notebook);
+            # errors and everything the notebook prints are unaffected.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except PapermillExecutionError as error:
+        raise PipelineError(_describe_cell_error(notebook, output, error)) from error
+    except Exception as error:  # dead kernel, missing kernel, timeout: same report, no cell
+        raise PipelineError(
+            f"{notebook.name} failed: {type(error).__name__}: {error}\n"
+            f"Partial executed notebook (if any): {output}"
+        ) from error
+    return time.perf_counter() - start
+
+
+def _describe_cell_error(notebook: Path, output: Path, error: PapermillExecutionError) -> str:
+    sources = [cell.source for cell in nbformat.read(notebook, as_version=4).cells]
+    position = f"cell {sources.index(error.source) + 1}" if error.source in sources else "a cell"
+    first_line = next((line for line in error.source.splitlines() if line.strip()), "")
+    return (
+        f"{notebook.name} failed in {position} (In [{error.exec_count}]): "
+        f"{error.ename}: {error.evalue}\n"
+        f"    {first_line}\n"
+        f"Partial executed notebook kept at {output}"
+    )
+
+
+def dump_json(data: dict[str, Any]) -> str:
+    """The stable text of metrics.json/timings.json: sorted keys, 2-space indent, UTF-8, final newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any]) -> dict[Path, dict[str, Any]]:
+    """The parameters of each notebook, in run order.
+
+    ``shared`` (DATA, SEED, OUTPUT_DIR, SPLIT) goes to every notebook; each ``extra`` (``-p``)
+    parameter only to the notebooks whose ``parameters`` cell declares it. A ``-p`` name that no
+    selected notebook declares is an error: a typo would otherwise be silently ignored.
+    """
+    clashing = sorted(set(extra) & set(SHARED_PARAMETERS))
+    if clashing:
+        raise PipelineError(f"-p {', '.join(clashing)}: use --data, --seed, --output-dir or --split instead")
+    declared = {p: notebook_parameters(p) for p in notebooks}
+    known = set().union(*declared.values())
+    unused = sorted(set(extra) - known)
+    if unused:
+        others = ", ".join(sorted(known - set(SHARED_PARAMETERS))) or "none"
+        raise PipelineError(
+            f"-p {', '.join(unused)}: no selected notebook has such a parameter (their other parameters: {others})"
+        )
+    return {p: shared | {k: v for k, v in extra.items() if k in declared[p]} for p in notebooks}
+
+
+def run(
+    parameters: dict[Path, dict[str, Any]],
+    output_dir: Path,
+    kernel_name: str = KERNEL_NAME,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Execute the notebooks of ``parameters`` (see :func:`plan`) in order, into ``output_dir``,
+    then write metrics.json, timings.json and report.html there.
+
+    Returns the metrics, ``{notebook name: {record: value}}``. Raises :class:`PipelineError` at
+    the first failing notebook; later notebooks are not run.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name in ARTIFACTS:
+        (output_dir / name).unlink(missing_ok=True)
+
+    metrics: dict[str, dict[str, Any]] = {}
+    timings: dict[str, dict[str, Any]] = {}
+    wall_seconds: dict[str, float] = {}
+    bar = tqdm(list(parameters), desc="notebooks", unit="nb", disable=not progress, file=sys.stdout)
+    for notebook in bar:
+        bar.set_postfix_str(notebook.stem)
+        wall = execute(notebook, output_dir, parameters[notebook], kernel_name)
+        tqdm.write(f"{notebook.name}: {wall:.1f} s", file=sys.stdout)
+        executed = output_dir / notebook.name
+        metrics[notebook.stem] = read_records(executed)
+        timings[notebook.stem] = {**read_records(executed, volatile=True), "notebook_wall_s": round(wall, 3)}
+        wall_seconds[notebook.stem] = wall
+
+    (output_dir / "metrics.json").write_text(dump_json(metrics), encoding="utf-8")
+    (output_dir / "timings.json").write_text(dump_json(timings), encoding="utf-8")
+    write_report(
+        output_dir / "report.html",
+        [output_dir / p.name for p in parameters],
+        metrics,
+        wall_seconds,
+        {k: v for params in parameters.values() for k, v in params.items()},
+    )
+    return metrics
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cfutils.pipeline",
+        description="Execute the numbered notebooks with papermill; write executed notebooks, "
+        "figures/, metrics.json, timings.json and report.html into the output folder.",
+    )
+    parser.add_argument("--data", default="sample", help='"sample" (default, embedded) or a ratings file/folder')
+    parser.add_argument("--seed", type=int, default=0, help="SEED of every notebook (default 0)")
+    parser.add_argument("--output-dir", default="outputs", help="where results go (default outputs/)")
+    parser.add_argument("--split", choices=SPLIT_METHODS, default="global_time", help="train/test split (default global_time)")
+    parser.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="another notebook parameter; VALUE is read as JSON or a Python literal, else as a string",
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NN",
+        help="run only this notebook (number or name); repeatable",
+    )
+    parser.add_argument("--notebooks-dir", type=Path, default=DEFAULT_NOTEBOOKS_DIR, help="where NN_*.ipynb are")
+    parser.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel name (default python3)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (0 success, 1 failed notebook, 2 bad usage)."""
+    args = build_parser().parse_args(argv)
+    extra = {name: parse_value(value) for name, value in args.parameter}
+    try:
+        notebooks = select_notebooks(discover_notebooks(args.notebooks_dir), args.only)
+        if not notebooks:
+            raise PipelineError(f"no NN_*.ipynb notebooks in {args.notebooks_dir}")
+        output_dir = Path(args.output_dir).expanduser().resolve()
+        shared = {"DATA": resolve_data(args.data), "SEED": args.seed, "OUTPUT_DIR": str(output_dir), "SPLIT": args.split}
+        parameters = plan(notebooks, shared, extra)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        run(parameters, output_dir, kernel_name=args.kernel, progress=not args.no_progress)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(notebooks)} notebook(s) in {time.perf_counter() - start:.1f} s; results in {output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny Netflix-format data set, and notebook runs on it.
+
+Executing a notebook costs a kernel start (2-3 s) plus its cells, so the suite runs the whole
+pipeline **once** per session (:func:`pipeline_run`) and every notebook test reads its records from
+that run. Only tests about the pipeline's own options execute notebooks again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfutils import io as io_module
+from cfutils import pipeline, synth
+from cfutils.record import read_records
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+#: Share of each movie's ratings that get an extra, earlier rating of the same pair in the tiny
+#: files, so the reader's duplicate handling is exercised. The reader keeps the latest rating, which
+#: gives back exactly the ratings of ``synth.TINY`` without duplicates.
+TINY_DUPLICATE_FRACTION = 0.02
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parquet_cache_in_tmp(tmp_path_factory):
+    """Keep the parquet caches of the whole session (kernels included) out of ``data/processed``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(io_module.CACHE_DIR_ENV, str(tmp_path_factory.mktemp("parquet_cache")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    """A folder with ``combined_data_*.txt`` and ``movie_titles.csv`` of the ``synth.TINY`` preset
+    (a few hundred users, a few dozen movies), plus a few duplicate ratings."""
+    directory = tmp_path_factory.mktemp("tiny_netflix")
+    return synth.write_netflix(directory, **asdict(synth.TINY), duplicate_fraction=TINY_DUPLICATE_FRACTION)
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """The result of ``python -m cfutils.pipeline`` run in-process by :func:`run_pipeline`."""
+
+    exit_code: int
+    output_dir: Path
+    stdout: str
+    stderr: str
+
+    def records(self, notebook: str, volatile: bool = False) -> dict[str, Any]:
+        """What ``notebook`` (a stem such as ``"01_eda"``) recorded; fails the test, with the
+        pipeline's error, when that notebook did not run to the end."""
+        executed = self.output_dir / f"{notebook}.ipynb"
+        if self.exit_code != 0 or not executed.exists():
+            pytest.fail(f"{notebook} has no complete run (exit code {self.exit_code}):\n{self.stderr}")
+        return read_records(executed, volatile=volatile)
+
+
+def run_pipeline(*args: str, data: Path, output_dir: Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> PipelineRun:
+    """Run the pipeline's ``main`` in this process on ``data`` (no progress bar) and capture its output.
+
+    ``args`` are extra command-line arguments, e.g. ``"--only", "01"`` or ``"-p", "TEST_SIZE", "0.5"``.
+    """
+    argv = ["--data", str(data), "--output-dir", str(output_dir), "--notebooks-dir", str(notebooks_dir),
+            "--no-progress", *args]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        exit_code = pipeline.main(argv)
+    return PipelineRun(exit_code, Path(output_dir), stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tiny_data_dir, tmp_path_factory) -> PipelineRun:
+    """Every notebook in ``notebooks/``, executed once on the tiny data with default parameters."""
+    return run_pipeline(data=tiny_data_dir, output_dir=tmp_path_factory.mktemp("pipeline_run"))

@@ -1,0 +1,122 @@
+"""Every notebook, executed on the tiny data set, records what cfutils computes directly.
+
+The notebooks run once per session (``pipeline_run`` in conftest.py); each test here reads one
+notebook's records and recomputes them from the same files: with ``cfutils`` where the notebook
+uses it, and with a plain numpy/pandas reference where the value is simple enough. Each notebook
+has its own ``test_<notebook stem>`` function; ``test_every_notebook_has_its_own_test`` keeps it so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cfutils import pipeline, synth
+from cfutils.dataset import load_dataset
+from cfutils.matrix import RatingMatrix
+from cfutils.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
+from cfutils.stats import cold_start_report, sparsity
+from conftest import NOTEBOOKS_DIR
+
+pytestmark = pytest.mark.notebook
+
+TEST_SIZE = 0.2  # the notebooks' default
+
+
+@pytest.fixture(scope="module")
+def ratings(tiny_data_dir) -> pd.DataFrame:
+    return load_dataset(str(tiny_data_dir), cache=False).ratings
+
+
+def _by_split(rows: list[dict]) -> dict[str, dict]:
+    return {row.pop("split"): row for row in rows}
+
+
+def _approx_row(report: dict) -> dict:
+    return {key: pytest.approx(value) for key, value in report.items()}
+
+
+def test_every_notebook_has_its_own_test():
+    missing = [p.stem for p in pipeline.discover_notebooks(NOTEBOOKS_DIR) if f"test_{p.stem}" not in globals()]
+    assert not missing, f"add a test_<stem> function asserting the records of: {', '.join(missing)}"
+
+
+def test_01_eda(pipeline_run, ratings, tiny_data_dir):
+    got = pipeline_run.records("01_eda")
+    n = len(ratings)
+    # The generator's own specification, independent of the reader.
+    assert (got["n_ratings"], got["n_users"], got["n_movies"]) == (synth.TINY.n_ratings, synth.TINY.n_users,
+                                                                   synth.TINY.n_movies)
+    assert got["n_titles"] == synth.TINY.n_movies
+    assert got["duplicates_dropped"] == ratings.attrs["read_report"]["duplicates_dropped"] > 0
+    assert got["duplicate_pairs_left"] == 0
+    assert got["first_date"] == ratings["date"].min().isoformat()
+    assert got["last_date"] == ratings["date"].max().isoformat()
+    assert got["frame_bytes"] == ratings.memory_usage(deep=True).sum()
+    assert got["mean_rating"] == pytest.approx(ratings["rating"].to_numpy(np.float64).mean())
+
+    stars, counts = np.unique(ratings["rating"].to_numpy(), return_counts=True)
+    assert got["rating_counts"] == {f"{s:g}": int(c) for s, c in zip(stars, counts)}
+
+    for who in ("user", "movie"):
+        per = np.unique(ratings[f"{who}_id"].to_numpy(), return_counts=True)[1]
+        quantiles = got[f"ratings_per_{who}_quantiles"]
+        assert [float(q) for q in quantiles] == [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
+        assert list(quantiles.values()) == pytest.approx(np.quantile(per, [float(q) for q in quantiles]).tolist())
+
+    days = ratings["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    weekday = np.bincount((days + 3) % 7, minlength=7)  # 1970-01-01 was a Thursday: Monday = 0
+    names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    assert got["ratings_per_weekday"] == dict(zip(names, weekday.tolist()))
+
+    movie_ids, movie_counts = np.unique(ratings["movie_id"].to_numpy(), return_counts=True)
+    ranked = sorted(zip(-movie_counts, movie_ids))[:10]  # most ratings first, ties to the smaller id
+    assert got["top_movies"] == [int(movie) for _, movie in ranked]
+
+    splits = _by_split(got["split_comparison"])
+    file_order, by_time = splits["tutorial: file order"], splits["this project: global_time"]
+    train, test = file_order_split(ratings, TEST_SIZE)
+    assert file_order["test ratings"] == by_time["test ratings"] == round(TEST_SIZE * n)
+    assert file_order["test movies never seen in train (%)"] == pytest.approx(cold_start_report(train, test)["new_movies_pct"])
+    # The point of the comparison: the file-order split is by movie and overlaps in time, the time split is not.
+    assert file_order["test movies never seen in train (%)"] > 50 > by_time["test movies never seen in train (%)"]
+    assert file_order["test ratings older than the newest train rating (%)"] > 50
+    assert by_time["test ratings older than the newest train rating (%)"] == 0.0
+
+
+def test_02_sparsity_cold_start(pipeline_run, ratings):
+    got = pipeline_run.records("02_sparsity_cold_start")
+    assert got["test_size"] == TEST_SIZE
+    train, test = make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)
+    matrix = RatingMatrix.from_ratings(train)
+    n_users, n_movies = train["user_id"].nunique(), train["movie_id"].nunique()
+    assert (got["n_train_ratings"], got["n_train_users"], got["n_train_movies"]) == (len(train), n_users, n_movies)
+    assert got["sparsity"] == sparsity(matrix) == pytest.approx(1 - len(train) / (n_users * n_movies))
+    assert got["csr_bytes"] == matrix.memory_bytes()
+    assert got["dense_float32_bytes"] == 4 * n_users * n_movies
+    assert got["raw_id_rows"] == train["user_id"].max() + 1
+    assert got["global_mean"] == pytest.approx(train["rating"].to_numpy(np.float64).mean())
+    for who in ("user", "movie"):
+        means = train.groupby(f"{who}_id")["rating"].mean()
+        summary = got[f"{who}_mean_summary"]
+        assert summary["count"] == len(means)
+        assert (summary["mean"], summary["min"], summary["max"]) == pytest.approx((means.mean(), means.min(), means.max()))
+
+    cold = _by_split(got["cold_start"])
+    for method in SPLIT_METHODS:
+        assert cold[method] == _approx_row(cold_start_report(*make_split(ratings, method, test_size=TEST_SIZE, seed=0)))
+    assert cold["per_user_time"]["new_users"] == 0
+    assert cold["tutorial: file order"] == _approx_row(cold_start_report(*file_order_split(ratings, TEST_SIZE)))
+
+    fraction = 0.5  # SAMPLE_FRACTION: independent samples of train and test, as in the case study
+
+    def sample(frame, seed):
+        return sample_ratings(frame, int(fraction * frame["user_id"].nunique()),
+                              int(fraction * frame["movie_id"].nunique()), seed)
+
+    independent = cold_start_report(sample(train, 0), sample(test, 1))
+    assert cold["tutorial: independent samples"] == _approx_row(independent)
+    sample_first = cold_start_report(*make_split(sample(ratings, 0), "global_time", test_size=TEST_SIZE, seed=0))
+    assert cold["sample first, then global_time"] == _approx_row(sample_first)
+    assert independent["ratings_cold_pct"] > sample_first["ratings_cold_pct"]

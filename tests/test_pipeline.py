@@ -1,0 +1,192 @@
+"""The papermill pipeline: outputs, --only, -p, failure path and determinism.
+
+Notebook executions are expensive (a kernel start each), so these tests share the session's full
+run (``pipeline_run``) and add two: ``--only 02 -p SPY_SIZE 20`` (checks --only, -p and determinism)
+and a three-cell notebook that raises.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from cfutils import pipeline
+from conftest import NOTEBOOKS_DIR, run_pipeline
+
+pytestmark = pytest.mark.notebook
+
+COMMITTED = [p.stem for p in pipeline.discover_notebooks(NOTEBOOKS_DIR)]
+
+
+# ---------------------------------------------------------------- pure helpers (no kernel)
+
+
+def _write_notebook(path, *sources, parameters=""):
+    """A minimal notebook: markdown, the shared parameters (+ ``parameters``), then ``sources``."""
+    cells = [new_markdown_cell("A notebook written by a test.")]
+    shared = 'DATA = "sample"\nSEED = 0\nOUTPUT_DIR = "outputs"\nSPLIT = "global_time"\n'
+    cells.append(new_code_cell(shared + parameters, metadata={"tags": ["parameters"]}))
+    cells += [new_code_cell(source) for source in sources]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}), path)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("20", 20), ("0.5", 0.5), ("true", True), ("[1, 2]", [1, 2]), ('{"a": 1}', {"a": 1}),
+     ("None", None), ("(1, 2)", (1, 2)), ("cosine", "cosine"), ("data/raw", "data/raw"), ("", "")],
+)
+def test_parse_value_reads_json_then_python_literals_else_a_string(text, value):
+    assert pipeline.parse_value(text) == value
+
+
+def test_discover_notebooks_orders_by_number_and_ignores_other_files(tmp_path):
+    for name in ["10_last.ipynb", "02_b.ipynb", "01_a.ipynb", "draft.ipynb", "3_short.ipynb", "02_b.py"]:
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in pipeline.discover_notebooks(tmp_path)] == ["01_a.ipynb", "02_b.ipynb", "10_last.ipynb"]
+
+
+def test_select_notebooks_accepts_numbers_and_names_and_rejects_unknown(tmp_path):
+    notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb", tmp_path / "03_c.ipynb"]
+    assert pipeline.select_notebooks(notebooks, []) == notebooks
+    assert pipeline.select_notebooks(notebooks, ["3", "01_a"]) == [notebooks[0], notebooks[2]]
+    with pytest.raises(pipeline.PipelineError, match="--only 04: no such notebook"):
+        pipeline.select_notebooks(notebooks, ["04"])
+
+
+def test_dump_json_is_sorted_and_stable():
+    text = pipeline.dump_json({"b": {"y": 1, "x": [1.5, None]}, "a": "é"})
+    assert text == '{\n  "a": "é",\n  "b": {\n    "x": [\n      1.5,\n      null\n    ],\n    "y": 1\n  }\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--only", "99"], "--only 99: no such notebook"),
+        (["-p", "NOT_A_PARAMETER", "1"], "-p NOT_A_PARAMETER: no selected notebook has such a parameter"),
+        (["-p", "SEED", "1"], "use --data, --seed, --output-dir or --split"),
+        (["--data", "no/such/folder"], "--data no/such/folder: no such file or folder"),
+    ],
+)
+def test_usage_errors_exit_2_before_running_anything(tmp_path, capsys, argv, message):
+    output_dir = tmp_path / "out"
+    assert pipeline.main(["--output-dir", str(output_dir), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not output_dir.exists()
+
+
+# ---------------------------------------------------------------- the session's full run
+
+
+def test_full_run_executes_every_notebook_and_writes_the_artifacts(pipeline_run):
+    assert pipeline_run.exit_code == 0, pipeline_run.stderr
+    out = pipeline_run.output_dir
+    assert sorted(p.stem for p in out.glob("*.ipynb")) == COMMITTED
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == COMMITTED
+    assert all(metrics[name] for name in COMMITTED), "every notebook records its key results"
+    timings = json.loads((out / "timings.json").read_text())
+    assert list(timings) == COMMITTED and all(timings[name]["notebook_wall_s"] > 0 for name in COMMITTED)
+    for name in COMMITTED:  # wall times are printed per notebook
+        assert f"{name}.ipynb: " in pipeline_run.stdout
+
+
+def test_metrics_json_matches_what_the_executed_notebooks_recorded(pipeline_run):
+    metrics = json.loads((pipeline_run.output_dir / "metrics.json").read_text())
+    assert metrics == {name: pipeline_run.records(name) for name in COMMITTED}
+    volatile = json.loads((pipeline_run.output_dir / "timings.json").read_text())
+    assert volatile["01_eda"]["load_seconds"] == pipeline_run.records("01_eda", volatile=True)["load_seconds"]
+    assert "load_seconds" not in metrics["01_eda"]
+
+
+def test_every_notebook_saves_figures_as_png(pipeline_run):
+    figures = sorted((pipeline_run.output_dir / "figures").glob("*.png"))
+    for name in COMMITTED:
+        assert any(f.name.startswith(name[:3]) for f in figures), f"{name} saved no figure"
+    assert all(f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for f in figures)
+
+
+def test_report_has_the_metrics_table_then_every_notebook(pipeline_run):
+    report = (pipeline_run.output_dir / "report.html").read_text(encoding="utf-8")
+    table = report.index('<table class="metrics">')
+    sections = [report.index(f'<section class="notebook" id="nb-{name}">') for name in COMMITTED]
+    assert table < sections[0] and sections == sorted(sections)
+    assert "<td>n_ratings</td>" in report and "<td>sparsity</td>" in report
+    assert report.count("data:image/png;base64,") >= len(COMMITTED), "figures are embedded"
+
+
+def test_notebooks_receive_absolute_paths(pipeline_run, tiny_data_dir):
+    executed = nbformat.read(pipeline_run.output_dir / "01_eda.ipynb", as_version=4)
+    injected = executed.metadata.papermill.parameters
+    assert injected["DATA"] == str(tiny_data_dir.resolve())
+    assert injected["OUTPUT_DIR"] == str(pipeline_run.output_dir.resolve())
+    assert (injected["SEED"], injected["SPLIT"]) == (0, "global_time")
+
+
+# ---------------------------------------------------------------- --only, -p and determinism in one run
+
+
+@pytest.fixture(scope="module")
+def only_02_run(tiny_data_dir, tmp_path_factory):
+    """``--only 02 -p SPY_SIZE 20``: SPY_SIZE changes a figure and no recorded value."""
+    output_dir = tmp_path_factory.mktemp("only_02")
+    return run_pipeline("--only", "02", "-p", "SPY_SIZE", "20", data=tiny_data_dir, output_dir=output_dir)
+
+
+def test_only_runs_the_selected_notebook(only_02_run):
+    assert only_02_run.exit_code == 0, only_02_run.stderr
+    assert [p.name for p in only_02_run.output_dir.glob("*.ipynb")] == ["02_sparsity_cold_start.ipynb"]
+    assert list(json.loads((only_02_run.output_dir / "metrics.json").read_text())) == ["02_sparsity_cold_start"]
+    assert all(f.name.startswith("02_") for f in (only_02_run.output_dir / "figures").iterdir())
+
+
+def test_p_sets_a_notebook_parameter_parsed_as_a_literal(only_02_run, pipeline_run):
+    executed = nbformat.read(only_02_run.output_dir / "02_sparsity_cold_start.ipynb", as_version=4)
+    assert executed.metadata.papermill.parameters["SPY_SIZE"] == 20
+    spy = "figures/02_matrix_spy.png"
+    assert (only_02_run.output_dir / spy).read_bytes() != (pipeline_run.output_dir / spy).read_bytes()
+
+
+def test_p_goes_only_to_the_notebooks_that_declare_it(tmp_path):
+    _write_notebook(tmp_path / "01_a.ipynb", "x = 1")
+    _write_notebook(tmp_path / "02_b.ipynb", "x = 1", parameters="K = 5")
+    shared = {"DATA": "sample", "SEED": 0, "OUTPUT_DIR": "/out", "SPLIT": "random"}
+    plan = pipeline.plan([tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"], shared, {"K": 7})
+    assert list(plan.values()) == [shared, shared | {"K": 7}]
+
+
+def test_two_runs_with_the_same_seed_give_identical_metrics(pipeline_run, only_02_run):
+    # Two independent executions of 02 (in the full run, and alone): it holds the seeded random
+    # split and sampling. Both files come from the same serialiser, so serialising the 02 part of
+    # the full run alone and comparing it with the --only run's file is a byte comparison.
+    full = json.loads((pipeline_run.output_dir / "metrics.json").read_text())
+    alone = (only_02_run.output_dir / "metrics.json").read_bytes()
+    assert pipeline.dump_json({"02_sparsity_cold_start": full["02_sparsity_cold_start"]}).encode() == alone
+
+
+# ---------------------------------------------------------------- failure path
+
+
+def test_a_failing_notebook_exits_1_names_notebook_and_cell_and_keeps_the_partial_run(tiny_data_dir, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "01_boom.ipynb", "x = 1", 'raise ValueError("boom")', "y = 2")
+    _write_notebook(notebooks / "02_never.ipynb", "z = 3")
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    (output_dir / "metrics.json").write_text("{}")  # a stale result of an earlier run
+
+    run = run_pipeline(data=tiny_data_dir, output_dir=output_dir, notebooks_dir=notebooks)
+
+    assert run.exit_code == 1
+    assert "01_boom.ipynb failed in cell 4 (In [4]): ValueError: boom" in run.stderr
+    assert 'raise ValueError("boom")' in run.stderr
+    partial = nbformat.read(output_dir / "01_boom.ipynb", as_version=4)
+    code = [c for c in partial.cells if c.cell_type == "code"]
+    assert any(o.get("ename") == "ValueError" for c in code for o in c.outputs)
+    assert code[-1].source == "y = 2" and code[-1].execution_count is None, "cells after the error do not run"
+    assert not (output_dir / "02_never.ipynb").exists(), "the pipeline stops at the first failure"
+    assert not (output_dir / "metrics.json").exists(), "no stale metrics.json survives a failed run"
