@@ -34,8 +34,10 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
+# Each benchmark runs the naive approach and ours on the same data and prints the ratio
+# (slow: minutes each). Figures: benchmarks/README.md.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 sample: $(STAMP)
 	$(BIN)/python -m cfutils.synth --sample

@@ -14,7 +14,11 @@ import pytest
 
 from cfutils import pipeline, synth
 from cfutils.dataset import load_dataset
+from cfutils.features import feature_names, similarity_features
 from cfutils.matrix import RatingMatrix
+from cfutils.metrics import item_popularity, list_report, rmse
+from cfutils.recommend import PopularRecommender, RandomRecommender
+from cfutils.similarity import cosine_top_k, neighbour_recall, similar_movies, svd_cosine_top_k
 from cfutils.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
 from cfutils.stats import cold_start_report, sparsity
 from conftest import NOTEBOOKS_DIR
@@ -120,3 +124,80 @@ def test_02_sparsity_cold_start(pipeline_run, ratings):
     sample_first = cold_start_report(*make_split(sample(ratings, 0), "global_time", test_size=TEST_SIZE, seed=0))
     assert cold["sample first, then global_time"] == _approx_row(sample_first)
     assert independent["ratings_cold_pct"] > sample_first["ratings_cold_pct"]
+
+
+def test_03_similarity(pipeline_run, ratings, tiny_data_dir):
+    got = pipeline_run.records("03_similarity")
+    train, _ = make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)
+    matrix = RatingMatrix.from_ratings(train)
+    assert (got["n_users"], got["n_movies"], got["top_k"]) == (matrix.n_users, matrix.n_movies, 50)
+    user_top_k = cosine_top_k(matrix.csr, 50)
+    movie_top_k = cosine_top_k(matrix.csc.T, 50)
+    assert got["mean_neighbours_per_user"] == pytest.approx(user_top_k.getnnz(axis=1).mean(), abs=1e-4)
+    assert got["mean_neighbours_per_movie"] == pytest.approx(movie_top_k.getnnz(axis=1).mean(), abs=1e-4)
+    assert 0 < got["mean_neighbours_per_movie"] <= min(50, matrix.n_movies - 1)
+
+    most_rated = int(matrix.movie_ids[np.argmax(matrix.movie_counts)])
+    titles = load_dataset(str(tiny_data_dir), cache=False).titles
+    expected = similar_movies(matrix, most_rated, k=10, titles=titles, top_k=movie_top_k)
+    assert got["similar_movies_title"] == titles.loc[most_rated, "title"]
+    assert [row["movie_id"] for row in got["similar_movies"]] == expected["movie_id"].tolist()
+    similarities = [row["similarity"] for row in got["similar_movies"]]
+    assert similarities == pytest.approx(expected["similarity"].round(4).tolist())
+    assert all(0 < s <= 1 for s in similarities) and similarities == sorted(similarities, reverse=True)
+    assert most_rated not in [row["movie_id"] for row in got["similar_movies"]]
+
+    for rank, recall in got["svd_user_recall_at_k"].items():
+        approx = svd_cosine_top_k(matrix.csr, 50, n_components=int(rank), seed=0)
+        assert recall == pytest.approx(neighbour_recall(user_top_k, approx), abs=1e-4)
+    for figure in ("03_similarity_distribution.png", "03_similarity_heatmap.png"):
+        assert (pipeline_run.output_dir / "figures" / figure).stat().st_size > 0
+
+
+def test_04_features_xgboost(pipeline_run, ratings):
+    got = pipeline_run.records("04_features_xgboost")
+    train, test = make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)
+    warm = test["user_id"].isin(train["user_id"]).to_numpy() & test["movie_id"].isin(train["movie_id"]).to_numpy()
+    assert got["n_ratings"] == {"sample": len(ratings), "train": len(train), "test": len(test),
+                                "test_warm": int(warm.sum()), "test_cold": int((~warm).sum())}
+
+    features = similarity_features(train, test)
+    assert got["feature_means_test"] == pytest.approx(features.mean().round(4).to_dict(), abs=1e-4)
+    assert got["leakage_demo"]["features_unchanged_when_test_ratings_change"] is True
+    # Features from the test matrix (the tutorial's leak) fit the test ratings better than honest ones.
+    assert got["leakage_demo"]["rmse_UAvg_from_test_matrix"] < got["leakage_demo"]["rmse_UAvg_from_train"]
+
+    errors = pd.DataFrame(got["test_errors"])
+    for model, rows in errors.groupby("model"):
+        by_part = rows.set_index("rows")["n"]
+        assert by_part["all"] == len(test) == by_part.get("warm", 0) + by_part.get("cold", 0), model
+    overall = errors[errors["rows"] == "all"].set_index("model")["rmse"]
+    global_mean = train["rating"].to_numpy(np.float64).mean()
+    assert overall["global mean"] == pytest.approx(rmse(test["rating"], np.full(len(test), global_mean)), abs=1e-5)
+    assert overall["UAvg"] == pytest.approx(rmse(test["rating"], features["UAvg"]), abs=1e-5)
+
+    gain = got["feature_importance_gain"]
+    assert sorted(gain) == sorted(feature_names()) and all(value >= 0 for value in gain.values())
+
+
+def test_06_recommendations(pipeline_run, ratings):
+    got = pipeline_run.records("06_recommendations")
+    rows = {row["model"]: row for row in got["ranking"]}
+    assert {"ndcg@10", "precision@10", "recall@10", "map@10", "coverage"} <= set(next(iter(rows.values())))
+    assert any("popular" in model for model in rows) and any("random" in model for model in rows)
+    # Recompute the two baselines straight from cfutils on the same data and split.
+    train, test = make_split(ratings, "global_time", TEST_SIZE, seed=0)
+    users = np.unique(test["user_id"])
+    for name, recommender in (("most popular", PopularRecommender()), ("random", RandomRecommender(seed=0, fallback_days=30))):
+        expected = list_report(recommender.fit(train).top_n_batch(users, 20), test, item_popularity(train), (10,))
+        assert rows[name]["ndcg@10"] == pytest.approx(expected["ndcg@10"])
+        assert rows[name]["coverage"] == pytest.approx(expected["coverage"])
+    assert got["best_recommender"] in rows
+    assert got["ndcg_gain_over_popular"] == pytest.approx(
+        rows[got["best_recommender"]]["ndcg@10"] / rows["most popular"]["ndcg@10"] - 1
+    )
+    new_user = got["example_users"]["new"]
+    assert new_user["train_ratings"] == 0
+    assert got["example_lists"]["new"] == list(
+        PopularRecommender(window_days=30).fit(train).top_n(new_user["user_id"], 10)["movie_id"]
+    )

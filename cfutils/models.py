@@ -1,0 +1,581 @@
+r"""Rating predictors with one tiny interface, and adapters to Surprise.
+
+Every model here has a ``name``, ``fit(train) -> self`` on a ratings frame and
+``predict(pairs) -> np.ndarray`` for any frame with ``user_id`` and ``movie_id``
+(a ``rating`` column, if present, is never read). Notation as in Surprise:
+:math:`\mu` is the mean of all training ratings, :math:`b_u` and :math:`b_i` the
+user and item biases, :math:`b_{ui} = \mu + b_u + b_i` the baseline estimate.
+Predictions are clipped into the rating scale, as ``surprise.AlgoBase.predict`` does.
+
+=====================  ==================================================================
+:class:`GlobalMean`     :math:`\hat r_{ui} = \mu`
+:class:`BiasBaseline`   :math:`\hat r_{ui} = \mu + b_u + b_i` (Koren 2010, section 2.1)
+:class:`KNNBaseline`    :math:`b_{ui}` plus the similarity-weighted mean of the k nearest
+                        neighbours' deviations from their baselines (Koren 2010, 2.2)
+:class:`SVD`            :math:`\mu + b_u + b_i + q_i^T p_u` (Koren 2010, section 5.1)
+:class:`SVDpp`          :math:`\mu + b_u + b_i + q_i^T(p_u + |I_u|^{-1/2}\sum_{j\in I_u} y_j)`
+                        (Koren 2008, section 4; Koren 2010, section 5.3)
+:class:`FeatureXGB`     XGBoost on the tutorial's 13 features (:mod:`cfutils.features`)
+=====================  ==================================================================
+
+The Surprise adapters (:func:`to_trainset`, :func:`inner_ids`, :func:`predict_pairs`)
+turn a ratings frame into a ``surprise.Trainset`` and predict a whole frame of pairs at
+once from the fitted parameters, with the same clipping and unknown-user/item rules as
+Surprise's ``estimate``. ``algo.predict`` costs a Python call per pair (and a Python
+top-k per pair for KNNBaseline); the batch route is numpy over all pairs.
+
+Surprise keeps the training set as Python lists of ``(inner_id, rating)`` tuples, twice
+(by user and by item), so it needs 160-200 bytes per rating, about nine times the 20-byte
+ratings frame; :func:`surprise_bytes_per_rating` measures it. :class:`BiasBaseline` with
+``method="als"`` is pure numpy and scales to the full Netflix data.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import time
+import tracemalloc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import surprise
+from tqdm.auto import tqdm
+
+from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.metrics import rmse
+
+PAIR_COLUMNS = ["user_id", "movie_id"]
+
+#: Python-object bytes per rating of a Surprise trainset; :func:`surprise_bytes_per_rating`
+#: measured 160-200 on the embedded sample (fewer ratings per user cost more per rating).
+SURPRISE_BYTES_PER_RATING = 200.0
+
+#: Bytes per cell of KNNBaseline's pearson_baseline: five dense n x n float64/intp matrices.
+KNN_BYTES_PER_CELL = 40
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+def rating_scale(ratings: pd.DataFrame) -> tuple[float, float]:
+    """The star scale of the data: ``(0.5, top)`` if any half star occurs, else ``(1, top)``.
+
+    ``top`` is the highest rating, at least 5. Netflix gives ``(1.0, 5.0)``, MovieLens
+    with half stars ``(0.5, 5.0)``. Predictions are clipped into this interval.
+    """
+    values = ratings["rating"].to_numpy(np.float64)
+    low = 0.5 if np.any(values != np.round(values)) else 1.0
+    return low, max(5.0, float(values.max(initial=5.0)))
+
+
+def to_trainset(ratings: pd.DataFrame, scale: tuple[float, float] | None = None) -> surprise.Trainset:
+    """A ``surprise.Trainset`` of the ratings frame; raw ids are the frame's integer ids.
+
+    Inner ids are given in order of first appearance, as Surprise does. ``scale``
+    defaults to :func:`rating_scale`. Measured on 200k ratings, Surprise's own
+    ``Dataset.load_from_df(...).build_full_trainset()`` takes about 0.4 s (a direct
+    build from arrays about 0.15 s); both are small next to any fit, so we use Surprise's.
+    """
+    reader = surprise.Reader(rating_scale=scale or rating_scale(ratings))
+    frame = ratings[["user_id", "movie_id", "rating"]].astype({"user_id": "int64", "movie_id": "int64"})
+    return surprise.Dataset.load_from_df(frame, reader).build_full_trainset()
+
+
+def inner_ids(trainset: surprise.Trainset, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Inner user and item ids of the pairs, ``-1`` where the raw id is not in the trainset."""
+    return (
+        _lookup(trainset._raw2inner_id_users, pairs["user_id"].to_numpy()),
+        _lookup(trainset._raw2inner_id_items, pairs["movie_id"].to_numpy()),
+    )
+
+
+def _lookup(raw2inner: Mapping[int, int], raw: np.ndarray) -> np.ndarray:
+    keys = np.fromiter(raw2inner.keys(), dtype=np.int64, count=len(raw2inner))
+    values = np.fromiter(raw2inner.values(), dtype=np.int64, count=len(raw2inner))
+    position = pd.Index(keys).get_indexer(raw.astype(np.int64))
+    return np.where(position >= 0, values[position], -1)
+
+
+def raw_ids(trainset: surprise.Trainset) -> tuple[np.ndarray, np.ndarray]:
+    """Raw user and item ids indexed by inner id (the inverse of :func:`inner_ids`)."""
+    users = np.empty(trainset.n_users, dtype=np.int64)
+    users[list(trainset._raw2inner_id_users.values())] = list(trainset._raw2inner_id_users.keys())
+    items = np.empty(trainset.n_items, dtype=np.int64)
+    items[list(trainset._raw2inner_id_items.values())] = list(trainset._raw2inner_id_items.keys())
+    return users, items
+
+
+def _lists_to_csr(lists: Mapping[int, list], n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """CSR of Surprise's ``ur`` or ``ir``, keeping each list's order in its row."""
+    lengths = np.array([len(lists[row]) for row in range(n_rows)], dtype=np.int64)
+    flat = list(itertools.chain.from_iterable(lists[row] for row in range(n_rows)))
+    columns = np.fromiter((c for c, _ in flat), dtype=np.int64, count=len(flat))
+    values = np.fromiter((r for _, r in flat), dtype=np.float64, count=len(flat))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    # Built directly (no canonicalisation): the row order is the neighbour order Surprise sees.
+    return sp.csr_matrix((values, columns, indptr), shape=(n_rows, n_cols))
+
+
+def predict_pairs(
+    algo: surprise.AlgoBase, pairs: pd.DataFrame, *, chunk_elements: int = 4_000_000, progress: bool = False
+) -> np.ndarray:
+    r"""Surprise's ``algo.predict(u, i).est`` for every pair, computed in batch.
+
+    BaselineOnly, SVD, SVDpp and KNNBaseline are computed with numpy from the fitted
+    parameters, with Surprise's rules: a bias of an unknown user or item is 0; the
+    factor term (and the neighbour term) needs both to be known; an impossible
+    prediction (unbiased SVD with an unknown id) is :math:`\mu`; the result is clipped
+    into the rating scale. Other algorithms fall back to ``algo.predict`` per pair.
+    ``chunk_elements`` bounds the candidate-neighbour block of KNNBaseline.
+    """
+    trainset = algo.trainset
+    u, i = inner_ids(trainset, pairs)
+    if isinstance(algo, surprise.KNNBaseline):
+        est = _knn_baseline_estimates(algo, u, i, chunk_elements, progress)
+    elif isinstance(algo, (surprise.BaselineOnly, surprise.SVD, surprise.SVDpp)):
+        est = _factor_estimates(algo, u, i)
+    else:
+        users, movies = pairs["user_id"].tolist(), pairs["movie_id"].tolist()
+        rows = tqdm(zip(users, movies), total=len(users), disable=not progress, desc=type(algo).__name__)
+        return np.array([algo.predict(user, movie).est for user, movie in rows])
+    return np.clip(est, *trainset.rating_scale)
+
+
+def _baseline_estimates(algo: surprise.AlgoBase, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """:math:`\\mu + b_u + b_i`, where the bias of an unknown id (``-1``) is 0."""
+    est = np.full(len(u), algo.trainset.global_mean)
+    est[u >= 0] += algo.bu[u[u >= 0]]
+    est[i >= 0] += algo.bi[i[i >= 0]]
+    return est
+
+
+def _factor_estimates(algo: surprise.AlgoBase, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+    both = (u >= 0) & (i >= 0)
+    if isinstance(algo, surprise.SVD) and not algo.biased:
+        est = np.full(len(u), algo.trainset.global_mean)  # PredictionImpossible -> default_prediction
+        est[both] = 0.0
+    else:
+        est = _baseline_estimates(algo, u, i)
+    if isinstance(algo, surprise.BaselineOnly):
+        return est
+    user_factors = algo.pu
+    if isinstance(algo, surprise.SVDpp):
+        ts = algo.trainset
+        rated = _lists_to_csr(ts.ur, ts.n_users, ts.n_items)
+        rated.data[:] = 1.0
+        counts = np.diff(rated.indptr)
+        user_factors = algo.pu + (rated @ algo.yj) / np.sqrt(counts)[:, None]
+    est[both] += np.einsum("nf,nf->n", algo.qi[i[both]], user_factors[u[both]])
+    return est
+
+
+def _knn_baseline_estimates(
+    algo: surprise.KNNBaseline, u: np.ndarray, i: np.ndarray, chunk_elements: int, progress: bool
+) -> np.ndarray:
+    """KNNBaseline's ``estimate`` for all pairs, grouped by the item (or user) ``y``.
+
+    Surprise takes ``heapq.nlargest(k)`` of the neighbours ``x2`` in ``yr[y]`` by
+    similarity (ties: earlier in the list first), then keeps those with ``sim > 0``.
+    Here: all pairs with the same ``y`` form a block ``sim[x, yr[y]]``; per row, values
+    above the k-th largest are kept, and of the values equal to it the first ones in list
+    order, until k are kept. That is the same set, so the result equals Surprise's up to
+    floating-point summation order.
+    """
+    ts = algo.trainset
+    est = _baseline_estimates(algo, u, i)
+    user_based = algo.sim_options["user_based"]
+    x, y = (u, i) if user_based else (i, u)
+    n_y, n_x = (ts.n_items, ts.n_users) if user_based else (ts.n_users, ts.n_items)
+    neighbours = _lists_to_csr(algo.yr, n_y, n_x)
+    by = algo.bi if user_based else algo.bu
+    bx = algo.bu if user_based else algo.bi
+    both = np.flatnonzero((u >= 0) & (i >= 0))
+    order = both[np.argsort(y[both], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, np.diff(y[order]) != 0]) if len(order) else np.array([], int)
+    groups = np.split(order, starts[1:])
+    for rows in tqdm(groups, disable=not progress, desc=f"KNNBaseline ({'users' if user_based else 'items'})"):
+        target = y[rows[0]]
+        lo, hi = neighbours.indptr[target], neighbours.indptr[target + 1]
+        others, ratings = neighbours.indices[lo:hi], neighbours.data[lo:hi]
+        deviations = ratings - (ts.global_mean + bx[others] + by[target])
+        step = max(1, chunk_elements // max(1, hi - lo))
+        for start in range(0, len(rows), step):
+            block = rows[start : start + step]
+            est[block] += _neighbour_term(algo.sim[np.ix_(x[block], others)], deviations, algo.k, algo.min_k)
+    return est
+
+
+def _neighbour_term(sims: np.ndarray, deviations: np.ndarray, k: int, min_k: int) -> np.ndarray:
+    """Per row: sum(sim * dev) / sum(sim) over the top-k positive sims; 0 if fewer than min_k."""
+    if sims.shape[1] > k:
+        kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1 : k]
+        ties = sims == kth
+        room = k - (sims > kth).sum(axis=1, keepdims=True)
+        top = (sims > kth) | (ties & (np.cumsum(ties, axis=1) <= room))
+    else:
+        top = np.ones(sims.shape, dtype=bool)
+    keep = top & (sims > 0)
+    weights = np.where(keep, sims, 0.0)
+    sum_sim = weights.sum(axis=1)
+    term = np.divide(weights @ deviations, sum_sim, out=np.zeros(len(sims)), where=sum_sim > 0)
+    return np.where(keep.sum(axis=1) < min_k, 0.0, term)
+
+
+def surprise_bytes_per_rating(ratings: pd.DataFrame) -> float:
+    """Bytes of Python objects a Surprise trainset of ``ratings`` holds per rating (``tracemalloc``)."""
+    tracemalloc.start()
+    try:
+        trainset = to_trainset(ratings)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del trainset
+    return held / len(ratings)
+
+
+def unfitted_copy(model):
+    """A copy of ``model`` with its settings but none of its fitted state.
+
+    Fitted attributes end with an underscore (``bu_``, ``algo_``), as in scikit-learn;
+    they are left out, so copying a fitted KNNBaseline does not copy its n x n matrix.
+    """
+    clone = copy.copy(model)
+    clone.__dict__ = {key: copy.deepcopy(value) for key, value in vars(model).items() if not key.endswith("_")}
+    return clone
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Stopwatch:
+    """Wall-clock seconds of a ``with stopwatch() as watch:`` block, in ``watch.seconds``."""
+
+    seconds: float = float("nan")
+
+
+@contextmanager
+def stopwatch() -> Iterator[Stopwatch]:
+    watch = Stopwatch()
+    start = time.perf_counter()
+    try:
+        yield watch
+    finally:
+        watch.seconds = time.perf_counter() - start
+
+
+def fit_timed(model, train: pd.DataFrame) -> float:
+    """Fit ``model`` on ``train`` and return the seconds it took."""
+    with stopwatch() as watch:
+        model.fit(train)
+    return watch.seconds
+
+
+# --------------------------------------------------------------------------- models
+
+
+class GlobalMean:
+    r""":math:`\hat r_{ui} = \mu`, the mean of all training ratings, for every pair."""
+
+    name = "global_mean"
+
+    def fit(self, train: pd.DataFrame) -> GlobalMean:
+        self.mean_ = float(train["rating"].to_numpy(np.float64).mean())
+        return self
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        return np.full(len(pairs), self.mean_)
+
+
+class BiasBaseline:
+    r"""The baseline estimate :math:`\hat r_{ui} = b_{ui} = \mu + b_u + b_i`.
+
+    If user :math:`u` is unknown, :math:`b_u = 0`; the same for item :math:`i` and
+    :math:`b_i`. See section 2.1 of Koren (2010), "Factor in the neighbors".
+
+    ``method="als"`` (default) alternates, ``n_epochs`` times, the closed-form updates
+    of Surprise's ``baseline_als`` (items first, then users), in numpy over all ratings:
+
+    .. math::
+        b_i = \frac{\sum_{u \in U_i} (r_{ui} - \mu - b_u)}{\lambda_i + |U_i|}, \qquad
+        b_u = \frac{\sum_{i \in I_u} (r_{ui} - \mu - b_i)}{\lambda_u + |I_u|}
+
+    with :math:`\lambda_u` = ``reg_u``, :math:`\lambda_i` = ``reg_i``. It needs a few
+    arrays of the size of the data, so it fits the full Netflix data. ``method="sgd"``
+    runs Surprise's ``baseline_sgd`` (``reg``, ``learning_rate``), a Python-object loop.
+    Predictions are clipped into the rating scale.
+    """
+
+    def __init__(
+        self,
+        method: str = "als",
+        n_epochs: int | None = None,
+        reg_u: float = 15.0,
+        reg_i: float = 10.0,
+        reg: float = 0.02,
+        learning_rate: float = 0.005,
+        name: str = "baseline",
+    ):
+        if method not in ("als", "sgd"):
+            raise ValueError(f"method must be 'als' or 'sgd', not {method!r}")
+        self.method, self.n_epochs = method, n_epochs if n_epochs is not None else (10 if method == "als" else 20)
+        self.reg_u, self.reg_i, self.reg, self.learning_rate, self.name = reg_u, reg_i, reg, learning_rate, name
+
+    def surprise_options(self) -> dict:
+        """The same settings as Surprise's ``bsl_options``."""
+        if self.method == "als":
+            return {"method": "als", "n_epochs": self.n_epochs, "reg_u": self.reg_u, "reg_i": self.reg_i}
+        return {"method": "sgd", "n_epochs": self.n_epochs, "reg": self.reg, "learning_rate": self.learning_rate}
+
+    def required_bytes(self, n_ratings: int, n_users: int, n_movies: int,
+                       bytes_per_rating: float = SURPRISE_BYTES_PER_RATING) -> float:
+        """Estimated peak memory of a fit: for ALS the 20-byte ratings frame plus 48 bytes of
+        int64/float64 work arrays per rating (codes, ratings, residuals); for SGD a Surprise trainset."""
+        return (20 + 48) * n_ratings if self.method == "als" else bytes_per_rating * n_ratings
+
+    def fit(self, train: pd.DataFrame) -> BiasBaseline:
+        self.scale_ = rating_scale(train)
+        if self.method == "sgd":
+            algo = surprise.BaselineOnly(bsl_options=self.surprise_options(), verbose=False).fit(to_trainset(train))
+            self.user_ids_, self.movie_ids_ = raw_ids(algo.trainset)
+            self.mean_, self.bu_, self.bi_ = algo.trainset.global_mean, algo.bu, algo.bi
+            return self
+        u, self.user_ids_ = _codes(train["user_id"])
+        i, self.movie_ids_ = _codes(train["movie_id"])
+        r = train["rating"].to_numpy(np.float64)
+        self.mean_ = float(r.mean())
+        n_u, n_i = np.bincount(u), np.bincount(i)
+        self.bu_, self.bi_ = np.zeros(len(n_u)), np.zeros(len(n_i))
+        for _ in range(self.n_epochs):
+            self.bi_ = np.bincount(i, r - self.mean_ - self.bu_[u], len(n_i)) / (self.reg_i + n_i)
+            self.bu_ = np.bincount(u, r - self.mean_ - self.bi_[i], len(n_u)) / (self.reg_u + n_u)
+        return self
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        est = np.full(len(pairs), self.mean_)
+        for biases, ids, column in ((self.bu_, self.user_ids_, "user_id"), (self.bi_, self.movie_ids_, "movie_id")):
+            position = pd.Index(ids).get_indexer(pairs[column].to_numpy().astype(np.int64))
+            est[position >= 0] += biases[position[position >= 0]]
+        return np.clip(est, *self.scale_)
+
+
+def _codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(ids.to_numpy().astype(np.int64), sort=True)
+    return codes, np.asarray(uniques)
+
+
+class SurpriseModel:
+    """A Surprise algorithm behind the ``fit(train)`` / ``predict(pairs)`` interface.
+
+    ``make_algo()`` builds a fresh, unfitted algorithm; ``predict`` uses the batch
+    route of :func:`predict_pairs`. The fitted algorithm is ``algo_``. Before fitting,
+    :meth:`required_bytes` is checked against ``budget_bytes``.
+    """
+
+    def __init__(self, name: str, budget_bytes: float = DEFAULT_BUDGET_BYTES, progress: bool = False):
+        self.name, self.budget_bytes, self.progress = name, budget_bytes, progress
+
+    def make_algo(self) -> surprise.AlgoBase:
+        raise NotImplementedError
+
+    def required_bytes(self, n_ratings: int, n_users: int, n_movies: int,
+                       bytes_per_rating: float = SURPRISE_BYTES_PER_RATING) -> float:
+        """Estimated peak memory of a fit: the trainset's Python objects (the factors are small)."""
+        return bytes_per_rating * n_ratings
+
+    def fit(self, train: pd.DataFrame) -> SurpriseModel:
+        sizes = len(train), train["user_id"].nunique(), train["movie_id"].nunique()
+        check_budget(self.required_bytes(*sizes), self.budget_bytes,
+                     f"{self.name} (Surprise) on {len(train):,} ratings", "budget_bytes")
+        self.algo_ = self.make_algo().fit(to_trainset(train))
+        return self
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        return predict_pairs(self.algo_, pairs, progress=self.progress)
+
+
+class KNNBaseline(SurpriseModel):
+    r"""Surprise's KNNBaseline with the pearson_baseline similarity (Koren 2010, section 2.2).
+
+    Over users (``user_based=True``):
+
+    .. math::
+        \hat r_{ui} = b_{ui} + \frac{\sum_{v \in N^k_i(u)} s_{uv}\,(r_{vi} - b_{vi})}
+                                    {\sum_{v \in N^k_i(u)} s_{uv}}
+
+    where :math:`N^k_i(u)` are the k users with the highest similarity to u among those
+    who rated i, keeping only :math:`s_{uv} > 0`. Over items, swap the roles. The
+    similarity is the Pearson correlation of the baseline residuals over the
+    :math:`n_{uv}` common items, shrunk: :math:`s_{uv} = \frac{n_{uv} - 1}{n_{uv} - 1 +
+    \text{shrinkage}}\,\rho_{uv}`, and 0 below ``min_support`` common items.
+    Fewer than ``min_k`` neighbours: the baseline alone. Unknown user or item: the
+    baseline with that bias 0. ``baseline`` gives the ALS/SGD settings of :math:`b_{ui}`.
+
+    Memory: Surprise builds five dense :math:`n \times n` matrices (n users or items),
+    40 n² bytes; 5,000 users need 0.9 GiB, Netflix's 17,770 movies 12 GiB and its
+    480,189 users 8.4 TiB. :meth:`required_bytes` adds them to the trainset.
+    """
+
+    def __init__(
+        self,
+        user_based: bool = True,
+        k: int = 40,
+        min_k: int = 1,
+        shrinkage: float = 100.0,
+        min_support: int = 2,
+        baseline: BiasBaseline | None = None,
+        name: str | None = None,
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+        progress: bool = False,
+    ):
+        super().__init__(name or ("knn_users" if user_based else "knn_items"), budget_bytes, progress)
+        self.user_based, self.k, self.min_k, self.shrinkage, self.min_support = (
+            user_based, k, min_k, shrinkage, min_support)
+        self.baseline = baseline or BiasBaseline()
+
+    def required_bytes(self, n_ratings: int, n_users: int, n_movies: int,
+                       bytes_per_rating: float = SURPRISE_BYTES_PER_RATING) -> float:
+        n = n_users if self.user_based else n_movies
+        return super().required_bytes(n_ratings, n_users, n_movies, bytes_per_rating) + KNN_BYTES_PER_CELL * n**2
+
+    def make_algo(self) -> surprise.KNNBaseline:
+        sim_options = {"name": "pearson_baseline", "user_based": self.user_based,
+                       "shrinkage": self.shrinkage, "min_support": self.min_support}
+        return surprise.KNNBaseline(k=self.k, min_k=self.min_k, sim_options=sim_options,
+                                    bsl_options=self.baseline.surprise_options(), verbose=False)
+
+
+class SVD(SurpriseModel):
+    r"""Biased matrix factorisation, Surprise's SVD (Koren 2010, section 5.1; Funk).
+
+    :math:`\hat r_{ui} = \mu + b_u + b_i + q_i^T p_u`, fitted by SGD on the squared
+    error with L2 penalty ``reg_all`` on :math:`b_u, b_i, p_u, q_i`, step ``lr_all``,
+    ``n_epochs`` passes, factors drawn from :math:`N(0, 0.1^2)` with ``random_state``.
+    Unknown user: :math:`b_u = 0` and no factor term; the same for an unknown item.
+    """
+
+    def __init__(self, n_factors: int = 50, n_epochs: int = 20, lr_all: float = 0.005, reg_all: float = 0.02,
+                 random_state: int = 0, name: str = "svd", budget_bytes: float = DEFAULT_BUDGET_BYTES,
+                 progress: bool = False):
+        super().__init__(name, budget_bytes, progress)
+        self.n_factors, self.n_epochs, self.lr_all, self.reg_all, self.random_state = (
+            n_factors, n_epochs, lr_all, reg_all, random_state)
+
+    def make_algo(self) -> surprise.SVD:
+        return surprise.SVD(n_factors=self.n_factors, n_epochs=self.n_epochs, lr_all=self.lr_all,
+                            reg_all=self.reg_all, random_state=self.random_state)
+
+
+class SVDpp(SVD):
+    r"""SVD++, Surprise's SVDpp (Koren 2008, section 4; Koren 2010, section 5.3).
+
+    .. math::
+        \hat r_{ui} = \mu + b_u + b_i + q_i^T\Big(p_u + |I_u|^{-1/2} \sum_{j \in I_u} y_j\Big)
+
+    :math:`I_u` are the items u rated in train (implicit feedback: *that* u rated j).
+    Same SGD settings as :class:`SVD`; each step also updates the :math:`y_j` of all of
+    u's items, so an epoch costs about :math:`\sum_u |I_u|^2` factor updates.
+    Unknown user or item: the baseline with that bias 0, no factor term.
+    """
+
+    def __init__(self, n_factors: int = 20, n_epochs: int = 20, lr_all: float = 0.007, reg_all: float = 0.02,
+                 random_state: int = 0, name: str = "svdpp", budget_bytes: float = DEFAULT_BUDGET_BYTES,
+                 progress: bool = False):
+        super().__init__(n_factors, n_epochs, lr_all, reg_all, random_state, name, budget_bytes, progress)
+
+    def make_algo(self) -> surprise.SVDpp:
+        return surprise.SVDpp(n_factors=self.n_factors, n_epochs=self.n_epochs, lr_all=self.lr_all,
+                              reg_all=self.reg_all, random_state=self.random_state, cache_ratings=True)
+
+
+class FeatureXGB:
+    r"""XGBoost regression on the tutorial's 13 features (issue 5, :mod:`cfutils.features`).
+
+    Features of a pair (u, i): GAvg, sur1..sur5 (ratings of i by the users most
+    cosine-similar to u), smr1..smr5 (u's ratings of the movies most similar to i),
+    UAvg, MAvg. Training rows get features computed from ``train``; predicted pairs
+    get features from the same ``train`` only (no test ratings are read). ``n`` and
+    ``k`` are passed to :func:`cfutils.features.similarity_features`; every other
+    keyword goes to ``xgboost.XGBRegressor``.
+    """
+
+    def __init__(self, n: int = 5, k: int | None = None, name: str = "xgb_features", **xgb_params):
+        self.n, self.k, self.name = n, k, name
+        self.xgb_params = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, "random_state": 0,
+                           "n_jobs": 2, **xgb_params}
+
+    def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """The 13 features of ``pairs`` computed from the training frame."""
+        from cfutils.features import similarity_features
+
+        return similarity_features(self.train_, pairs[PAIR_COLUMNS], n=self.n, k=self.k)
+
+    def fit(self, train: pd.DataFrame) -> FeatureXGB:
+        import xgboost
+
+        self.train_ = train
+        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.features(train), train["rating"])
+        return self
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        return self.xgb_.predict(self.features(pairs)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+@dataclass
+class Tuning:
+    """The grid search of one model: every combination's validation RMSE, and the best."""
+
+    table: pd.DataFrame
+    best_params: dict
+    best_rmse: float
+
+
+def tune(
+    make_model, grid: Mapping[str, Sequence], train: pd.DataFrame, val_fraction: float = 0.1, progress: bool = False
+) -> Tuning:
+    """Grid search on a validation set cut from the latest ``val_fraction`` of ``train`` by date.
+
+    For each combination ``params`` of ``grid`` (a dict of lists), ``make_model(**params)``
+    is fitted on the earlier ratings and scored by RMSE on the later ones
+    (:func:`cfutils.split.temporal_split`): the model is tuned on the near future, as it
+    will be used, not by random cross-validation over the future. Ties go to the first
+    combination in grid order.
+    """
+    from cfutils.split import temporal_split
+
+    fit_part, val = temporal_split(train, test_size=val_fraction)
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    rows = []
+    for params in tqdm(combos, disable=not progress, desc="grid"):
+        model = make_model(**params).fit(fit_part)
+        rows.append({**params, "val_rmse": rmse(val["rating"], model.predict(val))})
+    table = pd.DataFrame(rows)
+    best = int(table["val_rmse"].to_numpy().argmin())
+    return Tuning(table, combos[best], float(table["val_rmse"].iloc[best]))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def is_cold(train: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """True for pairs whose user or movie has no rating in ``train`` (cold start)."""
+    return ~(pairs["user_id"].isin(train["user_id"]).to_numpy() & pairs["movie_id"].isin(train["movie_id"]).to_numpy())
+
+
+def activity_bucket(train: pd.DataFrame, pairs: pd.DataFrame, edges: Sequence[int] = (1, 10, 50, 200)) -> pd.Series:
+    """Label each pair's user by their number of training ratings: ``"0 (cold)"``, ``"1-9"``, ..., ``"200+"``.
+
+    ``edges`` are the lower bounds of the buckets after the cold one (increasing, first 1).
+    """
+    counts = pairs["user_id"].map(train["user_id"].value_counts()).fillna(0).to_numpy()
+    labels = ["0 (cold)", *(f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:])), f"{edges[-1]}+"]
+    bucket = np.searchsorted(np.asarray(edges), counts, side="right")
+    return pd.Series(pd.Categorical.from_codes(bucket, labels), index=pairs.index, name="user_activity")

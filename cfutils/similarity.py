@@ -1,0 +1,472 @@
+r"""Top-k similarity between all rows of a rating matrix, memory-bounded, as a sparse matrix.
+
+The tutorial computed ``cosine_similarity(row, whole matrix)`` one user at a time and kept a
+dense 617 x 100 array; the case study computed all movie pairs at once with sklearn. Either way
+the full similarity matrix is quadratic: 480,189² float32 cells are 922 GB for Netflix users.
+:func:`cosine_top_k` keeps, for every row, only its k best neighbours:
+
+* rows are processed in blocks ``B``; the dense block ``B @ X.T`` (``block_rows x n`` cells,
+  sized by ``budget_bytes``, see :func:`plan_top_k`) is accumulated by a compiled (numba) kernel:
+  for each stored cell :math:`x_{ic}` of a block row, add :math:`x_{ic} x_{jc}` for every stored
+  :math:`x_{jc}` of column c. That is the work of the sparse product, :math:`\sum_c d_c^2` over
+  the block's columns, without scipy's sparse intermediate (about 2x faster, and less memory).
+  Each cell sums its terms in column order, so identical rows give bit-identical similarities;
+* the k-th largest value of each block row comes from ``np.partition``; the cells at or above
+  it are taken in column order, so exact ties at the k-th place go to the smaller index
+  (``argpartition`` alone would cut a tie anywhere);
+* blocks run on a small thread pool (the kernel and numpy release the GIL).
+* ``rows`` restricts the work to some rows' neighbour lists (against all rows).
+
+Rows of the result are stored in descending similarity, ties by ascending column index, so
+``S.indices[S.indptr[i]:S.indptr[i+1]]`` is row i's neighbour list in rank order. Such a
+matrix has ``has_sorted_indices == False``: scipy operations that canonicalise it (``sort_indices``,
+``sum_duplicates``, arithmetic) put the row back in column order.
+
+Measures (:data:`MEASURES`), with :math:`I_u` the stored (rated) cells of row u,
+:math:`I_{uv} = I_u \cap I_v` and :math:`n_{uv} = |I_{uv}|`:
+
+* ``"cosine"`` (default, the tutorial's and sklearn's):
+  :math:`\dfrac{\sum_{i \in I_{uv}} r_{ui} r_{vi}}{\sqrt{\sum_{i \in I_u} r_{ui}^2}\sqrt{\sum_{i \in I_v} r_{vi}^2}}`.
+  Surprise's ``cosine`` differs: its norms run over :math:`I_{uv}` only.
+* ``"centered_cosine"``: the same on :math:`r_{ui} - \mu_u`, with :math:`\mu_u` the mean of row u
+  over :math:`I_u` (mean-centred cosine).
+* ``"adjusted_cosine"``: the same on :math:`r_{ui} - \mu_i`, with :math:`\mu_i` the mean of column i
+  over its stored cells: Sarwar et al. (2001)'s adjusted cosine when the rows are items
+  (``cosine_top_k(R.T, measure="adjusted_cosine")`` centres each rating by its user's mean).
+* ``"pearson"`` (Surprise's ``pearson``, on co-rated cells only):
+  :math:`\dfrac{\sum_{i \in I_{uv}} (r_{ui} - \bar r_u)(r_{vi} - \bar r_v)}
+  {\sqrt{\sum_{i \in I_{uv}} (r_{ui} - \bar r_u)^2}\sqrt{\sum_{i \in I_{uv}} (r_{vi} - \bar r_v)^2}}`
+  with :math:`\bar r_u, \bar r_v` the means over :math:`I_{uv}`; 0 when a denominator is 0.
+
+Every measure then takes ``min_support`` and ``shrinkage`` as Surprise's ``pearson_baseline``
+does: :math:`s = 0` if :math:`n_{uv} <` ``min_support``, and
+:math:`s' = \dfrac{n_{uv} - 1}{n_{uv} - 1 + \lambda}\, s` when ``shrinkage`` :math:`= \lambda > 0`.
+
+Edge cases: an empty row (or, for centred measures, a constant one) has no neighbours and is
+nobody's neighbour; ``k >= n_rows`` keeps every positive similarity; values are clipped at 1
+(floating-point rounding can give 1.0000001 for identical rows).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numba
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+
+MEASURES = ("cosine", "centered_cosine", "adjusted_cosine", "pearson")
+#: Blocks per thread at least, so that threads finish together and the bar moves.
+_BLOCKS_PER_THREAD = 4
+#: Index bytes of one stored cell (int32 in the operands).
+_INDEX_BYTES = 4
+
+
+class TopKPlan(NamedTuple):
+    """How :func:`cosine_top_k` cuts its work to stay within ``budget_bytes``.
+
+    ``fixed_bytes`` (prepared copies of the input and the result) plus ``n_threads`` blocks of
+    ``block_rows * bytes_per_row`` in flight at once is the estimated peak, ``peak_bytes``.
+    """
+
+    block_rows: int
+    n_blocks: int
+    n_threads: int
+    bytes_per_row: int
+    fixed_bytes: int
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.fixed_bytes + self.n_threads * self.block_rows * self.bytes_per_row
+
+
+def block_rows(n_rows: int, bytes_per_row: int, fixed_bytes: int, budget_bytes: float, n_threads: int = 1) -> int:
+    """Rows per block: the most with ``fixed_bytes + n_threads * rows * bytes_per_row <= budget_bytes``.
+
+    Capped at ``n_rows``. Raises :class:`cfutils.memory.MemoryBudgetError` (naming
+    ``budget_bytes``) when not even one row per thread fits.
+    """
+    check_budget(
+        fixed_bytes + n_threads * bytes_per_row, budget_bytes,
+        f"top-k similarity (prepared input and result, plus one block row on each of {n_threads} threads)",
+        "budget_bytes",
+    )
+    return int(min(max(n_rows, 1), (budget_bytes - fixed_bytes) // (n_threads * bytes_per_row)))
+
+
+def plan_top_k(
+    X, k: int, *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+    budget_bytes: float = DEFAULT_BUDGET_BYTES, n_threads: int | None = None, dtype=np.float32, rows=None,
+) -> TopKPlan:
+    """The block plan of ``cosine_top_k(X, k, ...)`` with the same arguments, computing nothing.
+
+    Memory model, in bytes, with ``s`` the itemsize of the working dtype (8 for Pearson), ``n``
+    rows, ``m`` columns and ``nnz`` stored cells of X:
+
+    * fixed: the larger of the prepared operands, ``p * 2 (s + 4) nnz`` (each of ``p`` operands and
+      its CSR transpose; p = 1 for the cosines, 2 with a support rule, 3 for Pearson; ``n m s``
+      for a dense X) and the preparation scratch ``(s + 4 + 16) nnz``; plus the result, twice
+      ``r k (s + 4)`` while it is assembled (``r`` computed rows: ``n``, or the size of ``rows``);
+    * per block row: ``n`` cells in each of ``d`` dense arrays of ``s`` (d = 1 for the cosines: the
+      kernel's accumulator; 4 with a support rule, 6 for Pearson), the partition copy ``s`` and
+      a mask byte.
+
+    The budget is ``fixed + n_threads * block_rows * bytes_per_row`` (:attr:`TopKPlan.peak_bytes`).
+    Blocks are also cut to at least 4 per thread, for balance and a moving progress bar;
+    ``n_blocks`` covers the ``r`` computed rows.
+    """
+    _check_arguments(X, k, measure, min_support, shrinkage)
+    n_threads = _thread_count(n_threads)
+    n, m = X.shape
+    r = n if rows is None else _row_indices(rows, n).size
+    item = 8 if measure == "pearson" else np.dtype(dtype).itemsize
+    support = _needs_support(min_support, shrinkage)
+    if sp.issparse(X):
+        n_operands, n_dense = (3, 6) if measure == "pearson" else (1 + support, 1 + 3 * support)
+        operands = max(n_operands * 2 * (item + _INDEX_BYTES) * X.nnz, (item + _INDEX_BYTES + 16) * X.nnz)
+        bytes_per_row = n * (n_dense * item + item + 1)
+    else:
+        operands = n * m * item
+        bytes_per_row = n * (item + item + 1)
+    result = 2 * r * min(k, max(n - 1, 0)) * (np.dtype(dtype).itemsize + _INDEX_BYTES)
+    fixed = operands + 8 * (n + m + 2) + result
+    per_block = block_rows(r, max(bytes_per_row, 1), fixed, budget_bytes, n_threads)
+    per_block = max(1, min(per_block, -(-r // (_BLOCKS_PER_THREAD * n_threads))))
+    return TopKPlan(per_block, -(-r // per_block), n_threads, max(bytes_per_row, 1), fixed)
+
+
+def cosine_top_k(
+    X, k: int, *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+    budget_bytes: float = DEFAULT_BUDGET_BYTES, n_threads: int | None = None, progress: bool = False,
+    dtype=np.float32, rows=None,
+) -> sp.csr_matrix:
+    """The k most similar other rows of every row of ``X``, as an ``n x n`` CSR matrix.
+
+    Row i holds the k largest similarities ``s(i, j)``, ``j != i``, that are ``> 0`` (fewer when
+    fewer are positive), in descending order, ties broken by the smaller ``j``. Movie-movie
+    neighbours of a users x movies matrix ``R`` are ``cosine_top_k(R.T)``.
+
+    Parameters
+    ----------
+    X : scipy sparse matrix (any format) or dense 2-D array, n_rows x n_features
+        Stored non-zero cells are the rated ones. A dense array (e.g. an embedding) supports
+        only ``measure="cosine"`` without ``min_support`` / ``shrinkage``.
+    k : int >= 1
+    measure, min_support, shrinkage : see the module docstring for the formulas.
+    budget_bytes : estimated peak working memory (:func:`plan_top_k`); the block size follows it.
+        :class:`cfutils.memory.MemoryBudgetError` if not even one row per thread fits.
+    n_threads : blocks computed at once (default: the CPUs this process may use).
+    progress : show a tqdm bar over blocks.
+    dtype : float type of the products and of the result (float32 default). Pearson's sums
+        are always formed in float64 (they cancel), then cast.
+    rows : optional int array of row indices (any order, duplicates ignored). Only these rows'
+        neighbour lists are computed, against all rows; the other rows of the result are empty
+        (the listed rows equal those of the full result). ``ValueError`` for an index outside
+        ``0 .. n_rows - 1`` (negative ones too: ``-1`` is the "unknown id" of ``RatingMatrix``).
+    """
+    plan = plan_top_k(X, k, measure=measure, min_support=min_support, shrinkage=shrinkage,
+                      budget_bytes=budget_bytes, n_threads=n_threads, dtype=dtype, rows=rows)
+    similarity = _prepare(X, measure, dtype, min_support, shrinkage)
+    n = X.shape[0]
+    wanted = np.arange(n) if rows is None else _row_indices(rows, n)
+    blocks = [wanted[start:start + plan.block_rows] for start in range(0, wanted.size, plan.block_rows)]
+    one_blas_thread = threadpool_limits(1, user_api="blas") if plan.n_threads > 1 else nullcontext()
+    with one_blas_thread, ThreadPoolExecutor(plan.n_threads) as pool:
+        work = pool.map(lambda rows: _top_k_rows(similarity, rows, k), blocks)
+        parts = list(tqdm(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block"))
+    counts = np.zeros(n, np.int64)
+    counts[wanted] = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    indices = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+    data = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype)
+    result = sp.csr_matrix((data.astype(dtype, copy=False), indices, indptr), shape=(n, n))
+    result.has_sorted_indices = False
+    return result
+
+
+def svd_cosine_top_k(X, k: int, *, n_components: int = 64, seed: int = 0, **top_k_options) -> sp.csr_matrix:
+    r"""Approximate cosine top-k through a rank-r truncated SVD, :math:`X \approx U \Sigma V^T`.
+
+    Returns ``cosine_top_k(U @ diag(Σ), k)``: since :math:`V` has orthonormal columns, the cosine
+    of rows u, v of :math:`U\Sigma` equals the cosine of rows u, v of the rank-r reconstruction
+    :math:`\hat X = U \Sigma V^T`. It trades the sparse product (cost :math:`\sum_i d_i^2`) for
+    a dense one (:math:`n^2 r`) and finds the neighbours of the best rank-r picture of the
+    ratings: tastes shared along the top r directions, not the exact co-ratings (two users
+    who rated nothing in common can come out similar). The values are those of :math:`\hat X`.
+    With ``n_components >= rank(X)`` it equals the exact top-k (up to float rounding).
+    ``top_k_options`` go to :func:`cosine_top_k` (``budget_bytes``, ``progress`` ...).
+    """
+    from sklearn.utils.extmath import randomized_svd
+
+    n_components = max(1, min(n_components, *X.shape))
+    U, sigma, _ = randomized_svd(sp.csr_matrix(X, dtype=np.float64), n_components, random_state=seed)
+    return cosine_top_k(U * sigma, k, **top_k_options)
+
+
+def neighbour_recall(exact: sp.csr_matrix, approximate: sp.csr_matrix, rows=None) -> float:
+    r"""Recall@k of approximate neighbour lists: the mean, over ``rows`` (default all) that have exact
+    neighbours, of :math:`|N_{approx}(i) \cap N_{exact}(i)| / |N_{exact}(i)|`; NaN if no row has any."""
+    rows = np.arange(exact.shape[0]) if rows is None else np.asarray(rows)
+    shares = [np.isin(exact.indices[exact.indptr[i]:exact.indptr[i + 1]],
+                      approximate.indices[approximate.indptr[i]:approximate.indptr[i + 1]]).mean()
+              for i in rows if exact.indptr[i + 1] > exact.indptr[i]]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def similar_movies(
+    matrix, movie_id: int, k: int = 10, titles: pd.DataFrame | None = None, top_k: sp.csr_matrix | None = None,
+    *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+) -> pd.DataFrame:
+    """The k movies most similar to ``movie_id``, best first: columns ``movie_id, title, year,
+    similarity, n_ratings, n_common`` (the neighbour's number of raters, raters in common).
+
+    ``matrix`` is a :class:`cfutils.matrix.RatingMatrix`. ``top_k`` is a precomputed movie-movie
+    ``cosine_top_k(matrix.csc.T, ...)``: its row is read (then ``measure`` and the support rules
+    are those it was computed with). Without it only this movie's row is computed, exactly as
+    :func:`cosine_top_k` would, with ``measure``, ``min_support`` and ``shrinkage``.
+    ``titles`` is indexed by ``movie_id`` with ``title`` and ``year``; titles it lacks are NA.
+    An unknown ``movie_id`` raises ``KeyError``.
+    """
+    index = _compact_index(matrix.movie_index([movie_id])[0], "movie_id", movie_id)
+    options = dict(measure=measure, min_support=min_support, shrinkage=shrinkage)
+    table = _neighbour_table(matrix.csc.T.tocsr(), index, k, top_k, options, matrix.movie_ids, "movie_id")
+    found = (titles if titles is not None else pd.DataFrame(columns=["title", "year"])).reindex(table["movie_id"])
+    table.insert(1, "title", found["title"].to_numpy())
+    table.insert(2, "year", found["year"].to_numpy())
+    return table
+
+
+def similar_users(
+    matrix, user_id: int, k: int = 10, top_k: sp.csr_matrix | None = None,
+    *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+) -> pd.DataFrame:
+    """The k users most similar to ``user_id``, best first: columns ``user_id, similarity,
+    n_ratings, n_common``. Same rules as :func:`similar_movies`, with a user-user ``top_k``
+    (``cosine_top_k(matrix.csr, ...)``)."""
+    index = _compact_index(matrix.user_index([user_id])[0], "user_id", user_id)
+    options = dict(measure=measure, min_support=min_support, shrinkage=shrinkage)
+    return _neighbour_table(matrix.csr, index, k, top_k, options, matrix.user_ids, "user_id")
+
+
+def _compact_index(index: int, name: str, raw_id) -> int:
+    if index < 0:
+        raise KeyError(f"{name} {raw_id} is not in the rating matrix")
+    return int(index)
+
+
+def _neighbour_table(rows: sp.csr_matrix, index: int, k: int, top_k, options: dict,
+                     raw_ids: np.ndarray, id_column: str) -> pd.DataFrame:
+    """Neighbours of row ``index`` of ``rows`` (read from ``top_k`` or computed) as a table, best first."""
+    if top_k is not None:
+        start, stop = top_k.indptr[index], top_k.indptr[index + 1]
+        neighbours, values = top_k.indices[start:stop], top_k.data[start:stop]
+        order = np.lexsort((neighbours, -values.astype(np.float64)))[:k]
+        neighbours, values = neighbours[order], values[order]
+    else:
+        _check_arguments(rows, k, **options)
+        _, neighbours, values = _top_k_rows(_prepare(rows, dtype=np.float32, **options), np.array([index]), k)
+    pattern = (rows != 0).astype(np.int64)
+    return pd.DataFrame({
+        id_column: raw_ids[neighbours],
+        "similarity": values.astype(np.float64),
+        "n_ratings": np.diff(pattern.indptr)[neighbours],
+        "n_common": (pattern[neighbours] @ pattern[index].T).toarray().ravel(),
+    })
+
+
+# --- the engine: prepared operands -> dense similarity blocks -> exact top-k -------------------
+
+@dataclass(frozen=True)
+class _Similarity:
+    """``block(rows)`` gives the dense similarity rows (before the support rules) and the support
+    :math:`n_{uv}` when ``min_support``/``shrinkage`` need it (else ``None``)."""
+
+    block: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+    min_support: int
+    shrinkage: float
+
+
+def _top_k_rows(similarity: _Similarity, rows: np.ndarray, k: int):
+    """Top-k of the given rows (int array): ``(counts per row, columns, values)``, each row best first."""
+    S, support = similarity.block(rows)
+    if support is not None:
+        S[support < similarity.min_support] = 0
+        if similarity.shrinkage > 0:
+            shared = np.maximum(support - 1, 0)
+            S *= shared / (shared + similarity.shrinkage)
+    np.minimum(S, 1, out=S)
+    return _select_top_k(S, rows, k)
+
+
+def _select_top_k(S: np.ndarray, self_columns: np.ndarray, k: int):
+    """Per row of ``S`` (modified): the ``k`` largest values > 0 outside column ``self_columns[i]``.
+
+    Ties at the k-th value go to the smaller column: ``np.partition`` gives the k-th largest
+    value t; all cells > t are kept, then cells == t in column order until k are taken.
+    Returns ``(counts, columns, values)``; each row's cells are in descending value, ascending column.
+    """
+    b, n = S.shape
+    S[np.arange(b), self_columns] = 0
+    k = min(k, n - 1)
+    if k <= 0 or b == 0:
+        return np.zeros(b, np.int64), np.zeros(0, np.int32), np.zeros(0, S.dtype)
+    # np.partition slows down several-fold on many equal values (the zeros of sparse rows); cells
+    # <= 0 are never kept, so they enter the partition as distinct negative stand-ins.
+    candidates = np.where(S > 0, S, -np.arange(1, n + 1, dtype=S.dtype))
+    candidates.partition(n - k, axis=1)
+    kth = np.maximum(candidates[:, n - k], np.finfo(S.dtype).smallest_subnormal)  # only values > 0 are kept
+    del candidates
+    row, col = np.nonzero(S >= kth[:, None])  # row-major: columns ascend within a row
+    value = S[row, col]
+    tied = value == kth[row]
+    above = np.bincount(row[~tied], minlength=b)
+    tied_so_far = np.concatenate([[0], np.cumsum(tied)])  # tied cells before each candidate
+    rank_in_tie = tied_so_far[1:] - tied_so_far[np.searchsorted(row, row)]  # 1-based, within its row
+    keep = ~tied | (rank_in_tie <= k - above[row])
+    row, col, value = row[keep], col[keep], value[keep]
+    order = np.lexsort((col, -value, row))
+    return np.bincount(row, minlength=b), col[order].astype(np.int32), value[order]
+
+
+def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Similarity:
+    """Prepared operands of ``measure`` (copies: the input is never modified) and their block function."""
+    if not sp.issparse(X):
+        Y = np.array(X, dtype=dtype)
+        Y *= _inverse_norms(np.einsum("ij,ij->i", Y, Y, dtype=np.float64)).astype(dtype)[:, None]
+        return _Similarity(lambda rows: (Y[rows] @ Y.T, None), min_support, shrinkage)
+    work_dtype = np.float64 if measure == "pearson" else dtype
+    X = sp.csr_matrix(X, dtype=work_dtype, copy=True)
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    ones = _with_data(X, np.ones(X.nnz, work_dtype))
+    ones_t = _operand(ones.T.tocsr()) if measure == "pearson" or _needs_support(min_support, shrinkage) else None
+    if measure == "pearson":
+        return _Similarity(_pearson_block(X, ones, ones_t), min_support, shrinkage)
+    _centre_in_place(X, measure)
+    counts = np.diff(X.indptr)
+    X.data *= np.repeat(_inverse_norms(np.bincount(
+        np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0],
+    )).astype(work_dtype), counts)
+    X_t = _operand(X.T.tocsr())
+    X = _operand(X)
+    ones = None if ones_t is None else X._replace(data=ones.data)
+
+    def block(rows):
+        return _product(X, X_t, rows), None if ones_t is None else _product(ones, ones_t, rows)
+
+    return _Similarity(block, min_support, shrinkage)
+
+
+def _pearson_block(X: sp.csr_matrix, ones: sp.csr_matrix, ones_t: _Operand):
+    """Block function of Surprise's ``pearson`` from the co-rated sums (six sparse products)."""
+    squares = _with_data(X, X.data**2)
+    X_t, squares_t = _operand(X.T.tocsr()), _operand(squares.T.tocsr())
+    X = _operand(X)
+    ones, squares = X._replace(data=ones.data), X._replace(data=squares.data)
+
+    def block(rows):
+        n = _product(ones, ones_t, rows)
+        sum_x, sum_y = _product(X, ones_t, rows), _product(ones, X_t, rows)
+        numerator = n * _product(X, X_t, rows) - sum_x * sum_y
+        denominator = n * _product(squares, ones_t, rows) - sum_x**2
+        denominator *= n * _product(ones, squares_t, rows) - sum_y**2
+        np.sqrt(np.maximum(denominator, 0, out=denominator), out=denominator)
+        return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0), n
+
+    return block
+
+
+class _Operand(NamedTuple):
+    """A CSR matrix as the kernel reads it: its column indices unsigned and as narrow as
+    ``n_columns`` allows (measured 1.4x faster than int32 from the dropped negative-index check,
+    1.8x with uint16: less memory traffic)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_columns: int
+
+
+def _operand(M: sp.csr_matrix) -> _Operand:
+    """``M`` for the kernel (built right after each transpose, so that two index copies never pile up)."""
+    narrow = np.uint16 if M.shape[1] <= np.iinfo(np.uint16).max + 1 else np.uint32
+    return _Operand(M.indptr, M.indices.astype(narrow), M.data, M.shape[1])
+
+
+def _product(A: _Operand, B_t: _Operand, rows: np.ndarray) -> np.ndarray:
+    """Dense ``A[rows] @ B_t`` (``B_t``: the right factor, already transposed to CSR; same dtype as A)."""
+    out = np.zeros((rows.size, B_t.n_columns), A.data.dtype)
+    _accumulate_product(A.indptr, A.indices, A.data, B_t.indptr, B_t.indices, B_t.data, rows, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate_product(indptr, indices, data, t_indptr, t_indices, t_data, rows, out):
+    """``out[i, j] += sum_c A[rows[i], c] * B_t[c, j]`` over the stored cells, c ascending."""
+    for i in range(rows.size):
+        target = out[i]
+        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
+            x = data[p]
+            column = indices[p]
+            for q in range(t_indptr[column], t_indptr[column + 1]):
+                target[t_indices[q]] += x * t_data[q]
+
+
+def _centre_in_place(X: sp.csr_matrix, measure: str) -> None:
+    """Stored cells minus their row mean (``centered_cosine``) or column mean (``adjusted_cosine``)."""
+    if measure == "cosine":
+        return
+    by_row = measure == "centered_cosine"
+    owner = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr)) if by_row else X.indices
+    size = X.shape[0] if by_row else X.shape[1]
+    counts = np.bincount(owner, minlength=size)
+    sums = np.bincount(owner, weights=X.data, minlength=size)
+    means = np.divide(sums, counts, out=np.zeros(size), where=counts > 0)
+    X.data -= means[owner].astype(X.dtype)
+
+
+def _inverse_norms(squared_norms: np.ndarray) -> np.ndarray:
+    """1 / sqrt(squared_norms), and 0 where the norm is 0 (empty rows stay empty)."""
+    norms = np.sqrt(squared_norms)
+    return np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+
+
+def _with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
+
+
+def _needs_support(min_support: int, shrinkage: float) -> bool:
+    return min_support > 1 or shrinkage > 0
+
+
+def _row_indices(rows, n: int) -> np.ndarray:
+    """``rows`` as sorted unique int64 indices; ``ValueError`` outside ``0 .. n - 1``."""
+    rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+    if rows.size and (rows[0] < 0 or rows[-1] >= n):
+        raise ValueError(f"rows must lie in 0 .. {n - 1}, got {rows[0] if rows[0] < 0 else rows[-1]}")
+    return rows
+
+
+def _thread_count(n_threads: int | None) -> int:
+    return max(1, n_threads if n_threads is not None else len(os.sched_getaffinity(0)))
+
+
+def _check_arguments(X, k: int, measure: str, min_support: int, shrinkage: float) -> None:
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if shrinkage < 0:
+        raise ValueError(f"shrinkage must be >= 0, got {shrinkage}")
+    if not sp.issparse(X) and (measure != "cosine" or _needs_support(min_support, shrinkage)):
+        raise ValueError("a dense X has no rated cells: use measure='cosine' without min_support/shrinkage")

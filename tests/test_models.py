@@ -1,0 +1,254 @@
+"""Models and Surprise adapters: the batch predictions equal Surprise's own ``algo.predict``.
+
+Surprise's per-pair ``predict`` (raw ids -> inner ids -> ``estimate`` -> clip) is the slow,
+obviously right reference for every vectorised route in :mod:`cfutils.models`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import surprise
+from hypothesis import given, reject, settings
+
+from cfutils import models
+from cfutils.memory import MemoryBudgetError
+from cfutils.split import temporal_split
+from ratings_factory import ratings_frame, ratings_frames
+
+TOLERANCE = 1e-9
+UNKNOWN = 10**6  # a raw id that no frame here uses
+
+
+def random_ratings(n_users=40, n_movies=25, n_ratings=500, seed=0, half_stars=False) -> pd.DataFrame:
+    """A ratings frame with user and movie effects, on sparse raw ids, no duplicate pairs."""
+    rng = np.random.default_rng(seed)
+    cells = rng.choice(n_users * n_movies, size=n_ratings, replace=False)
+    users, movies = cells // n_movies, cells % n_movies
+    score = 3.5 + rng.normal(0, 0.6, n_users)[users] + rng.normal(0, 0.6, n_movies)[movies] + rng.normal(0, 0.7, n_ratings)
+    step = 0.5 if half_stars else 1.0
+    stars = np.clip(np.round(score / step) * step, step, 5)
+    return ratings_frame(users * 3 + 11, movies * 7 + 2, stars, rng.integers(0, 400, n_ratings))
+
+
+def with_unknowns(train: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` plus an unknown user on a known movie, a known user on an unknown movie, and both unknown."""
+    user, movie = int(train["user_id"].iloc[0]), int(train["movie_id"].iloc[0])
+    extra = pd.DataFrame({"user_id": [UNKNOWN, user, UNKNOWN], "movie_id": [movie, UNKNOWN, UNKNOWN]}, dtype=np.int32)
+    return pd.concat([pairs[["user_id", "movie_id"]], extra], ignore_index=True)
+
+
+def surprise_reference(algo: surprise.AlgoBase, pairs: pd.DataFrame) -> np.ndarray:
+    return np.array([algo.predict(u, i).est for u, i in zip(pairs["user_id"], pairs["movie_id"])])
+
+
+@pytest.fixture(scope="module")
+def data():
+    ratings = random_ratings()
+    train, test = temporal_split(ratings, test_size=0.25)
+    return train, with_unknowns(train, pd.concat([test, train.head(60)]))
+
+
+def test_rating_scale_follows_the_stars():
+    assert models.rating_scale(random_ratings()) == (1.0, 5.0)
+    assert models.rating_scale(random_ratings(half_stars=True)) == (0.5, 5.0)
+    assert models.to_trainset(random_ratings(half_stars=True)).rating_scale == (0.5, 5.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ratings_frames())
+def test_adapters_round_trip_raw_ids(ratings):
+    trainset = models.to_trainset(ratings)
+    u, i = models.inner_ids(trainset, ratings)
+    assert [trainset.to_inner_uid(x) for x in ratings["user_id"]] == u.tolist()
+    assert [trainset.to_inner_iid(x) for x in ratings["movie_id"]] == i.tolist()
+    users, movies = models.raw_ids(trainset)
+    np.testing.assert_array_equal(users[u], ratings["user_id"])
+    np.testing.assert_array_equal(movies[i], ratings["movie_id"])
+    # Each rating sits in Surprise's lists under its inner ids.
+    assert all((movie, float(r)) in trainset.ur[user] for user, movie, r in zip(u, i, ratings["rating"]))
+    unknown = models.inner_ids(trainset, pd.DataFrame({"user_id": [UNKNOWN], "movie_id": [UNKNOWN]}))
+    assert unknown == (np.array([-1]), np.array([-1]))
+
+
+ALGORITHMS = {
+    "baseline_als": lambda: surprise.BaselineOnly(verbose=False),
+    "baseline_sgd": lambda: surprise.BaselineOnly(bsl_options={"method": "sgd", "n_epochs": 5}, verbose=False),
+    "svd": lambda: surprise.SVD(n_factors=4, n_epochs=5, random_state=0),
+    "svd_unbiased": lambda: surprise.SVD(n_factors=4, n_epochs=5, biased=False, random_state=0),
+    "svdpp": lambda: surprise.SVDpp(n_factors=3, n_epochs=3, random_state=0, cache_ratings=True),
+    "knn_users": lambda: surprise.KNNBaseline(k=5, sim_options={"name": "pearson_baseline"}, verbose=False),
+    "knn_items_min_k": lambda: surprise.KNNBaseline(
+        k=4, min_k=3, sim_options={"name": "pearson_baseline", "user_based": False, "shrinkage": 10}, verbose=False
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_batch_prediction_equals_surprise_predict(data, name):
+    """Test pairs, in-sample pairs (own rating among the neighbours) and unknown users/items."""
+    train, pairs = data
+    algo = ALGORITHMS[name]().fit(models.to_trainset(train))
+    np.testing.assert_allclose(models.predict_pairs(algo, pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ratings_frames(max_users=8, max_movies=6, min_size=4))
+def test_knn_batch_prediction_keeps_surprises_neighbours_on_ties(ratings):
+    """Every pair of tiny frames, with similarities rounded to halves so that many are equal.
+
+    Surprise keeps, of equal similarities at the k-th place, the neighbours met first in its
+    list; the batch route must keep the same ones.
+    """
+    trainset = models.to_trainset(ratings)
+    pairs = with_unknowns(ratings, pd.DataFrame(
+        [(u, m) for u in ratings["user_id"].unique() for m in ratings["movie_id"].unique()],
+        columns=["user_id", "movie_id"]))
+    for user_based in (True, False):
+        sim_options = {"name": "pearson_baseline", "user_based": user_based, "min_support": 1, "shrinkage": 0}
+        try:
+            algo = surprise.KNNBaseline(k=2, sim_options=sim_options, verbose=False).fit(trainset)
+        except ZeroDivisionError:  # Surprise's pearson_baseline when a residual vector is all zero
+            reject()
+        algo.sim = np.round(algo.sim * 2) / 2
+        np.testing.assert_allclose(models.predict_pairs(algo, pairs), surprise_reference(algo, pairs), atol=TOLERANCE)
+
+
+def test_other_algorithms_fall_back_to_surprise_predict(data):
+    train, pairs = data
+    algo = surprise.KNNBasic(k=3, verbose=False).fit(models.to_trainset(train))
+    np.testing.assert_array_equal(models.predict_pairs(algo, pairs), surprise_reference(algo, pairs))
+
+
+@pytest.mark.parametrize("method", ["als", "sgd"])
+def test_bias_baseline_equals_surprise_baseline_only(data, method):
+    train, pairs = data
+    model = models.BiasBaseline(method=method, n_epochs=7).fit(train)
+    algo = surprise.BaselineOnly(bsl_options=model.surprise_options(), verbose=False).fit(models.to_trainset(train))
+    np.testing.assert_allclose(model.predict(pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
+
+
+def test_bias_baseline_unknown_ids_get_zero_bias():
+    train = ratings_frame([1, 1, 2], [10, 20, 10], [5, 4, 1])
+    model = models.BiasBaseline(reg_u=0, reg_i=0, n_epochs=1).fit(train)
+    mean = 10 / 3
+    # One ALS epoch, no regularisation: b_i = mean(r - mu) over the item's raters, then b_u likewise.
+    b_10, b_20 = (5 + 1) / 2 - mean, 4 - mean
+    b_1 = ((5 - mean - b_10) + (4 - mean - b_20)) / 2
+    pairs = pd.DataFrame({"user_id": [1, 9, 9], "movie_id": [30, 20, 30]})
+    np.testing.assert_allclose(model.predict(pairs), [mean + b_1, mean + b_20, mean])
+
+
+def test_predictions_are_clipped_into_the_rating_scale():
+    train = ratings_frame([1, 1, 2], [10, 20, 10], [5, 5, 1])
+    model = models.BiasBaseline(reg_u=0, reg_i=0, n_epochs=1).fit(train)
+    # mu = 11/3, b_10 = -2/3, b_20 = 4/3, b_1 = 1: mu + b_1 + b_20 = 6, clipped to 5.
+    assert model.mean_ + model.bu_[0] + model.bi_[1] == pytest.approx(6.0)
+    assert model.predict(pd.DataFrame({"user_id": [1], "movie_id": [20]}))[0] == 5.0
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        models.GlobalMean(),
+        models.BiasBaseline(),
+        models.KNNBaseline(user_based=True, k=5),
+        models.KNNBaseline(user_based=False, k=5),
+        models.SVD(n_factors=3, n_epochs=3),
+        models.SVDpp(n_factors=3, n_epochs=2),
+    ],
+    ids=lambda m: m.name,
+)
+def test_models_share_the_interface_and_ignore_test_ratings(data, model):
+    train, pairs = data
+    assert model.fit(train) is model
+    predicted = model.predict(pairs)
+    assert predicted.shape == (len(pairs),) and np.isfinite(predicted).all()
+    assert ((1 <= predicted) & (predicted <= 5)).all()
+    np.testing.assert_array_equal(model.predict(pairs.assign(rating=1.0)), predicted)
+
+
+def test_surprise_models_predict_what_their_algorithm_predicts(data):
+    train, pairs = data
+    model = models.KNNBaseline(user_based=False, k=3, shrinkage=50, min_support=3).fit(train)
+    np.testing.assert_allclose(model.predict(pairs), surprise_reference(model.algo_, pairs), atol=TOLERANCE)
+    assert model.algo_.sim_options == {"name": "pearson_baseline", "user_based": False, "shrinkage": 50, "min_support": 3}
+
+
+def test_feature_xgb_uses_train_only(data):
+    train, pairs = data
+    model = models.FeatureXGB(n_estimators=5).fit(train)
+    predicted = model.predict(pairs)
+    assert predicted.shape == (len(pairs),)
+    np.testing.assert_array_equal(model.predict(pairs.assign(rating=5.0)), predicted)
+    assert list(model.features(pairs).columns)[:2] == ["GAvg", "sur1"]
+
+
+def test_unfitted_copy_keeps_settings_and_drops_fitted_state(data):
+    train, _ = data
+    model = models.SVD(n_factors=3, n_epochs=2, reg_all=0.1).fit(train)
+    clone = models.unfitted_copy(model)
+    assert not hasattr(clone, "algo_") and hasattr(model, "algo_")
+    assert (clone.n_factors, clone.n_epochs, clone.reg_all, clone.name) == (3, 2, 0.1, "svd")
+
+
+class _Shift:
+    """Predicts the training mean plus ``shift``; remembers what it was fitted on."""
+
+    fitted_on: list = []
+
+    def __init__(self, shift):
+        self.shift = shift
+
+    def fit(self, train):
+        self.fitted_on.append(train)
+        self.mean_ = train["rating"].mean()
+        return self
+
+    def predict(self, pairs):
+        return np.full(len(pairs), self.mean_ + self.shift)
+
+
+def test_tune_scores_each_combination_on_the_latest_ratings():
+    ratings = random_ratings(n_ratings=300)
+    fit_part, val = temporal_split(ratings, test_size=0.2)
+    _Shift.fitted_on = []
+    result = models.tune(_Shift, {"shift": [-1.0, 0.0, 0.5]}, ratings, val_fraction=0.2)
+    assert all(frame.index.equals(fit_part.index) for frame in _Shift.fitted_on) and len(_Shift.fitted_on) == 3
+    expected = [np.sqrt(np.mean((val["rating"] - fit_part["rating"].mean() - s) ** 2)) for s in (-1.0, 0.0, 0.5)]
+    np.testing.assert_allclose(result.table["val_rmse"], expected, rtol=1e-6)
+    assert result.best_params == {"shift": [-1.0, 0.0, 0.5][int(np.argmin(expected))]}
+    assert result.best_rmse == pytest.approx(min(expected))
+
+
+def test_is_cold_marks_unknown_users_or_movies():
+    train = ratings_frame([1, 2], [10, 20], [3, 4])
+    pairs = pd.DataFrame({"user_id": [1, 1, 3, 3], "movie_id": [20, 30, 10, 30]})
+    assert models.is_cold(train, pairs).tolist() == [False, True, True, True]
+
+
+def test_fit_timed_fits_the_model(data):
+    train, _ = data
+    model = models.GlobalMean()
+    seconds = models.fit_timed(model, train)
+    assert seconds >= 0 and model.mean_ == pytest.approx(train["rating"].mean())
+
+
+def test_activity_bucket_counts_training_ratings_per_user():
+    train = ratings_frame([1] * 12 + [2] * 3, list(range(12)) + [0, 1, 2], [3] * 15)
+    pairs = pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [50, 50, 50]})
+    bucket = models.activity_bucket(train, pairs, edges=(1, 10))
+    assert bucket.tolist() == ["10+", "1-9", "0 (cold)"]
+    assert list(bucket.cat.categories) == ["0 (cold)", "1-9", "10+"]
+
+
+def test_surprise_memory_estimate_and_budget(data):
+    train, _ = data
+    per_rating = models.surprise_bytes_per_rating(train)
+    assert 20 < per_rating < 2_000  # Python tuples, ints and floats: far above the 20-byte frame
+    knn = models.KNNBaseline(user_based=True)
+    assert knn.required_bytes(1000, 50, 20, bytes_per_rating=100) == 100 * 1000 + 40 * 50**2
+    assert models.SVD().required_bytes(1000, 50, 20, bytes_per_rating=100) == 100 * 1000
+    with pytest.raises(MemoryBudgetError, match="budget_bytes"):
+        models.KNNBaseline(budget_bytes=1000).fit(train)
