@@ -501,13 +501,14 @@ class FeatureXGB:
     UAvg, MAvg. Training rows get features computed from ``train``; predicted pairs
     get features from the same ``train`` only (no test ratings are read). ``n`` and
     ``k`` are passed to :func:`cfutils.features.similarity_features`; every other
-    keyword goes to ``xgboost.XGBRegressor``.
+    keyword goes to ``xgboost.XGBRegressor`` (default ``n_jobs=1``: on the shared 2-core
+    development machine two OpenMP threads made 300 trees on 200k rows 10-20x slower).
     """
 
     def __init__(self, n: int = 5, k: int | None = None, name: str = "xgb_features", **xgb_params):
         self.n, self.k, self.name = n, k, name
         self.xgb_params = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, "random_state": 0,
-                           "n_jobs": 2, **xgb_params}
+                           "n_jobs": 1, **xgb_params}
 
     def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
         """The 13 features of ``pairs`` computed from the training frame."""

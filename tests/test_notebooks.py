@@ -16,7 +16,8 @@ from cfutils import pipeline, synth
 from cfutils.dataset import load_dataset
 from cfutils.features import feature_names, similarity_features
 from cfutils.matrix import RatingMatrix
-from cfutils.metrics import item_popularity, list_report, rmse
+from cfutils.metrics import item_popularity, list_report, mape, rmse
+from cfutils.models import SVD, BiasBaseline, GlobalMean, is_cold
 from cfutils.recommend import PopularRecommender, RandomRecommender
 from cfutils.similarity import cosine_top_k, neighbour_recall, similar_movies, svd_cosine_top_k
 from cfutils.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
@@ -201,3 +202,28 @@ def test_06_recommendations(pipeline_run, ratings):
     assert got["example_lists"]["new"] == list(
         PopularRecommender(window_days=30).fit(train).top_n(new_user["user_id"], 10)["movie_id"]
     )
+
+
+def test_05_model_comparison(pipeline_run, ratings):
+    got = pipeline_run.records("05_model_comparison")
+    timings = pipeline_run.records("05_model_comparison", volatile=True)
+    train, test = make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)
+    cold = is_cold(train, test)
+    assert got["n_ratings"] == {"train": len(train), "test": len(test), "test_cold": int(cold.sum())}
+    results = {row.pop("model"): row for row in got["results"]}
+    assert list(results) == ["global_mean", "baseline", "knn_users", "knn_items", "svd", "svdpp", "xgb_features",
+                             "xgb_stack", "xgb_stack_in_sample"]
+    assert all(set(row) == {"test_rmse", "test_mape", "warm_rmse", "cold_rmse"} for row in results.values())
+    assert set(timings["fit_seconds"]) == set(results)  # timings recorded apart, never in metrics.json
+    best = {name: tuning["best_params"] for name, tuning in got["tuning"].items()}
+    for name, model in (("global_mean", GlobalMean()), ("baseline", BiasBaseline(**best["baseline"])),
+                        ("svd", SVD(n_epochs=20, random_state=0, **best["svd"]))):
+        predicted = model.fit(train).predict(test)
+        assert results[name]["test_rmse"] == pytest.approx(rmse(test.rating, predicted))
+        assert results[name]["test_mape"] == pytest.approx(mape(test.rating, predicted))
+        assert results[name]["warm_rmse"] == pytest.approx(rmse(test.rating[~cold], predicted[~cold]))
+    singles = {name: row["test_rmse"] for name, row in results.items() if "stack" not in name}
+    assert got["stack_gain"]["best_single_model"] == min(singles, key=singles.get)
+    assert got["stack_gain"]["gain"] == pytest.approx(min(singles.values()) - results["xgb_stack"]["test_rmse"])
+    honesty = got["train_vs_test_rmse"]
+    assert honesty["knn_users"]["train_rmse_in_sample"] < honesty["knn_users"]["train_rmse_out_of_fold"]

@@ -1,0 +1,220 @@
+"""Every stage of the project on Netflix-size data, with the wall time and peak RSS of each.
+
+    python benchmarks/scale.py --fraction 0.05 --output benchmarks/results/scale_0.05.json
+    python benchmarks/scale.py --fraction 1 --output benchmarks/results/scale_1.json
+
+At ``--fraction 1`` the data has the size of the Netflix Prize training set (480,189 users,
+17,770 movies, 100,480,507 ratings, four Kaggle files); at a smaller fraction, users and
+ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The stages:
+
+ 1. ``generate``        write the Kaggle files with cfutils.synth (skipped when up to date)
+ 2. ``parse_and_cache`` read_ratings with a cold parquet cache
+ 3. ``reload``          read_ratings again, from the cache
+ 4. ``split``           temporal_split, 80/20 by date
+ 5. ``matrix``          RatingMatrix of train (compact ids, CSR + CSC)
+ 6. ``movie_top_k``     cosine_top_k of all movies (k = --movie-k)
+ 7. ``user_top_k``      cosine_top_k of the sampled users against all users (k = --user-k)
+ 8. ``features``        the 13 features of the train rows and the test rows of the sampled users
+ 9. ``xgboost_fit``     XGBRegressor on the train features
+10. ``test_rmse``       RMSE of XGBoost on the sampled users' test rows
+11. ``top_n``           Recommender fit + top-10 lists of 1,000 users
+
+Users are sampled so that their train rows number ``--train-rows`` x fraction (5M at full
+size): sample users first, then keep all their rows, as the notebooks do. Each stage's peak
+RSS is read from the kernel's high-water mark (``VmHWM``), reset before the stage.
+
+Memory guards: before the run, the fixed cost of the largest stages is estimated from the
+ratings count and checked against ``--memory-budget-gb``; heavy stages have their own
+``budget_bytes``. A run that would not fit stops with a message naming the option to change.
+
+The JSON written to ``--output`` holds ``ratings``, ``fraction``, ``total_seconds``,
+``peak_rss_mb``, ``stages`` (name -> ``seconds``, ``peak_rss_mb``) and ``test_rmse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import pandas as pd
+
+from cfutils import synth
+from cfutils.features import feature_names, similarity_features
+from cfutils.io import read_ratings
+from cfutils.matrix import RatingMatrix
+from cfutils.memory import GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
+from cfutils.metrics import rmse
+from cfutils.recommend import Recommender
+from cfutils.similarity import cosine_top_k
+from cfutils.split import temporal_split
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+#: Peak RSS per rating of a whole run, measured at full size (16,178 MiB for 100,480,507 ratings,
+#: 169 B each, before the top_n stage freed the earlier stages' arrays): the up-front guard.
+RESIDENT_BYTES_PER_RATING = 170
+
+
+class StageClock:
+    """Times named stages and reads each one's own peak RSS."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, float]] = {}
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str):
+        gc.collect()
+        reset_peak_rss()
+        start = time.perf_counter()
+        print(f"[{time.perf_counter() - self.started:8.1f}s] {name} ...", flush=True)
+        yield
+        seconds = time.perf_counter() - start
+        self.stages[name] = {"seconds": round(seconds, 3), "peak_rss_mb": round(peak_rss_bytes() / MiB, 1)}
+        print(f"{'':12}{name}: {seconds:.1f} s, peak RSS {self.stages[name]['peak_rss_mb']:.0f} MiB", flush=True)
+
+    @property
+    def total_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(stage["peak_rss_mb"] for stage in self.stages.values())
+
+
+def sample_users_by_rows(train: pd.DataFrame, target_rows: int, seed: int) -> np.ndarray:
+    """Random users, drawn without replacement, until their train rows reach ``target_rows``."""
+    users, counts = np.unique(train["user_id"].to_numpy(), return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(users))
+    enough = np.searchsorted(np.cumsum(counts[order]), target_rows) + 1
+    return np.sort(users[order[:enough]])
+
+
+def user_neighbours(matrix: RatingMatrix, users: np.ndarray, k: int, budget_bytes: float) -> sp.csr_matrix:
+    """Top-k cosine neighbours (among all users) of the sampled users' rows; other rows empty."""
+    return cosine_top_k(matrix.csr, k, rows=matrix.user_index(users), budget_bytes=budget_bytes, progress=True)
+
+
+def check_run_fits(n_ratings: int, budget_bytes: float) -> None:
+    check_budget(
+        RESIDENT_BYTES_PER_RATING * n_ratings, budget_bytes,
+        f"a run on {n_ratings:,} ratings ({RESIDENT_BYTES_PER_RATING} bytes per rating at peak)",
+        "--memory-budget-gb",
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    preset = synth.NETFLIX.scaled(args.fraction)
+    data_dir = Path(args.data_dir or BENCHMARKS_DIR / "data" / f"scale_{args.fraction:g}")
+    cache_dir = data_dir / "parquet_cache"
+    budget = args.memory_budget_gb * GiB
+    step_budget = args.step_budget_gb * GiB
+    check_run_fits(preset.n_ratings, budget)
+    clock = StageClock()
+
+    with clock.stage("generate"):
+        synth.write_preset(data_dir, preset, progress=True)
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    with clock.stage("parse_and_cache"):
+        ratings = read_ratings(data_dir, cache=True, cache_dir=cache_dir)
+    del ratings
+    with clock.stage("reload"):
+        ratings = read_ratings(data_dir, cache=True, cache_dir=cache_dir, progress=False)
+    n_ratings = len(ratings)
+    with clock.stage("split"):
+        train, test = temporal_split(ratings, test_size=0.2)
+        train, test = train.reset_index(drop=True), test.reset_index(drop=True)
+    del ratings
+    with clock.stage("matrix"):
+        matrix = RatingMatrix.from_ratings(train)
+        matrix.csc  # built once here, reused by every later stage
+    with clock.stage("movie_top_k"):
+        movie_top_k = cosine_top_k(matrix.csc.T.tocsr(), args.movie_k, budget_bytes=step_budget, progress=True)
+
+    users = sample_users_by_rows(train, int(args.train_rows * args.fraction), args.seed)
+    train_pairs = train[train["user_id"].isin(users)]
+    test_pairs = test[test["user_id"].isin(users)]
+    with clock.stage("user_top_k"):
+        user_top_k = user_neighbours(matrix, users, args.user_k, step_budget)
+    with clock.stage("features"):
+        options = dict(k=max(args.user_k, args.movie_k), neighbours=(user_top_k, movie_top_k),
+                       budget_bytes=step_budget, progress=True)
+        train_features = similarity_features(train, train_pairs, **options)
+        test_features = similarity_features(train, test_pairs, **options)
+    with clock.stage("xgboost_fit"):
+        import xgboost
+
+        model = xgboost.XGBRegressor(n_estimators=args.trees, max_depth=6, learning_rate=0.1, n_jobs=2,
+                                     random_state=args.seed, tree_method="hist")
+        model.fit(train_features[feature_names()], train_pairs["rating"])
+    with clock.stage("test_rmse"):
+        test_rmse = rmse(test_pairs["rating"].to_numpy(), model.predict(test_features[feature_names()]))
+    del train_features, test_features, user_top_k, movie_top_k, model, matrix
+    with clock.stage("top_n"):
+        recommender = Recommender(budget_bytes=step_budget).fit(train)
+        lists = recommender.top_n_batch(users[: args.top_n_users], n=10)
+
+    result = {
+        "fraction": args.fraction,
+        "ratings": n_ratings,
+        "users": int(preset.n_users),
+        "movies": int(preset.n_movies),
+        "train_rows_featurised": int(len(train_pairs)),
+        "test_rows_featurised": int(len(test_pairs)),
+        "users_listed": int(lists["user_id"].nunique()),
+        "total_seconds": round(clock.total_seconds, 2),
+        "peak_rss_mb": clock.peak_rss_mb,
+        "stages": clock.stages,
+        "test_rmse": round(float(test_rmse), 5),
+    }
+    return result
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}): "
+          f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB, test RMSE {result['test_rmse']:.4f}")
+    print(f"{'stage':<18}{'seconds':>10}{'peak RSS MiB':>14}")
+    for name, stage in result["stages"].items():
+        print(f"{name:<18}{stage['seconds']:>10.1f}{stage['peak_rss_mb']:>14.0f}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fraction", type=float, default=0.05, help="share of Netflix's users and ratings")
+    parser.add_argument("--output", type=Path, required=True, help="results JSON")
+    parser.add_argument("--data-dir", help="where the generated files go (default benchmarks/data/scale_F)")
+    parser.add_argument("--train-rows", type=int, default=5_000_000, help="featurised train rows at fraction 1")
+    parser.add_argument("--movie-k", type=int, default=50)
+    parser.add_argument("--user-k", type=int, default=50)
+    parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--top-n-users", type=int, default=1_000)
+    parser.add_argument("--memory-budget-gb", type=float, default=16.0, help="whole-run resident budget")
+    parser.add_argument("--step-budget-gb", type=float, default=2.0, help="working memory of one heavy step")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except MemoryBudgetError as error:
+        print(f"scale.py stopped before running out of memory: {error}\n"
+              "(a step's `budget_bytes` is set with --step-budget-gb; the whole run's with --memory-budget-gb)",
+              file=sys.stderr)
+        return 2
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+r"""Stacking: XGBoost on the 13 features plus the base models' predictions.
+
+A stacked model learns how much to trust each base model, and where. It is trained on
+rows whose base predictions must look like the ones it will see at test time: made
+for ratings the base model was *not* fitted on.
+
+Out of fold (the honest way). The training rows are split at random into K folds.
+For each fold f, every base model is fitted on the other K-1 folds and predicts the
+rows of f, and the 13 features of those rows are computed from the other folds. So
+no input of a training rating, :math:`\hat r^{(-f)}_{ui}` or ``UAvg``, ever used
+:math:`r_{ui}` itself. Test rows get the features of all of train and the predictions
+of the base models fitted on all of train (Wolpert 1992, "Stacked generalization";
+Breiman 1996, "Stacked regressions"; the Netflix Prize blends were fitted on a held-out
+probe set).
+
+In sample (the AppliedAI case study's way). The training rows get the features and
+the base predictions computed from all of train, their own rating included. A
+KNNBaseline's neighbourhood then contains the user themself with similarity 1, SVD has
+fitted the rating and ``UAvg`` averages it in, so these inputs are far better on train
+than on test, and XGBoost learns to trust them too much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from cfutils.models import PAIR_COLUMNS, unfitted_copy
+
+
+def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
+    """A fold number in ``0..n_folds-1`` for each row: a random permutation cut into near-equal parts."""
+    if not 2 <= n_folds <= n_rows:
+        raise ValueError(f"n_folds must be between 2 and the number of rows ({n_rows}), got {n_folds}")
+    folds = np.empty(n_rows, dtype=np.int64)
+    folds[np.random.default_rng(seed).permutation(n_rows)] = np.arange(n_rows) % n_folds
+    return folds
+
+
+def base_predictions(models: Sequence, pairs: pd.DataFrame) -> pd.DataFrame:
+    """One column per fitted model (named ``model.name``), row-aligned with ``pairs``."""
+    return pd.DataFrame({model.name: model.predict(pairs) for model in models}, index=pairs.index)
+
+
+def out_of_fold(
+    compute: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+    train: pd.DataFrame,
+    n_folds: int = 5,
+    seed: int = 0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """``compute(other_folds, fold)`` for every fold, reassembled in the row order of ``train``.
+
+    ``compute(fit_part, pairs)`` must return a frame row-aligned with ``pairs`` that depends
+    on the ratings of ``fit_part`` only. Then the row of a training rating in fold f is
+    computed from the other folds, never from the rating itself.
+    """
+    if not train.index.is_unique:
+        raise ValueError("train needs a unique index to put the folds back in order; call reset_index() first")
+    folds = fold_ids(len(train), n_folds, seed)
+    parts = [compute(train[folds != fold], train[folds == fold])
+             for fold in tqdm(range(n_folds), disable=not progress, desc="out-of-fold")]
+    return pd.concat(parts).loc[train.index]
+
+
+def out_of_fold_predictions(
+    models: Sequence, train: pd.DataFrame, n_folds: int = 5, seed: int = 0, progress: bool = False
+) -> pd.DataFrame:
+    """Each training row predicted by copies of the models fitted on the other folds.
+
+    Returns one column per model (``model.name``), row-aligned with ``train``. Row
+    ``(u, i)`` in fold f gets :math:`\\hat r^{(-f)}_{ui}` from a model fitted on
+    ``train`` without fold f, so its own rating is never used. The given models are
+    not modified (each fold fits an :func:`~cfutils.models.unfitted_copy`). Costs
+    ``n_folds`` fits per model.
+    """
+    def fold_predictions(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        return base_predictions([unfitted_copy(model).fit(fit_part) for model in models], pairs)
+
+    return out_of_fold(fold_predictions, train, n_folds, seed, progress)
+
+
+class StackedXGB:
+    r"""XGBoost on the 13 similarity features and the base models' predictions.
+
+    .. math::
+        \hat r_{ui} = f_{\text{XGB}}\big(\text{GAvg}, \text{sur}_{1..5}, \text{smr}_{1..5},
+        \text{UAvg}, \text{MAvg}, \hat r^{(1)}_{ui}, \dots, \hat r^{(M)}_{ui}\big)
+
+    Training rows, ``out_of_fold=True``: the row of a rating in fold f (K = ``n_folds``
+    random folds) holds the 13 features computed from the other folds and the
+    predictions of base models fitted on the other folds (:func:`out_of_fold`). Both
+    matter: the features ``UAvg`` and ``MAvg`` of a training row computed from all of
+    train contain its own rating, a leak as real as an in-sample prediction's.
+    ``out_of_fold=False`` is the AppliedAI way, the lesson and not the method: features
+    and predictions of every training row from all of train, its own rating included.
+    Pairs to predict always get the features of all of train and the base models
+    fitted on all of train, and never read a test rating.
+
+    ``prefit=True`` says the given base models are already fitted on the very ``train``
+    that :meth:`fit` receives (the notebook fits and times each model once); otherwise
+    fitted copies are made. The out-of-fold fits always use fresh copies.
+    ``n``, ``k``: see :func:`cfutils.features.similarity_features`; every other keyword
+    goes to ``xgboost.XGBRegressor``. The inputs of the training rows are kept in
+    ``train_inputs_``. ``n_jobs`` defaults to 1, as in :class:`~cfutils.models.FeatureXGB`.
+    """
+
+    def __init__(
+        self,
+        base_models: Sequence,
+        n_folds: int = 5,
+        out_of_fold: bool = True,
+        prefit: bool = False,
+        n: int = 5,
+        k: int | None = None,
+        seed: int = 0,
+        name: str | None = None,
+        progress: bool = False,
+        **xgb_params,
+    ):
+        self.base_models, self.n_folds, self.out_of_fold, self.prefit = list(base_models), n_folds, out_of_fold, prefit
+        self.n, self.k, self.seed, self.progress = n, k, seed, progress
+        self.name = name or ("xgb_stack" if out_of_fold else "xgb_stack_in_sample")
+        self.xgb_params = {"n_estimators": 300, "max_depth": 6, "learning_rate": 0.05, "random_state": seed,
+                           "n_jobs": 1, **xgb_params}
+
+    def inputs(self, fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence) -> pd.DataFrame:
+        """The 13 features of ``pairs`` from ``fit_part``, then one column per fitted base model."""
+        from cfutils.features import similarity_features
+
+        features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=self.n, k=self.k)
+        return pd.concat([features, base_predictions(fitted_models, pairs)], axis=1)
+
+    def fit(self, train: pd.DataFrame) -> StackedXGB:
+        import xgboost
+
+        self.train_ = train
+        self.fitted_models_ = (
+            self.base_models if self.prefit else [unfitted_copy(model).fit(train) for model in self.base_models]
+        )
+        if self.out_of_fold:
+            def fold_inputs(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+                return self.inputs(fit_part, pairs, [unfitted_copy(m).fit(fit_part) for m in self.base_models])
+
+            self.train_inputs_ = out_of_fold(fold_inputs, train, self.n_folds, self.seed, self.progress)
+        else:
+            self.train_inputs_ = self.inputs(train, train, self.fitted_models_)
+        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.train_inputs_, train["rating"])
+        return self
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        return self.xgb_.predict(self.inputs(self.train_, pairs, self.fitted_models_)).astype(np.float64)

@@ -1,0 +1,59 @@
+"""benchmarks/scale.py runs every stage at a tiny fraction, and its memory guards stop it early."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
+STAGES = ["generate", "parse_and_cache", "reload", "split", "matrix", "movie_top_k", "user_top_k",
+          "features", "xgboost_fit", "test_rmse", "top_n"]
+#: 96 users and 20,096 ratings of Netflix's 17,770 movies: the smallest fraction that can still
+#: give every user and movie a rating.
+TINY_FRACTION = 0.0002
+
+
+@pytest.fixture(scope="module")
+def scale():
+    spec = importlib.util.spec_from_file_location("scale", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
+    output = tmp_path / "results.json"
+    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
+            "--trees", "5", "--top-n-users", "20"]
+    assert scale.main(args) == 0
+    result = json.loads(output.read_text())
+    assert result["ratings"] == round(100_480_507 * TINY_FRACTION)
+    assert result["movies"] == 17_770 and result["users"] == round(480_189 * TINY_FRACTION)
+    assert list(result["stages"]) == STAGES
+    for stage in result["stages"].values():
+        assert stage["seconds"] >= 0 and stage["peak_rss_mb"] > 0
+    assert result["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in result["stages"].values())
+    assert result["total_seconds"] >= sum(stage["seconds"] for stage in result["stages"].values())
+    assert 0.3 < result["test_rmse"] < 2.0
+    assert 0 < result["users_listed"] <= 20
+    assert "top_n" in capsys.readouterr().out  # the printed table
+
+
+def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):
+    args = ["--fraction", "1", "--output", str(tmp_path / "r.json"), "--data-dir", str(tmp_path / "data"),
+            "--memory-budget-gb", "1"]
+    assert scale.main(args) == 2
+    assert "--memory-budget-gb" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists() and not (tmp_path / "r.json").exists()
+
+
+def test_step_guard_names_its_option(scale, tmp_path, capsys):
+    args = ["--fraction", str(TINY_FRACTION), "--output", str(tmp_path / "r.json"),
+            "--data-dir", str(tmp_path / "data"), "--step-budget-gb", "0.001"]
+    assert scale.main(args) == 2
+    error = capsys.readouterr().err
+    assert "--step-budget-gb" in error and "needs about" in error
+    assert not (tmp_path / "r.json").exists()

@@ -1,0 +1,137 @@
+"""Stacking: out-of-fold predictions never see the row's own rating; the stack's API and shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cfutils import models
+from cfutils.features import feature_names
+from cfutils.split import temporal_split
+from cfutils.stacking import StackedXGB, base_predictions, fold_ids, out_of_fold, out_of_fold_predictions
+from test_models import random_ratings
+
+N_FOLDS = 3
+
+
+def base_models():
+    return [
+        models.BiasBaseline(),
+        models.KNNBaseline(user_based=True, k=10),
+        models.KNNBaseline(user_based=False, k=10),
+        models.SVD(n_factors=3, n_epochs=3),
+        models.SVDpp(n_factors=2, n_epochs=2),
+    ]
+
+
+@pytest.fixture(scope="module")
+def data():
+    ratings = random_ratings(n_users=40, n_movies=25, n_ratings=400, seed=3)
+    return temporal_split(ratings, test_size=0.25)
+
+
+def test_fold_ids_are_balanced_and_reproducible():
+    folds = fold_ids(103, 4, seed=1)
+    assert sorted(np.bincount(folds).tolist()) == [25, 26, 26, 26]
+    np.testing.assert_array_equal(folds, fold_ids(103, 4, seed=1))
+    assert not np.array_equal(folds, fold_ids(103, 4, seed=2))
+    with pytest.raises(ValueError, match="n_folds"):
+        fold_ids(3, 4)
+
+
+def _with_rating(train: pd.DataFrame, row: int, value: float) -> pd.DataFrame:
+    changed = train.copy()
+    changed.iloc[row, changed.columns.get_loc("rating")] = value
+    return changed
+
+
+def test_out_of_fold_prediction_ignores_the_rows_own_rating(data):
+    """Change one training rating: its own out-of-fold prediction does not move, its in-sample one does."""
+    train, _ = data
+    row = 7
+    changed = _with_rating(train, row, 6.0 - train["rating"].iloc[row] if train["rating"].iloc[row] != 3 else 5.0)
+    oof = out_of_fold_predictions(base_models(), train, N_FOLDS, seed=0)
+    oof_changed = out_of_fold_predictions(base_models(), changed, N_FOLDS, seed=0)
+    pd.testing.assert_series_equal(oof.iloc[row], oof_changed.iloc[row])
+
+    # The same check fails for in-sample predictions: the row's own rating moves them.
+    in_sample = base_predictions([m.fit(train) for m in base_models()], train)
+    in_sample_changed = base_predictions([m.fit(changed) for m in base_models()], changed)
+    assert (np.abs(in_sample.iloc[row] - in_sample_changed.iloc[row]) > 1e-3).all()
+    # And the change does reach the out-of-fold predictions of rows in the other folds.
+    other_folds = fold_ids(len(train), N_FOLDS, seed=0) != fold_ids(len(train), N_FOLDS, seed=0)[row]
+    assert (oof[other_folds] != oof_changed[other_folds]).any().all()
+
+
+def test_out_of_fold_never_shows_a_row_to_its_own_computation(data):
+    train, _ = data
+    shuffled = train.sample(frac=1.0, random_state=0)
+    seen = out_of_fold(lambda fit_part, pairs: pd.DataFrame({"seen": pairs.index.isin(fit_part.index),
+                                                            "n_fit": len(fit_part)}, index=pairs.index),
+                       shuffled, n_folds=4, seed=2)
+    assert seen.index.equals(shuffled.index) and not seen["seen"].any()
+    assert set(seen["n_fit"]) <= {len(train) - len(train) // 4, len(train) - len(train) // 4 - 1}
+    with pytest.raises(ValueError, match="unique index"):
+        out_of_fold(lambda fit_part, pairs: pairs, pd.concat([train, train]))
+
+
+def test_out_of_fold_stack_inputs_ignore_the_rows_own_rating(data):
+    """The 13 features (UAvg, MAvg) of a training row must not use its rating either."""
+    train, _ = data
+    row = 11
+    changed = _with_rating(train, row, 1.0 if train["rating"].iloc[row] > 2 else 5.0)
+    for out_of_fold_inputs in (True, False):
+        before, after = (StackedXGB(base_models()[:2], n_folds=N_FOLDS, out_of_fold=out_of_fold_inputs,
+                                    n_estimators=2).fit(frame).train_inputs_.iloc[row] for frame in (train, changed))
+        if out_of_fold_inputs:
+            pd.testing.assert_series_equal(before, after)
+        else:
+            assert before["UAvg"] != after["UAvg"] and before["MAvg"] != after["MAvg"]
+            assert before["baseline"] != after["baseline"]
+
+
+def test_out_of_fold_predictions_are_those_of_models_fitted_without_the_fold(data):
+    train, _ = data
+    model = models.KNNBaseline(user_based=False, k=5)
+    oof = out_of_fold_predictions([model], train, N_FOLDS, seed=4)
+    folds = fold_ids(len(train), N_FOLDS, seed=4)
+    for fold in range(N_FOLDS):
+        held_out = folds == fold
+        expected = models.KNNBaseline(user_based=False, k=5).fit(train[~held_out]).predict(train[held_out])
+        np.testing.assert_array_equal(oof["knn_items"].to_numpy()[held_out], expected)
+    assert not hasattr(model, "algo_"), "the given model is left unfitted"
+
+
+@pytest.mark.parametrize("out_of_fold", [True, False])
+def test_stack_shapes_names_and_inputs(data, out_of_fold):
+    train, test = data
+    bases = base_models()
+    stack = StackedXGB(bases, n_folds=N_FOLDS, out_of_fold=out_of_fold, n_estimators=5).fit(train)
+    assert "stack" in stack.name and stack.name.endswith("in_sample") != out_of_fold
+    predicted = stack.predict(test)
+    assert predicted.shape == (len(test),) and np.isfinite(predicted).all()
+    names = [m.name for m in bases]
+    inputs = stack.train_inputs_
+    assert list(inputs.columns) == [*feature_names(), *names] and inputs.index.equals(train.index)
+    assert list(stack.xgb_.get_booster().feature_names) == list(inputs.columns)
+    # Base models are fitted copies; the given ones stay unfitted.
+    assert all(not hasattr(m, "algo_") and not hasattr(m, "bu_") for m in bases)
+    np.testing.assert_array_equal(stack.predict(test.assign(rating=1.0)), predicted)
+
+
+def test_in_sample_stack_trains_on_the_full_fit_inputs(data):
+    train, _ = data
+    stack = StackedXGB(base_models(), out_of_fold=False, n_estimators=5).fit(train)
+    pd.testing.assert_frame_equal(stack.train_inputs_, stack.inputs(train, train, stack.fitted_models_))
+    pd.testing.assert_frame_equal(stack.train_inputs_[[m.name for m in stack.fitted_models_]],
+                                  base_predictions(stack.fitted_models_, train))
+
+
+def test_prefit_stack_uses_the_given_models(data):
+    train, test = data
+    fitted = [m.fit(train) for m in base_models()[:2]]
+    stack = StackedXGB(fitted, n_folds=N_FOLDS, prefit=True, n_estimators=5).fit(train)
+    assert all(a is b for a, b in zip(stack.fitted_models_, fitted))
+    refit = StackedXGB(base_models()[:2], n_folds=N_FOLDS, n_estimators=5).fit(train)
+    np.testing.assert_allclose(stack.predict(test), refit.predict(test), atol=1e-6)
