@@ -49,11 +49,6 @@ def format_bytes(n_bytes: float) -> str:
     return f"{value:.1f} TiB"
 
 
-def available_bytes() -> int:
-    """Memory the OS can still give this process without swapping."""
-    return int(psutil.virtual_memory().available)
-
-
 def current_rss_bytes() -> int:
     """Resident set size of this process now."""
     return int(psutil.Process().memory_info().rss)

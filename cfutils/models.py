@@ -540,19 +540,24 @@ class Tuning:
 
 
 def tune(
-    make_model, grid: Mapping[str, Sequence], train: pd.DataFrame, val_fraction: float = 0.1, progress: bool = False
+    make_model, grid: Mapping[str, Sequence], train: pd.DataFrame, val_fraction: float = 0.1,
+    progress: bool = False, split: str = "global_time",
 ) -> Tuning:
     """Grid search on a validation set cut from the latest ``val_fraction`` of ``train`` by date.
 
     For each combination ``params`` of ``grid`` (a dict of lists), ``make_model(**params)``
-    is fitted on the earlier ratings and scored by RMSE on the later ones
-    (:func:`cfutils.split.temporal_split`): the model is tuned on the near future, as it
-    will be used, not by random cross-validation over the future. Ties go to the first
-    combination in grid order.
+    is fitted on the earlier ratings and scored by RMSE on the later ones: the model is tuned
+    on the near future, as it will be used, not by random cross-validation over the future.
+    ``split`` is the notebook's ``SPLIT`` (``global_time`` or ``per_user_time``), so the
+    validation rows look like the test rows: with ``per_user_time`` every validation user
+    is also in the fitting part. ``"random"`` is refused: it would tune on the future.
+    Ties go to the first combination in grid order.
     """
-    from cfutils.split import temporal_split
+    from cfutils.split import make_split
 
-    fit_part, val = temporal_split(train, test_size=val_fraction)
+    if split == "random":
+        raise ValueError("tune on a time split (global_time or per_user_time), not a random one")
+    fit_part, val = make_split(train, split, test_size=val_fraction)
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     rows = []
     for params in tqdm(combos, disable=not progress, desc="grid"):

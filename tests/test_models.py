@@ -14,7 +14,7 @@ from hypothesis import given, reject, settings
 
 from cfutils import models
 from cfutils.memory import MemoryBudgetError
-from cfutils.split import temporal_split
+from cfutils.split import per_user_temporal_split, temporal_split
 from ratings_factory import ratings_frame, ratings_frames
 
 TOLERANCE = 1e-9
@@ -220,6 +220,17 @@ def test_tune_scores_each_combination_on_the_latest_ratings():
     np.testing.assert_allclose(result.table["val_rmse"], expected, rtol=1e-6)
     assert result.best_params == {"shift": [-1.0, 0.0, 0.5][int(np.argmin(expected))]}
     assert result.best_rmse == pytest.approx(min(expected))
+
+
+def test_tune_validates_on_each_users_latest_with_per_user_split():
+    ratings = random_ratings(n_ratings=300)
+    fit_part, val = per_user_temporal_split(ratings, test_size=0.2)
+    _Shift.fitted_on = []
+    models.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time")
+    assert _Shift.fitted_on[0].index.equals(fit_part.index)
+    assert set(val["user_id"]) <= set(fit_part["user_id"])
+    with pytest.raises(ValueError, match="time split"):
+        models.tune(_Shift, {"shift": [0.0]}, ratings, split="random")
 
 
 def test_is_cold_marks_unknown_users_or_movies():
