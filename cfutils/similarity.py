@@ -14,6 +14,7 @@ the full similarity matrix is quadratic: 480,189² float32 cells are 922 GB for 
 * the k-th largest value of each block row comes from ``np.partition``; the cells at or above
   it are taken in column order, so exact ties at the k-th place go to the smaller index
   (``argpartition`` alone would cut a tie anywhere);
+* for ``"cosine"`` on ratings, the boundary and the ties are then settled exactly (next section);
 * blocks run on a small thread pool (the kernel and numpy release the GIL).
 * ``rows`` restricts the work to some rows' neighbour lists (against all rows).
 
@@ -21,6 +22,26 @@ Rows of the result are stored in descending similarity, ties by ascending column
 ``S.indices[S.indptr[i]:S.indptr[i+1]]`` is row i's neighbour list in rank order. Such a
 matrix has ``has_sorted_indices == False``: scipy operations that canonicalise it (``sort_indices``,
 ``sum_duplicates``, arithmetic) put the row back in column order.
+
+How ties stay exact (``"cosine"``)
+-------------------------------------
+Two mathematically equal cosines can round apart in the float products (rows [2,1,1,1,0]:
+rows [2,0,1,2,0] and [2,2,1,0,0] both have :math:`\cos^2 = 7/9`), so the float values alone
+would break such ties by noise. With ``measure="cosine"``, a sparse X with no negative values
+and ``shrinkage=0``, the float block only proposes: per row a, every cell whose float value
+:math:`s` can be off by at most :math:`\gamma_a s`, :math:`\gamma_a = 2 (|I_a| + 8) u` (``u``
+the unit roundoff of ``dtype``: a recursive sum of at most :math:`|I_a|` non-negative terms,
+plus the normalisation), is certainly in or certainly out of the top k unless it lies within
+that error of the k-th value or of another kept value. Only those uncertain cells (usually a
+few per row) are re-ranked by the exact key of :mod:`cfutils.features`,
+:math:`d_v^2 / \lVert x_v \rVert^2` with :math:`d_v = x_a \cdot x_v` summed in float64 from the
+raw stored values (exact for whole or half stars up to Netflix scale: every partial sum is a
+multiple of 1/4 below :math:`2^{53}`), one correctly rounded division; equal cosines give equal
+keys, broken by the smaller index. Their stored value becomes
+:math:`\min(1, \sqrt{\text{key} / \lVert x_a \rVert^2})` cast to ``dtype``, so that equal cosines
+also store equal values and each row stays in descending value. Limit: the other measures,
+``shrinkage > 0``, negative values and dense X rank by the float values alone (float64 with
+``dtype=np.float64``), so exactly equal similarities there may still split by rounding.
 
 Measures (:data:`MEASURES`), with :math:`I_u` the stored (rated) cells of row u,
 :math:`I_{uv} = I_u \cap I_v` and :math:`n_{uv} = |I_{uv}|`:
@@ -117,6 +138,8 @@ def plan_top_k(
       its CSR transpose; p = 1 for the cosines, 2 with a support rule, 3 for Pearson; ``n m s``
       for a dense X) and the preparation scratch ``(s + 4 + 16) nnz``; plus the result, twice
       ``r k (s + 4)`` while it is assembled (``r`` computed rows: ``n``, or the size of ``rows``);
+      for the exact ties of ``"cosine"`` (sparse, no shrinkage) the raw values ``8 nnz``, two
+      ``8 n`` row arrays and, per thread, an ``8 m`` scatter buffer;
     * per block row: ``n`` cells in each of ``d`` dense arrays of ``s`` (d = 1 for the cosines: the
       kernel's accumulator; 4 with a support rule, 6 for Pearson), the partition copy ``s`` and
       a mask byte.
@@ -135,6 +158,8 @@ def plan_top_k(
         n_operands, n_dense = (3, 6) if measure == "pearson" else (1 + support, 1 + 3 * support)
         operands = max(n_operands * 2 * (item + _INDEX_BYTES) * X.nnz, (item + _INDEX_BYTES + 16) * X.nnz)
         bytes_per_row = n * (n_dense * item + item + 1)
+        if _exact_ties_possible(measure, shrinkage):
+            operands += 8 * X.nnz + 16 * n + n_threads * 8 * m
     else:
         operands = n * m * item
         bytes_per_row = n * (item + item + 1)
@@ -294,6 +319,7 @@ class _Similarity:
     block: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
     min_support: int
     shrinkage: float
+    exact: _ExactCosine | None = None
 
 
 def _top_k_rows(similarity: _Similarity, rows: np.ndarray, k: int):
@@ -305,6 +331,8 @@ def _top_k_rows(similarity: _Similarity, rows: np.ndarray, k: int):
             shared = np.maximum(support - 1, 0)
             S *= shared / (shared + similarity.shrinkage)
     np.minimum(S, 1, out=S)
+    if similarity.exact is not None:
+        return _select_exact_top_k(S, rows, k, similarity.exact)
     return _select_top_k(S, rows, k)
 
 
@@ -338,6 +366,83 @@ def _select_top_k(S: np.ndarray, self_columns: np.ndarray, k: int):
     return np.bincount(row, minlength=b), col[order].astype(np.int32), value[order]
 
 
+class _ExactCosine(NamedTuple):
+    """What the exact re-ranking of ``"cosine"`` needs: the raw rows (float64 values), their squared
+    norms and each row's relative error bound ``gamma`` of a float cosine (module docstring)."""
+
+    raw: _Operand
+    squared_norms: np.ndarray
+    gamma: np.ndarray
+
+
+def _select_exact_top_k(S: np.ndarray, self_columns: np.ndarray, k: int, exact: _ExactCosine):
+    r""":func:`_select_top_k` with exact ranking: per row a (= ``self_columns[i]``), the k cells v
+    with the largest :math:`d_v > 0` key :math:`d_v^2 / \lVert x_v \rVert^2`, ties to the smaller v.
+
+    Candidates are the cells :math:`s \ge t (1 - 2\gamma_a)` (t: the k-th largest value): no
+    cell below can beat the k cells at or above t. A candidate is re-computed exactly when
+    its error interval :math:`s (1 \pm \gamma_a)` meets that of t or of the next candidate in
+    value order; any other candidate is certainly kept, in its float order, and ranks by the
+    stand-in key :math:`s^2 \lVert x_a \rVert^2`.
+    """
+    b, n = S.shape
+    S[np.arange(b), self_columns] = 0
+    k = min(k, n - 1)
+    if k <= 0 or b == 0:
+        return np.zeros(b, np.int64), np.zeros(0, np.int32), np.zeros(0, S.dtype)
+    candidates = np.where(S > 0, S, -np.arange(1, n + 1, dtype=S.dtype))  # see _select_top_k
+    candidates.partition(n - k, axis=1)
+    kth = np.maximum(candidates[:, n - k].astype(np.float64), np.finfo(S.dtype).smallest_subnormal)
+    del candidates
+    gamma = exact.gamma[self_columns]
+    row, col = np.nonzero(S >= (kth * (1 - 2 * gamma))[:, None])  # S > 0 too: the bound is > 0
+    value = S[row, col].astype(np.float64)
+    order = np.lexsort((col, -value, row))
+    row, col, value = row[order], col[order], value[order]
+    error = gamma[row] * value
+    uncertain = value - error <= (kth * (1 + gamma))[row]
+    overlap = (row[1:] == row[:-1]) & (value[:-1] - error[:-1] <= value[1:] + error[1:])
+    uncertain[:-1] |= overlap
+    uncertain[1:] |= overlap
+    own_squared_norm = exact.squared_norms[self_columns][row]
+    key = value**2 * own_squared_norm
+    where = np.flatnonzero(uncertain)
+    dots = _exact_dots(exact.raw.indptr, exact.raw.indices, exact.raw.data, exact.raw.n_columns,
+                       self_columns[row[where]], col[where])
+    positive = dots > 0
+    key[where] = np.where(positive, dots**2 / exact.squared_norms[col[where]], -np.inf)
+    value[where[positive]] = np.minimum(np.sqrt(key[where[positive]] / own_squared_norm[where[positive]]), 1)
+    keep = key > -np.inf
+    row, col, key, value = row[keep], col[keep], key[keep], value[keep]
+    order = np.lexsort((col, -key, row))
+    row, col, value = row[order], col[order], value[order]
+    rank = np.arange(row.size) - np.searchsorted(row, row)
+    keep = rank < k
+    return np.bincount(row[keep], minlength=b), col[keep].astype(np.int32), value[keep].astype(S.dtype)
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_dots(indptr, indices, data, n_columns, rows, columns):
+    """``sum_c X[rows[i], c] * X[columns[i], c]`` in float64 for each i (``rows`` grouped: each
+    row is scattered once into a dense buffer, then each of its partners' stored cells is read)."""
+    dense = np.zeros(n_columns)
+    out = np.empty(rows.size)
+    current = -1
+    for i in range(rows.size):
+        if rows[i] != current:
+            if current >= 0:
+                for p in range(indptr[current], indptr[current + 1]):
+                    dense[indices[p]] = 0.0
+            current = rows[i]
+            for p in range(indptr[current], indptr[current + 1]):
+                dense[indices[p]] = data[p]
+        total = 0.0
+        for q in range(indptr[columns[i]], indptr[columns[i] + 1]):
+            total += data[q] * dense[indices[q]]
+        out[i] = total
+    return out
+
+
 def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Similarity:
     """Prepared operands of ``measure`` (copies: the input is never modified) and their block function."""
     if not sp.issparse(X):
@@ -354,17 +459,23 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
         return _Similarity(_pearson_block(X, ones, ones_t), min_support, shrinkage)
     _centre_in_place(X, measure)
     counts = np.diff(X.indptr)
-    X.data *= np.repeat(_inverse_norms(np.bincount(
-        np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0],
-    )).astype(work_dtype), counts)
+    squared_norms = np.bincount(
+        np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0])
+    exact_ties = _exact_ties_possible(measure, shrinkage) and not (X.data < 0).any()
+    raw = X.data.astype(np.float64) if exact_ties else None
+    X.data *= np.repeat(_inverse_norms(squared_norms).astype(work_dtype), counts)
     X_t = _operand(X.T.tocsr())
     X = _operand(X)
     ones = None if ones_t is None else X._replace(data=ones.data)
+    exact = None
+    if exact_ties:
+        gamma = 2 * (counts + 8) * np.finfo(work_dtype).eps / 2
+        exact = _ExactCosine(X._replace(data=raw), squared_norms, gamma)
 
     def block(rows):
         return _product(X, X_t, rows), None if ones_t is None else _product(ones, ones_t, rows)
 
-    return _Similarity(block, min_support, shrinkage)
+    return _Similarity(block, min_support, shrinkage, exact)
 
 
 def _pearson_block(X: sp.csr_matrix, ones: sp.csr_matrix, ones_t: _Operand):
@@ -443,6 +554,11 @@ def _inverse_norms(squared_norms: np.ndarray) -> np.ndarray:
 
 def _with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
+
+
+def _exact_ties_possible(measure: str, shrinkage: float) -> bool:
+    """Whether ``"cosine"`` ties are settled exactly (for a sparse X without negative values)."""
+    return measure == "cosine" and shrinkage == 0
 
 
 def _needs_support(min_support: int, shrinkage: float) -> bool:
