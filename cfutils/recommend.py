@@ -30,7 +30,9 @@ Rules shared by all of them:
    480,189 users that is 8.5 billion predictions.
 
 Candidates run short for a user who liked few movies; the list is then filled with the
-fallback, whose rows say ``because = "popular recently"``.
+fallback, whose rows say ``because = "popular recently"``. The ``score`` column is the
+recommender's own score on its rows and the fallback's *rating count* on fallback rows:
+the two scales differ, so compare scores only within one source.
 """
 
 from __future__ import annotations
@@ -182,6 +184,13 @@ class _ListRecommender:
 
         Users are processed in batches sized to ``budget_bytes``; padding is dropped, so a
         user with fewer than ``n`` recommendable movies has fewer rows.
+
+        ``score`` mixes two scales: on rows from the recommender it is the recommender's
+        score (e.g. a predicted rating plus the popularity term); on rows filled from the
+        fallback (every row of a user unknown to train, and the tail of a list whose
+        candidates ran short) it is the fallback's number of train ratings of the movie in
+        the last ``fallback_days`` days. Ranks stay consistent; the values are not comparable
+        across the two sources.
         """
         user_ids = np.asarray(list(user_ids) if not isinstance(user_ids, np.ndarray) else user_ids, dtype=np.int64)
         size = _batch_size(self.matrix.n_movies, self.budget_bytes)
@@ -207,6 +216,9 @@ class _ListRecommender:
         """One user's list: ``[movie_id, title, year, score, because]``, best first.
 
         A user unknown to train gets the fallback list (``because = "popular recently"``).
+        ``score`` is the recommender's score, except on rows whose ``because`` is
+        ``"popular recently"``: there it is the fallback's recent rating *count*, on another
+        scale (see :meth:`top_n_batch`).
         """
         user_idx = self.matrix.user_index([user_id])
         chosen, score, from_fallback = self._lists(user_idx, n)
@@ -450,16 +462,39 @@ class Recommender(_ListRecommender):
         return self.matrix.global_mean + self.b_user[user_idx] + self.b_item[movie_idx]
 
     def item_knn_scores(self, user_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
-        """The ``"item_knn"`` prediction (class docstring) for compact-index pairs."""
+        """The ``"item_knn"`` prediction (class docstring) for compact-index pairs.
+
+        The distinct users are processed in batches sized to ``budget_bytes`` (two dense
+        float64 rows per user, plus the sparse products), so any number of pairs fits;
+        :class:`cfutils.memory.MemoryBudgetError` if not even one user fits.
+        """
         users, row = np.unique(user_idx, return_inverse=True)
-        num = (self._residuals[users] @ self.similarity).toarray()[row, movie_idx]
-        den = (self._rated[users] @ self.similarity).toarray()[row, movie_idx]
+        size = _batch_size(self.matrix.n_movies, self.budget_bytes, dense_arrays=4)
+        order = np.argsort(row, kind="stable")
+        starts = np.arange(0, users.size, size)
+        cuts = np.searchsorted(row[order], np.r_[starts, users.size])
+        num, den = np.zeros(user_idx.size), np.zeros(user_idx.size)
+        batches = tqdm(starts, desc="item-kNN", unit="batch", disable=not self.progress or starts.size < 2)
+        for k, start in enumerate(batches):
+            pick = order[cuts[k] : cuts[k + 1]]
+            batch, local = users[start : start + size], row[pick] - start
+            num[pick] = (self._residuals[batch] @ self.similarity).toarray()[local, movie_idx[pick]]
+            den[pick] = (self._rated[batch] @ self.similarity).toarray()[local, movie_idx[pick]]
         deviation = np.divide(num, den, out=np.zeros(num.shape), where=den > 0)
         return self.baseline(user_idx, movie_idx) + deviation
 
     def mf_scores(self, user_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
-        """The ``"mf"`` prediction :math:`b_{ui} + p_u^T q_i` for compact-index pairs."""
-        dot = np.einsum("ij,ij->i", self.user_factors[user_idx], self.item_factors[movie_idx])
+        """The ``"mf"`` prediction :math:`b_{ui} + p_u^T q_i` for compact-index pairs.
+
+        Pairs are processed in chunks sized to ``budget_bytes`` (the gathered factor rows).
+        """
+        per_pair = 8 * (2 * self.user_factors.shape[1] + 4)
+        check_budget(per_pair, self.budget_bytes, "scoring one pair with MF", "budget_bytes")
+        size = int(max(1, self.budget_bytes // per_pair))
+        dot = np.zeros(user_idx.size)
+        for start in range(0, user_idx.size, size):
+            part = slice(start, start + size)
+            dot[part] = np.einsum("ij,ij->i", self.user_factors[user_idx[part]], self.item_factors[movie_idx[part]])
         return self.baseline(user_idx, movie_idx) + dot
 
     def _scorer(self) -> Scorer:
@@ -493,6 +528,21 @@ class Recommender(_ListRecommender):
             neighbours[rows[keep], top.ravel()[keep]] = True
         return neighbours & ~rated
 
+    def candidate_counts(self, user_ids: Iterable[int], progress: bool = False) -> np.ndarray:
+        """Number of stage-1 candidates (:meth:`candidates`) of each raw user id; 0 for a user unknown to train.
+
+        Users are processed in batches sized to ``budget_bytes``.
+        """
+        user_ids = np.asarray(user_ids if isinstance(user_ids, np.ndarray) else list(user_ids))
+        user_idx = self.matrix.user_index(user_ids)
+        counts = np.zeros(user_idx.size, dtype=np.int64)
+        known = np.flatnonzero(user_idx >= 0)
+        size = _batch_size(self.matrix.n_movies, self.budget_bytes)
+        for start in tqdm(range(0, known.size, size), desc="candidates", unit="batch", disable=not progress):
+            rows = known[start : start + size]
+            counts[rows] = self.candidates(user_idx[rows]).sum(axis=1)
+        return counts
+
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
         rows, movies = np.nonzero(self.candidates(user_idx))
         scores = np.full((user_idx.size, self.matrix.n_movies), -np.inf)
@@ -505,7 +555,9 @@ class Recommender(_ListRecommender):
         """Ranking score of each (user_id, movie_id) pair of a frame; NaN for an unknown user or movie.
 
         The scorer plus the popularity term, for any pair (candidate or not): the
-        benchmark ranks every movie with it to check the candidate stage.
+        benchmark ranks every movie with it to check the candidate stage. The named scorers
+        work in batches sized to ``budget_bytes`` (:meth:`item_knn_scores`, :meth:`mf_scores`),
+        so every test pair of a large data set can be scored at once.
         """
         user_idx = self.matrix.user_index(pairs["user_id"].to_numpy())
         movie_idx = self.matrix.movie_index(pairs["movie_id"].to_numpy())
@@ -553,13 +605,16 @@ def tune_popularity_weight(
     validation_size: float = 0.2,
     n: int = 10,
     threshold: float = 4.0,
+    max_users: int | None = None,
+    seed: int = 0,
 ) -> tuple[float, pd.DataFrame]:
     """Choose :math:`\\lambda` (``popularity_weight``) by NDCG@n on a validation split of *train*.
 
     The validation part is the end of train by time (``split``: ``"global_time"`` or
     ``"per_user_time"``, as :func:`cfutils.split.make_split`); a copy of ``recommender`` is
     fit on the rest once, and every weight re-ranks its lists. The test set is never
-    touched. Returns the best weight (ties: the first in ``weights``) and the table
+    touched. ``max_users`` (None: all) caps the validation users scored to a random sample
+    of that size (``seed``), as large data needs. Returns the best weight (ties: the first in ``weights``) and the table
     ``[popularity_weight, ndcg@n]``. ``recommender`` itself is left unfitted and unchanged.
     """
     if split not in ("global_time", "per_user_time"):
@@ -567,6 +622,9 @@ def tune_popularity_weight(
     fit_part, validation = make_split(train, split, test_size=validation_size)
     model = copy.copy(recommender).fit(fit_part)
     users = np.unique(validation["user_id"].to_numpy())
+    if max_users is not None and users.size > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+        validation = validation[validation["user_id"].isin(users)]
     rows = []
     for weight in weights:
         model.popularity_weight = float(weight)

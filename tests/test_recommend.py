@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cfutils import recommend
+from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import (
     FALLBACK_REASON,
     PopularRecommender,
@@ -257,3 +258,50 @@ def test_a_model_with_fit_is_fit_on_the_recommenders_own_train():
     assert not hasattr(model, "means_"), "the caller's model is left unfitted"
     pairs = pd.DataFrame({"user_id": early["user_id"], "movie_id": early["movie_id"]})
     np.testing.assert_allclose(rec.score(pairs), MeanModel().fit(early).predict(pairs))
+
+
+@pytest.mark.parametrize("scorer", ["item_knn", "mf"])
+def test_score_is_the_same_in_many_small_batches_and_fails_clearly_without_memory(scorer):
+    train = random_ratings(n_users=40, n_movies=25, seed=12)
+    rec = Recommender(scorer=scorer, n_neighbours=4, n_factors=3).fit(train)
+    rng = np.random.default_rng(0)
+    pairs = pd.DataFrame(
+        {"user_id": rng.choice(train["user_id"].unique(), 300), "movie_id": rng.choice(train["movie_id"].unique(), 300)}
+    )
+    whole = rec.score(pairs)
+    rec.budget_bytes = 25 * 8 * 4 * 2  # two users (item-kNN) or a few pairs (MF) per batch
+    np.testing.assert_array_equal(rec.score(pairs), whole)
+    u, i = rec.matrix.user_index(pairs["user_id"].to_numpy()), rec.matrix.movie_index(pairs["movie_id"].to_numpy())
+    reference = [rec.item_knn_scores(u[k : k + 1], i[k : k + 1])[0] if scorer == "item_knn"
+                 else rec.mf_scores(u[k : k + 1], i[k : k + 1])[0] for k in range(len(pairs))]
+    np.testing.assert_allclose(whole, np.array(reference) + rec.popularity_weight * rec.log_popularity[i])
+    rec.budget_bytes = 16
+    with pytest.raises(MemoryBudgetError, match="budget_bytes"):
+        rec.score(pairs)
+
+
+def test_candidate_counts_count_the_candidates_in_batches():
+    train = random_ratings(seed=13)
+    rec = Recommender(**SMALL).fit(train)
+    users = np.r_[np.unique(train["user_id"]), -5]  # -5: unknown to train
+    expected = rec.candidates(rec.matrix.user_index(users[:-1])).sum(axis=1)
+    rec.budget_bytes = 25 * 8 * 8 * 3  # three users per batch
+    np.testing.assert_array_equal(rec.candidate_counts(users), np.r_[expected, 0])
+
+
+def test_tuning_scores_only_a_seeded_sample_of_validation_users(monkeypatch):
+    train = random_ratings(n_users=60, seed=9)
+    seen = []
+
+    def spy(lists, truth, ks, threshold):
+        seen.append((set(lists["user_id"]), set(truth["user_id"])))
+        return real(lists, truth, ks, threshold)
+
+    real = recommend.ranking_metrics
+    monkeypatch.setattr(recommend, "ranking_metrics", spy)
+    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0, 1.0), max_users=7, seed=1)
+    first = seen[0][1]
+    assert len(first) == 7 and all(lists <= truth == first for lists, truth in seen)
+    seen.clear()
+    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0,), max_users=7, seed=1)
+    assert seen[0][1] == first, "the sample depends on the seed only"
