@@ -37,8 +37,13 @@ def growth_exponents(results: list[dict]) -> dict[str, float]:
 def plot(results: list[dict], output: Path) -> None:
     ratings = [result["ratings"] for result in results]
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for name in results[-1]["stages"]:
-        ax.plot(ratings, [result["stages"][name]["seconds"] for result in results], marker="o", label=name)
+    colours = plt.get_cmap("tab20").colors
+    for number, name in enumerate(results[-1]["stages"]):
+        seconds = np.array([result["stages"][name]["seconds"] for result in results], dtype=float)
+        measured = seconds > 0.01  # ~0 s: the stage was skipped (e.g. data already generated)
+        if measured.any():
+            ax.plot(np.array(ratings)[measured], seconds[measured], marker="os^v"[number % 4],
+                    color=colours[number % len(colours)], label=name)
     ax.plot(ratings, [result["total_seconds"] for result in results], marker="s", color="black", lw=2, label="total")
     ax.set(xscale="log", yscale="log", xlabel="ratings", ylabel="wall seconds",
            title="scale.py: cost of each stage as the data grows")
