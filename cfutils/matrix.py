@@ -18,8 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 
-def _index_of(sorted_ids: np.ndarray, raw_ids) -> np.ndarray:
-    """Position of each raw id in ``sorted_ids``, or -1 when it is not there."""
+def index_of(sorted_ids: np.ndarray, raw_ids) -> np.ndarray:
+    """Position (int64) of each of ``raw_ids`` in the sorted array ``sorted_ids``, or -1 when it is not there."""
     raw = np.asarray(raw_ids, dtype=np.int64)
     pos = np.searchsorted(sorted_ids, raw)
     pos_clipped = np.minimum(pos, max(len(sorted_ids) - 1, 0))
@@ -95,11 +95,11 @@ class RatingMatrix:
 
     def user_index(self, raw_ids) -> np.ndarray:
         """Compact row of each raw user id, -1 for users not in the matrix (never a KeyError)."""
-        return _index_of(self.user_ids, raw_ids)
+        return index_of(self.user_ids, raw_ids)
 
     def movie_index(self, raw_ids) -> np.ndarray:
         """Compact column of each raw movie id, -1 for movies not in the matrix."""
-        return _index_of(self.movie_ids, raw_ids)
+        return index_of(self.movie_ids, raw_ids)
 
     def map_pairs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Compact indices of a frame of pairs, with unknown users and movies flagged.

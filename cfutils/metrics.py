@@ -47,6 +47,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cfutils.matrix import index_of
+
 PAD = -1
 """Movie id that fills a list shorter than N."""
 
@@ -123,18 +125,9 @@ def hit_matrix(
     rec_keys = np.where(recommended >= 0, user_ids[:, None] * width + recommended, -1)
     hits = np.isin(rec_keys, rel_keys)
     rel_user_ids, rel_counts = np.unique(rel_users, return_counts=True)
-    pos = _positions(rel_user_ids, user_ids)
+    pos = index_of(rel_user_ids, user_ids)
     n_relevant = np.where(pos >= 0, rel_counts[np.maximum(pos, 0)] if rel_counts.size else 0, 0)
     return hits, n_relevant.astype(np.int64)
-
-
-def _positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Position of each of ``ids`` in ``sorted_ids``, -1 where absent."""
-    pos = np.searchsorted(sorted_ids, ids)
-    inside = pos < sorted_ids.size
-    found = np.zeros(ids.shape, dtype=bool)
-    found[inside] = sorted_ids[pos[inside]] == ids[inside]
-    return np.where(found, pos, -1)
 
 
 def _cut(hits: np.ndarray, k: int) -> np.ndarray:
@@ -200,7 +193,7 @@ def ranking_metrics(
     relevant_users = np.unique(test.loc[test["rating"].to_numpy() >= threshold, "user_id"].to_numpy())
     listed_users, listed = as_padded_array(recommendations, n=max(ks))
     recommended = np.full((relevant_users.size, max(ks)), PAD, dtype=np.int64)
-    row_of_listed = _positions(listed_users, relevant_users)
+    row_of_listed = index_of(listed_users, relevant_users)
     recommended[row_of_listed >= 0] = listed[row_of_listed[row_of_listed >= 0]]
     hits, n_relevant = hit_matrix(relevant_users, recommended, test, threshold)
     result: dict[str, float] = {}
