@@ -146,8 +146,9 @@ def run(args: argparse.Namespace) -> dict:
     with clock.stage("features"):
         options = dict(k=max(args.user_k, args.movie_k), neighbours=(user_top_k, movie_top_k),
                        budget_bytes=step_budget, progress=True)
-        train_features = similarity_features(train, train_pairs, **options)
-        test_features = similarity_features(train, test_pairs, **options)
+        # One call for both parts: the features build their own train matrix, so two calls would build it twice.
+        features = similarity_features(train, pd.concat([train_pairs, test_pairs], ignore_index=True), **options)
+        train_features, test_features = features.iloc[: len(train_pairs)], features.iloc[len(train_pairs):]
     with clock.stage("xgboost_fit"):
         import xgboost
 
