@@ -1,7 +1,15 @@
 """One call from a data source to ratings and titles: ``load_dataset("sample")`` or a path.
 
-``data="sample"`` is the embedded sample in ``<repo>/data/sample`` (Netflix Kaggle
-format, written by :func:`cfutils.synth.write_sample` on first use). Anything else is
+Two data sets are embedded, named by :data:`EMBEDDED`:
+
+- ``"sample"``: the generated sample in ``<repo>/data/sample`` (Netflix Kaggle format,
+  written by :func:`cfutils.synth.write_sample` on first use);
+- ``"movielens-small"``: the real MovieLens latest-small data in
+  ``<repo>/data/movielens-small`` (610 users, 9,742 movies, 100,836 ratings), shipped
+  with the project under its licence (``data/movielens-small/NOTICE.md``). Real data
+  is the judge of every default; the sample only mirrors the Netflix format.
+
+Anything else is
 a ratings file or folder that :func:`cfutils.io.read_ratings` understands, e.g.
 ``data/raw/netflix`` (Kaggle ``combined_data_*.txt`` or ``training_set/``) or
 ``data/raw/ml-100k``. Titles are read when a titles file sits next to the ratings.
@@ -18,6 +26,9 @@ from cfutils.io import empty_titles, read_ratings, read_titles
 from cfutils.synth import default_sample_dir, write_sample
 
 SAMPLE_DIR = default_sample_dir()
+MOVIELENS_SMALL_DIR = SAMPLE_DIR.parent / "movielens-small"
+#: Names that ``load_dataset`` (and ``DATA`` in every notebook) accepts besides a path.
+EMBEDDED = ("sample", "movielens-small")
 #: Titles file names, in the order they are looked for.
 TITLES_FILE_NAMES = ("movie_titles.csv", "movie_titles.txt", "u.item", "movies.csv", "movies.dat")
 
@@ -28,8 +39,8 @@ class Dataset:
 
     ``ratings`` is the contract ratings frame (see :mod:`cfutils.io`); ``titles`` is
     indexed by ``movie_id`` with ``year`` and ``title`` (no rows when no titles file
-    was found); ``source`` is the path read; ``name`` is ``"sample"`` or the name of
-    that file or folder.
+    was found); ``source`` is the path read; ``name`` is the embedded name or the name
+    of that file or folder.
     """
 
     ratings: pd.DataFrame
@@ -39,7 +50,7 @@ class Dataset:
 
 
 def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
-    """Load ``data`` (``"sample"`` or a ratings file/folder) into a :class:`Dataset`.
+    """Load ``data`` (a name in :data:`EMBEDDED` or a ratings file/folder) into a :class:`Dataset`.
 
     ``cache`` is passed to :func:`cfutils.io.read_ratings` (parquet cache under
     ``data/processed``). Raises ``FileNotFoundError`` for a missing path and
@@ -47,6 +58,8 @@ def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
     """
     if str(data) == "sample":
         source, name = _sample_dir(), "sample"
+    elif str(data) == "movielens-small":
+        source, name = MOVIELENS_SMALL_DIR, "movielens-small"
     else:
         source = Path(data)
         name = source.name

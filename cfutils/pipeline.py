@@ -2,7 +2,7 @@
 
 Command line (``make run`` calls the same)::
 
-    python -m cfutils.pipeline [--data sample|PATH] [--seed 0] [--output-dir outputs]
+    python -m cfutils.pipeline [--data sample|movielens-small|PATH] [--seed 0] [--output-dir outputs]
                                [--split global_time|per_user_time|random]
                                [-p NAME VALUE]... [--only NN]... [--notebooks-dir DIR]
 
@@ -40,6 +40,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
+from cfutils.dataset import EMBEDDED
 from cfutils.record import read_records
 from cfutils.report import write_report
 from cfutils.split import SPLIT_METHODS
@@ -98,8 +99,9 @@ def notebook_parameters(notebook: Path) -> set[str]:
 
 
 def resolve_data(data: str) -> str:
-    """``"sample"`` stays; any other value is a file or folder, made absolute (it must exist)."""
-    if data == "sample":
+    """An embedded name (``"sample"``, ``"movielens-small"``) stays; any other value is a file or
+    folder, made absolute (it must exist)."""
+    if data in EMBEDDED:
         return data
     path = Path(data).expanduser().resolve()
     if not path.exists():
@@ -223,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execute the numbered notebooks with papermill; write executed notebooks, "
         "figures/, metrics.json, timings.json and report.html into the output folder.",
     )
-    parser.add_argument("--data", default="sample", help='"sample" (default, embedded) or a ratings file/folder')
+    parser.add_argument("--data", default="sample", help='"sample" (default, generated), "movielens-small" (real, embedded) or a ratings file/folder')
     parser.add_argument("--seed", type=int, default=0, help="SEED of every notebook (default 0)")
     parser.add_argument("--output-dir", default="outputs", help="where results go (default outputs/)")
     parser.add_argument("--split", choices=SPLIT_METHODS, default="global_time", help="train/test split (default global_time)")

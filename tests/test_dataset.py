@@ -73,3 +73,17 @@ def test_sample_is_generated_on_first_use_then_reused(tmp_path, monkeypatch):
 def test_missing_source_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_dataset(tmp_path / "nowhere", cache=False)
+
+
+def test_movielens_small_is_embedded_real_data():
+    data = load_dataset("movielens-small", cache=False)
+    assert data.name == "movielens-small"
+    assert Path(data.source) == dataset.MOVIELENS_SMALL_DIR
+    # The figures GroupLens's README.txt gives for ml-latest-small.
+    assert len(data.ratings) == 100_836
+    assert data.ratings["user_id"].nunique() == 610
+    assert len(data.titles) == 9_742
+    assert data.ratings.groupby("user_id").size().min() >= 20
+    assert set(data.ratings["rating"].unique()) == {0.5 * s for s in range(1, 11)}
+    assert (dataset.MOVIELENS_SMALL_DIR / "NOTICE.md").is_file()
+    assert (dataset.MOVIELENS_SMALL_DIR / "README.txt").is_file()
