@@ -6,6 +6,7 @@ calls :func:`check_budget` first. The error names the parameter to change.
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 from pathlib import Path
@@ -18,8 +19,43 @@ _CLEAR_REFS = Path("/proc/self/clear_refs")
 MiB = 1024**2
 GiB = 1024**3
 
-#: Default working-memory budget of one heavy step (block products, feature batches).
-DEFAULT_BUDGET_BYTES = 2 * GiB
+#: Environment variable that fixes the default step budget, in GiB (e.g. ``CFUTILS_STEP_BUDGET_GB=6``).
+BUDGET_ENV = "CFUTILS_STEP_BUDGET_GB"
+#: Share of the memory available when cfutils is imported that one heavy step may use by default.
+STEP_SHARE_OF_AVAILABLE = 0.2
+#: The default budget never goes below this, so a busy machine still runs small data.
+MIN_DEFAULT_BUDGET_BYTES = 1 * GiB
+
+
+def machine_budget_bytes(available_bytes: float | None = None) -> int:
+    r"""The default working-memory budget of one heavy step, derived from the machine.
+
+    .. math:: B = \max\big(1\,\text{GiB},\; 0.2 \cdot M_{\text{available}}\big)
+
+    A fifth of the available memory leaves room for the data the step works on (the
+    ratings frame, CSR and CSC copies: about 40 bytes per rating) and for the rest of a
+    notebook's state: a full Netflix run peaks at about 15 GiB with 3 GiB steps
+    (``benchmarks/README.md``). On a 24 GB machine with about 22 GiB free this gives
+    about 4.4 GiB; on an 8 GB laptop about 1.2 GiB. ``CFUTILS_STEP_BUDGET_GB`` overrides the
+    rule (a positive number of GiB), so a run can be pinned to the same budget anywhere.
+    """
+    override = os.environ.get(BUDGET_ENV)
+    if override:
+        try:
+            gib = float(override)
+        except ValueError:
+            gib = -1.0
+        if not gib > 0:
+            raise ValueError(f"{BUDGET_ENV}={override!r}: expected a positive number of GiB")
+        return int(gib * GiB)
+    if available_bytes is None:
+        available_bytes = psutil.virtual_memory().available
+    return int(max(MIN_DEFAULT_BUDGET_BYTES, STEP_SHARE_OF_AVAILABLE * available_bytes))
+
+
+#: Default working-memory budget of one heavy step (block products, feature batches, model
+#: fits), fixed when cfutils is imported: see :func:`machine_budget_bytes`.
+DEFAULT_BUDGET_BYTES = machine_budget_bytes()
 
 
 class MemoryBudgetError(MemoryError):

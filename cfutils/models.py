@@ -36,7 +36,7 @@ import copy
 import itertools
 import time
 import tracemalloc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -46,7 +46,7 @@ import scipy.sparse as sp
 import surprise
 from tqdm.auto import tqdm
 
-from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.memory import DEFAULT_BUDGET_BYTES, MemoryBudgetError, check_budget
 from cfutils.metrics import rmse
 
 PAIR_COLUMNS = ["user_id", "movie_id"]
@@ -566,6 +566,43 @@ def tune(
     table = pd.DataFrame(rows)
     best = int(table["val_rmse"].to_numpy().argmin())
     return Tuning(table, combos[best], float(table["val_rmse"].iloc[best]))
+
+
+def tune_each(
+    searches: Mapping[str, tuple[Callable, Mapping[str, Sequence]]], train: pd.DataFrame,
+    val_fraction: float = 0.1, split: str = "global_time", progress: bool = False,
+) -> tuple[dict[str, Tuning], dict[str, str]]:
+    """:func:`tune` every ``name: (make_model, grid)`` of ``searches``; skip what cannot fit in memory.
+
+    Returns ``(tuning, skipped)``. A model whose fit raises
+    :class:`~cfutils.memory.MemoryBudgetError` (the guard checks before it allocates) is
+    left out of ``tuning`` and ``skipped[name]`` holds the guard's message, so one model
+    too big for the data (user-user KNN on 50,000 users) never takes the run down.
+    """
+    tuning, skipped = {}, {}
+    for name, (make_model, grid) in searches.items():
+        try:
+            tuning[name] = tune(make_model, grid, train, val_fraction, progress=progress, split=split)
+        except MemoryBudgetError as error:
+            skipped[name] = str(error)
+    return tuning, skipped
+
+
+def fit_each(models: Sequence, train: pd.DataFrame) -> tuple[list, dict[str, float], dict[str, str]]:
+    """Fit and time each model on ``train``: ``(fitted, fit_seconds, skipped)``.
+
+    A model whose fit raises :class:`~cfutils.memory.MemoryBudgetError` is dropped from
+    ``fitted`` and ``skipped[model.name]`` holds the reason, as in :func:`tune_each`.
+    """
+    fitted, seconds, skipped = [], {}, {}
+    for model in models:
+        try:
+            seconds[model.name] = fit_timed(model, train)
+        except MemoryBudgetError as error:
+            skipped[model.name] = str(error)
+        else:
+            fitted.append(model)
+    return fitted, seconds, skipped
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -80,19 +80,22 @@ def per_user_temporal_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Sp
     such as MovieLens where a global cut leaves most test users cold.
     """
     _check_fraction(test_size)
+    rows, position, count = _positions_in_user(ratings)
+    is_test = np.zeros(len(ratings), dtype=bool)
+    is_test[rows] = position >= count - np.floor(test_size * count).astype(np.int64)
+    return _take(ratings, is_test)
+
+
+def _positions_in_user(ratings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, position, count)``: row positions grouped by user, in chronological order within
+    each user; the 0-based position of each among its user's ratings; its user's rating count."""
     order = _chronological_order(ratings)
     users = ratings["user_id"].to_numpy()[order]
-    # Stable sort by user keeps chronological order within each user.
-    by_user = np.argsort(users, kind="stable")
-    users_sorted = users[by_user]
-    starts = np.r_[0, np.flatnonzero(np.diff(users_sorted)) + 1]
-    counts = np.diff(np.r_[starts, len(users_sorted)])
-    position_in_user = np.arange(len(users_sorted)) - np.repeat(starts, counts)
-    n_test_of_user = np.floor(test_size * counts).astype(np.int64)
-    test_sorted = position_in_user >= np.repeat(counts - n_test_of_user, counts)
-    is_test = np.zeros(len(ratings), dtype=bool)
-    is_test[order[by_user[test_sorted]]] = True
-    return _take(ratings, is_test)
+    by_user = np.argsort(users, kind="stable")  # stable: chronological within each user
+    starts = np.r_[0, np.flatnonzero(np.diff(users[by_user])) + 1]
+    counts = np.diff(np.r_[starts, len(users)])
+    position = np.arange(len(users)) - np.repeat(starts, counts)
+    return order[by_user], position, np.repeat(counts, counts)
 
 
 def random_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 0) -> Split:
@@ -118,6 +121,42 @@ def make_split(ratings: pd.DataFrame, method: str = "global_time", test_size: fl
     if method == "random":
         return random_split(ratings, test_size, seed)
     raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+
+
+def validation_split_for(method: str) -> str:
+    """The split rule to cut a validation set (or stacking folds) from train, for test split ``method``.
+
+    Tuning must look at the future as the test does, never at random rows: ``per_user_time``
+    keeps its rule (every validation user is known, as every test user is), and
+    ``global_time`` and ``random`` tune on ``global_time``: a random validation set would
+    let a model learn from the future of the very ratings it is judged on.
+    """
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+    return "per_user_time" if method == "per_user_time" else "global_time"
+
+
+def chronological_folds(ratings: pd.DataFrame, n_folds: int, method: str = "global_time") -> np.ndarray:
+    """A time slice ``0..n_folds-1`` for each row, by the rule of split ``method``.
+
+    ``global_time``: rows in ``(date, user_id, movie_id)`` order, cut into ``n_folds``
+    near-equal consecutive slices (row at position p gets ``floor(p · F / n)``).
+    ``per_user_time``: each user's ratings in that order are cut the same way, position
+    p of n_u getting ``floor(p · F / n_u)``, so slice f holds every user's f-th part.
+    Slice f is later than every slice before it, by the rule, which is what forward
+    chaining needs: fit on slices ``< f``, predict slice f.
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    folds = np.empty(len(ratings), dtype=np.int64)
+    if method == "global_time":
+        folds[_chronological_order(ratings)] = (np.arange(len(ratings)) * n_folds) // max(len(ratings), 1)
+    elif method == "per_user_time":
+        rows, position, count = _positions_in_user(ratings)
+        folds[rows] = (position * n_folds) // count
+    else:
+        raise ValueError(f"chronological folds follow global_time or per_user_time, not {method!r}")
+    return folds
 
 
 def file_order_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:

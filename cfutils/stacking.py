@@ -4,14 +4,23 @@ A stacked model learns how much to trust each base model, and where. It is train
 rows whose base predictions must look like the ones it will see at test time: made
 for ratings the base model was *not* fitted on.
 
-Out of fold (the honest way). The training rows are split at random into K folds.
-For each fold f, every base model is fitted on the other K-1 folds and predicts the
-rows of f, and the 13 features of those rows are computed from the other folds. So
-no input of a training rating, :math:`\hat r^{(-f)}_{ui}` or ``UAvg``, ever used
-:math:`r_{ui}` itself. Test rows get the features of all of train and the predictions
-of the base models fitted on all of train (Wolpert 1992, "Stacked generalization";
-Breiman 1996, "Stacked regressions"; the Netflix Prize blends were fitted on a held-out
-probe set).
+Out of fold (the honest way). No input of a training rating, :math:`\hat r^{(-f)}_{ui}`
+or ``UAvg``, may use :math:`r_{ui}` itself. Two ways to cut the folds:
+
+- ``folds="random"``: the training rows are split at random into K folds; for each fold
+  f, every base model is fitted on the other K-1 folds and predicts the rows of f, and
+  the 13 features of those rows are computed from the other folds.
+- ``folds="global_time"`` or ``"per_user_time"`` (forward chaining): train is cut into
+  K+1 time slices by the rule of the test split (:func:`cfutils.split.chronological_folds`),
+  and slice f = 1..K is predicted from slices 0..f-1 only. The stack then trains on rows
+  that look like the test rows: later than what the models saw, and, under a global time
+  split, with new users and movies among them. Random folds almost never hold a cold row,
+  so a stack trained on them never learns what to do with one; when most test users are
+  new (MovieLens under ``global_time``), that stack loses to its own base models.
+
+Test rows get the features of all of train and the predictions of the base models fitted
+on all of train (Wolpert 1992, "Stacked generalization"; Breiman 1996, "Stacked
+regressions"; the Netflix Prize blends were fitted on a held-out probe set, cut by time).
 
 In sample (the AppliedAI case study's way). The training rows get the features and
 the base predictions computed from all of train, their own rating included. A
@@ -29,6 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cfutils.models import PAIR_COLUMNS, unfitted_copy
+from cfutils.split import chronological_folds
 
 
 def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
@@ -51,19 +61,28 @@ def out_of_fold(
     n_folds: int = 5,
     seed: int = 0,
     progress: bool = False,
+    folds: str = "random",
 ) -> pd.DataFrame:
-    """``compute(other_folds, fold)`` for every fold, reassembled in the row order of ``train``.
+    """``compute(fit_part, fold)`` for every fold, reassembled in the row order of ``train``.
 
     ``compute(fit_part, pairs)`` must return a frame row-aligned with ``pairs`` that depends
-    on the ratings of ``fit_part`` only. Then the row of a training rating in fold f is
-    computed from the other folds, never from the rating itself.
+    on the ratings of ``fit_part`` only. ``folds="random"``: ``fit_part`` is every other
+    fold, and every row of ``train`` is returned. ``folds="global_time"`` or
+    ``"per_user_time"``: forward chaining over ``n_folds + 1`` time slices, ``fit_part`` is
+    every earlier slice, and the rows of the first slice, which nothing precedes, are left
+    out of the result. Either way the row of a training rating is never computed from the
+    rating itself.
     """
     if not train.index.is_unique:
         raise ValueError("train needs a unique index to put the folds back in order; call reset_index() first")
-    folds = fold_ids(len(train), n_folds, seed)
-    parts = [compute(train[folds != fold], train[folds == fold])
-             for fold in tqdm(range(n_folds), disable=not progress, desc="out-of-fold")]
-    return pd.concat(parts).loc[train.index]
+    if folds == "random":
+        fold = fold_ids(len(train), n_folds, seed)
+        cuts = [(fold != f, fold == f) for f in range(n_folds)]
+    else:
+        fold = chronological_folds(train, n_folds + 1, folds)
+        cuts = [(fold < f, fold == f) for f in range(1, n_folds + 1)]
+    parts = [compute(train[fit], train[rows]) for fit, rows in tqdm(cuts, disable=not progress, desc="out-of-fold")]
+    return pd.concat(parts).loc[train.index[fold >= (0 if folds == "random" else 1)]]
 
 
 def out_of_fold_predictions(
@@ -90,9 +109,11 @@ class StackedXGB:
         \hat r_{ui} = f_{\text{XGB}}\big(\text{GAvg}, \text{sur}_{1..5}, \text{smr}_{1..5},
         \text{UAvg}, \text{MAvg}, \hat r^{(1)}_{ui}, \dots, \hat r^{(M)}_{ui}\big)
 
-    Training rows, ``out_of_fold=True``: the row of a rating in fold f (K = ``n_folds``
-    random folds) holds the 13 features computed from the other folds and the
-    predictions of base models fitted on the other folds (:func:`out_of_fold`). Both
+    Training rows, ``out_of_fold=True``: the row of a rating in fold f holds the 13
+    features and the predictions of base models computed without that fold
+    (:func:`out_of_fold`; ``folds`` is ``"random"`` for K = ``n_folds`` random folds, or the
+    test split's time rule for forward chaining, where the first time slice only feeds
+    the fits and the stack trains on the later ones). Both
     matter: the features ``UAvg`` and ``MAvg`` of a training row computed from all of
     train contain its own rating, a leak as real as an in-sample prediction's.
     ``out_of_fold=False`` is the AppliedAI way, the lesson and not the method: features
@@ -113,6 +134,7 @@ class StackedXGB:
         base_models: Sequence,
         n_folds: int = 5,
         out_of_fold: bool = True,
+        folds: str = "random",
         prefit: bool = False,
         n: int = 5,
         k: int | None = None,
@@ -122,6 +144,7 @@ class StackedXGB:
         **xgb_params,
     ):
         self.base_models, self.n_folds, self.out_of_fold, self.prefit = list(base_models), n_folds, out_of_fold, prefit
+        self.folds = folds
         self.n, self.k, self.seed, self.progress = n, k, seed, progress
         self.name = name or ("xgb_stack" if out_of_fold else "xgb_stack_in_sample")
         self.xgb_params = {"n_estimators": 300, "max_depth": 6, "learning_rate": 0.05, "random_state": seed,
@@ -145,10 +168,11 @@ class StackedXGB:
             def fold_inputs(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
                 return self.inputs(fit_part, pairs, [unfitted_copy(m).fit(fit_part) for m in self.base_models])
 
-            self.train_inputs_ = out_of_fold(fold_inputs, train, self.n_folds, self.seed, self.progress)
+            self.train_inputs_ = out_of_fold(fold_inputs, train, self.n_folds, self.seed, self.progress, self.folds)
         else:
             self.train_inputs_ = self.inputs(train, train, self.fitted_models_)
-        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.train_inputs_, train["rating"])
+        target = train["rating"].loc[self.train_inputs_.index]
+        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.train_inputs_, target)
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:

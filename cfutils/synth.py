@@ -31,22 +31,30 @@ Users ``u``:
     raw id: distinct, uniform in ``1..2,649,429`` (sparse like Netflix customer ids);
     first-active day ``s_u ∝ e^{μt}`` on ``[0, T]`` (the user base grows);
     propensity ``A_u ~ LogNormal(0, σ_A)``, activity ``a_u = A_u · W(s_u)``;
-    bias ``b_u ~ N(0, σ_bu²)``; taste ``p_u ~ N(0, I_K)``.
+    bias ``b_u ~ N(0, σ_bu²)``; taste segment ``g_u`` uniform on ``1..G`` with centre
+    ``t_g ~ N(0, I_K)``; taste ``p_u = √ρ_s t_{g_u} + √(1-ρ_s) ξ_u``, ``ξ_u ~ N(0, I_K)``
+    (users of one segment share part of their taste).
 Movies ``i`` (ids ``1..n_movies``):
     first-available day ``m_i = 0`` (back catalogue, probability ``c``), else uniform
     on ``[0, T]``; popularity ``B_i ~ LogNormal(0, σ_B)``;
     bias ``b_i = σ_bi (ρ ζ_i + √(1-ρ²) η_i)`` with ``ζ_i = ln B_i / σ_B``, ``η_i ~ N(0, 1)``
     (popular movies are rated higher); taste ``q_i ~ N(0, I_K)``.
 Who rates what:
-    movie shares ``∝ B_i W(m_i)``, capped at ``max_movie_share · n_users`` ratings per
-    movie (water-filling). Every user first gets one movie ``f_u`` drawn from these
-    shares, so every user appears; the rest, ``n_ratings - n_users``, is split over the
-    movies by the same capped shares, each movie getting at least one rating
-    (largest-remainder rounding, so the counts ``n_i`` add up exactly). Movie ``i`` is
-    rated by its forced users ``F_i = {u : f_u = i}`` plus ``n_i - |F_i|`` more, drawn *without replacement* with
-    probability ``∝ a_u`` (successive sampling: weighted draws with replacement,
-    skipping users already taken). Heavy-tailed ``A_u`` and ``B_i`` give heavy-tailed
-    user activity and movie popularity; no ``(user, movie)`` pair repeats.
+    how many: movie ``i``'s expected count saturates smoothly with its weight
+    ``w_i = B_i W(m_i)``: ``x_i = c w_i / (1 + c w_i / (s_max n_users))``, with ``c``
+    found by bisection so that ``Σ x_i = n_ratings`` (a smooth head: the most popular
+    movies approach ``s_max = max_movie_share`` of the users without a flat cap). Every
+    user first gets one movie ``f_u`` drawn ``∝ x_i``, so every user appears; the rest is
+    split ``∝ x_i`` over the movies, each getting at least one rating (largest-remainder
+    rounding, so the counts ``n_i`` add up exactly).
+    who: movie ``i`` is rated by its forced users ``F_i = {u : f_u = i}`` plus
+    ``n_i - |F_i|`` more, drawn *without replacement* with probability
+    ``∝ a_u · e^{γ t_{g_u}·q_i / √K}`` (successive sampling: weighted draws with
+    replacement, skipping users already taken). Exposure follows taste as well as
+    activity: users mostly rate movies their segment likes, as real users choose what
+    they expect to enjoy, so who-rated-what carries the signal that implicit-feedback
+    recommenders (EASE, item-kNN) learn from. Heavy-tailed ``A_u`` and ``B_i`` give
+    heavy-tailed user activity and movie popularity; no ``(user, movie)`` pair repeats.
 When:
     the rating day ``d_ui`` is drawn from ``∝ e^{λd}`` on ``[max(s_u, m_i), T]``, so a
     user rates only after their first-active day, a movie is rated only after it
@@ -55,7 +63,8 @@ When:
 How much:
     ``z_ui = b_u + b_i + σ_f/√K · p_u·q_i + σ_ε ε_ui``, ``ε_ui ~ N(0, 1)``, and the star is
     ``r_ui = 1 + #{j : z_ui > τ_j}``. The thresholds ``τ_1 < … < τ_4`` are the quantiles
-    of ``z`` over a pilot of 2^18 ``(u, i)`` draws (``u ∝ a_u``, ``i ∝ n_i``) at the
+    of ``z`` over a pilot (up to 256 raters of each of up to 2,000 movies, drawn as the
+    files draw them, each weighted by ``n_i`` over the raters taken) at the
     cumulative Netflix star shares 4.6 / 10.1 / 28.7 / 33.6 / 23.0 %, so the stars
     follow Netflix's distribution (mean 3.60) whatever the model constants.
 
@@ -77,7 +86,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 #: Bumped whenever the bytes generated for given parameters change; part of the content key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 FIRST_DAY = np.datetime64("1999-11-11", "D")
 LAST_DAY = np.datetime64("2005-12-31", "D")
@@ -93,7 +102,9 @@ MARKER_NAME = ".synth.json"
 TITLES_NAME = "movie_titles.csv"
 
 _STREAM_POPULATION, _STREAM_MOVIES, _STREAM_DUPLICATES = 0, 1, 2
-_PILOT_SIZE = 1 << 18
+#: The star thresholds come from the scores of at most this many movies, and at most
+#: ``_PILOT_PER_MOVIE`` of each movie's raters, drawn as the files will draw them.
+_PILOT_MOVIES, _PILOT_PER_MOVIE = 2_000, 256
 
 
 @dataclass(frozen=True)
@@ -106,11 +117,14 @@ class Model:
     rating_growth_per_year: float = 1.05  # e^{λ·365.25}: growth of one user's rating rate
     user_growth_per_year: float = 1.4  # e^{μ·365.25}: growth of the user base
     catalogue_share: float = 0.8  # c
-    max_movie_share: float = 0.5  # cap on n_i / n_users (Netflix: 0.48)
+    max_movie_share: float = 0.6  # s_max: saturation of n_i / n_users (Netflix's top movie: 0.49)
+    taste_segments: int = 24  # G
+    segment_taste_share: float = 0.6  # ρ_s
+    exposure_taste: float = 1.0  # γ: how strongly exposure follows taste
     user_bias_sd: float = 0.45  # σ_bu
     movie_bias_sd: float = 0.45  # σ_bi
     popularity_bias_corr: float = 0.4  # ρ: popular movies are rated higher
-    taste_sd: float = 0.6  # σ_f
+    taste_sd: float = 0.65  # σ_f
     noise_sd: float = 0.6  # σ_ε
 
     def __post_init__(self):
@@ -203,7 +217,7 @@ def write_netflix(
     it did not write (``FileExistsError``).
 
     Raises ``ValueError`` unless ``1 <= n_files <= n_movies`` and every user and movie
-    can get a rating: ``n_users + n_movies <= n_ratings <= max_movie_share · n_users · n_movies``.
+    can get a rating: ``n_users + n_movies <= n_ratings < max_movie_share · n_users · n_movies``.
     """
     _validate(n_users, n_movies, n_ratings, n_files, duplicate_fraction, chunk_ratings)
     directory = Path(directory)
@@ -249,11 +263,12 @@ class _Population:
     user_start: np.ndarray  # int32, first-active day s_u
     user_bias: np.ndarray  # float64, b_u
     user_taste: np.ndarray  # float64 (n_users, K), σ_f/√K · p_u
-    user_sampler: _WeightedSampler  # draws u ∝ a_u
+    user_sampler: _WeightedSampler  # draws u ∝ a_u · movie_affinity[i, g_u]
     movie_start: np.ndarray  # int32, first-available day m_i
     movie_bias: np.ndarray  # float64, b_i
     movie_taste: np.ndarray  # float64 (n_movies, K), q_i
     movie_count: np.ndarray  # int64, n_i
+    movie_affinity: np.ndarray  # float64 (n_movies, G), e^{γ t_g·q_i / √K}
     forced_ptr: np.ndarray  # int64 (n_movies + 1,), users f_u = i are forced_users[ptr[i]:ptr[i+1]]
     forced_users: np.ndarray  # int32
     thresholds: np.ndarray  # float64 (4,), τ
@@ -263,7 +278,8 @@ class _Population:
 def _population(n_users: int, n_movies: int, n_ratings: int, seed: int) -> _Population:
     """Draw users, movies, counts and star thresholds (module docstring, "Users" to "How much").
 
-    User indices are sorted by decreasing activity, so the rows drawn most often share
+    User indices are sorted by taste segment, then by decreasing activity, so each
+    segment is one contiguous range for the sampler and the rows drawn most often share
     the cache; raw ids are assigned at random afterwards, so the files do not show it.
     """
     m = MODEL
@@ -272,11 +288,17 @@ def _population(n_users: int, n_movies: int, n_ratings: int, seed: int) -> _Popu
 
     user_start = _growth_days(rng, np.zeros(n_users, np.int32), np.log(m.user_growth_per_year) / 365.25)
     activity = rng.lognormal(0.0, m.user_activity_sigma, n_users) * _volume_after(user_start, rate)
-    by_activity = np.argsort(-activity, kind="stable")  # heavy users first: their rows stay in cache
-    user_start, activity = user_start[by_activity], activity[by_activity]
+    segment = rng.integers(0, m.taste_segments, n_users)
+    order = np.lexsort((-activity, segment))  # by segment, heavy users first within it
+    user_start, activity, segment = user_start[order], activity[order], segment[order]
+    segment_bounds = np.searchsorted(segment, np.arange(m.taste_segments + 1))
     raw_ids = rng.choice(max(MAX_CUSTOMER_ID, n_users), size=n_users, replace=False) + 1
     user_bias = m.user_bias_sd * rng.standard_normal(n_users)
-    user_taste = rng.standard_normal((n_users, m.n_factors)) * (m.taste_sd / np.sqrt(m.n_factors))
+    centres = rng.standard_normal((m.taste_segments, m.n_factors))
+    own_taste = rng.standard_normal((n_users, m.n_factors))
+    shared = np.sqrt(m.segment_taste_share)
+    user_taste = (shared * centres[segment] + np.sqrt(1 - m.segment_taste_share) * own_taste) * (
+        m.taste_sd / np.sqrt(m.n_factors))
 
     is_new = rng.random(n_movies) >= m.catalogue_share
     movie_start = np.where(is_new, rng.integers(0, N_DAYS, n_movies), 0).astype(np.int32)
@@ -285,21 +307,24 @@ def _population(n_users: int, n_movies: int, n_ratings: int, seed: int) -> _Popu
     eta = rng.standard_normal(n_movies)
     movie_bias = m.movie_bias_sd * (m.popularity_bias_corr * movie_zeta + np.sqrt(1 - m.popularity_bias_corr**2) * eta)
     movie_taste = rng.standard_normal((n_movies, m.n_factors))
+    movie_affinity = np.exp(m.exposure_taste * (movie_taste @ centres.T) / np.sqrt(m.n_factors))
 
-    cap = max(1, int(m.max_movie_share * n_users))
-    shares = _allocate(n_ratings, movie_weight, np.full(n_movies, cap)) / n_ratings
-    forced_movie = rng.choice(n_movies, size=n_users, p=shares)
+    expected = _saturating_counts(n_ratings, movie_weight, m.max_movie_share * n_users)
+    forced_movie = rng.choice(n_movies, size=n_users, p=expected / expected.sum())
     forced_count = np.bincount(forced_movie, minlength=n_movies)
-    cap = np.maximum(forced_count, cap)
     base = forced_count + (forced_count == 0)  # every movie gets at least one rating
-    movie_count = base + _allocate(n_ratings - int(base.sum()), movie_weight, cap - base)
+    movie_count = base + _allocate(n_ratings - int(base.sum()), np.maximum(expected - base, 1e-9), n_users - base)
 
-    sampler = _WeightedSampler(activity)
-    pilot_movies = rng.choice(n_movies, size=_PILOT_SIZE, p=movie_count / n_ratings)
-    pilot_users = sampler.draw(rng, _PILOT_SIZE)
-    pilot_biases = user_bias[pilot_users] + movie_bias[pilot_movies]
-    pilot = _scores(rng, pilot_biases, user_taste[pilot_users], movie_taste[pilot_movies])
-    thresholds = np.quantile(pilot, np.cumsum(STAR_SHARES)[:-1])
+    sampler = _WeightedSampler(activity, segment_bounds)
+    pilot_movies = np.sort(rng.choice(n_movies, size=min(n_movies, _PILOT_MOVIES), replace=False))
+    scores, weights = [], []
+    for i in pilot_movies.tolist():
+        raters = sampler.distinct(rng, np.empty(0, np.int32), int(movie_count[i]), movie_affinity[i])
+        if len(raters) > _PILOT_PER_MOVIE:  # a prefix would favour the users drawn first
+            raters = rng.choice(raters, size=_PILOT_PER_MOVIE, replace=False)
+        scores.append(_scores(rng, user_bias[raters] + movie_bias[i], user_taste[raters], movie_taste[i]))
+        weights.append(np.full(len(raters), movie_count[i] / len(raters)))
+    thresholds = _weighted_quantiles(np.concatenate(scores), np.concatenate(weights), np.cumsum(STAR_SHARES)[:-1])
 
     order = np.argsort(forced_movie, kind="stable")
     return _Population(
@@ -312,11 +337,19 @@ def _population(n_users: int, n_movies: int, n_ratings: int, seed: int) -> _Popu
         movie_bias=movie_bias,
         movie_taste=movie_taste,
         movie_count=movie_count,
+        movie_affinity=movie_affinity,
         forced_ptr=np.concatenate([[0], np.cumsum(forced_count)]),
         forced_users=order.astype(np.int32),
         thresholds=thresholds,
         rate=rate,
     )
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The smallest value whose cumulative weight share reaches each level."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return values[order][np.minimum(np.searchsorted(cumulative, levels), len(values) - 1)]
 
 
 def _volume_after(day: np.ndarray, rate: float) -> np.ndarray:
@@ -335,6 +368,25 @@ def _scores(rng: np.random.Generator, biases: np.ndarray, user_taste: np.ndarray
     """``z = b_u + b_i + σ_f/√K p_u·q_i + σ_ε ε`` (``user_taste`` already holds ``σ_f/√K p_u``)."""
     taste = np.einsum("nk,nk->n", user_taste, movie_taste) if movie_taste.ndim == 2 else user_taste @ movie_taste
     return biases + taste + MODEL.noise_sd * rng.standard_normal(len(biases))
+
+
+def _saturating_counts(total: int, weights: np.ndarray, ceiling: float) -> np.ndarray:
+    """Expected counts ``x_i = c w_i / (1 + c w_i / ceiling)`` with ``Σ x_i = total``.
+
+    ``x`` grows like ``c w`` for small weights and saturates smoothly towards ``ceiling``
+    for large ones, so the most popular movies stay ordered by weight instead of sharing
+    one flat cap. ``c`` is found by bisection on ``log c`` (the sum increases with ``c``);
+    it needs ``total < len(weights) · ceiling``.
+    """
+    if total >= len(weights) * ceiling:
+        raise ValueError(f"cannot place {total} ratings below a ceiling of {ceiling:.0f} per movie")
+    low, high = -60.0, 60.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        scaled = np.exp(middle) * weights
+        low, high = (middle, high) if (scaled / (1 + scaled / ceiling)).sum() < total else (low, middle)
+    scaled = np.exp(high) * weights
+    return scaled / (1 + scaled / ceiling)
 
 
 def _allocate(total: int, weights: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -363,36 +415,61 @@ def _allocate(total: int, weights: np.ndarray, room: np.ndarray) -> np.ndarray:
 
 
 class _WeightedSampler:
-    """Draws user indices with ``P(u) = w_u / Σw``, with or without replacement.
+    """Draws user indices with ``P(u) = w_u e_{g(u)} / Σ_v w_v e_{g(v)}``, with or without replacement.
 
-    Walker's alias table (Vose's construction, O(n) with a Python loop over the
-    columns, built once per data set) gives O(1) draws: column ``j`` keeps itself with
-    probability ``prob[j]``, else it is ``alias[j]``. Two scratch arrays make
-    :meth:`distinct` sort-free; they are restored after every call.
+    Users are cut into segments, contiguous index ranges ``bounds[g]:bounds[g+1]`` (one
+    segment by default); ``e_g`` is a weight per segment given at each draw (a movie's
+    affinity to each taste segment; 1 by default). A draw picks segment ``g`` with
+    probability ``∝ e_g Σ_{u∈g} w_u``, then a user of ``g`` from its Walker alias table
+    (Vose's construction, O(n) with a Python loop over the columns, built once per data
+    set): column ``j`` keeps itself with probability ``prob[j]``, else it is ``alias[j]``.
+    Two scratch arrays make :meth:`distinct` sort-free; they are restored after every call.
     """
 
-    def __init__(self, weights: np.ndarray):
+    def __init__(self, weights: np.ndarray, bounds: np.ndarray | None = None):
         n = len(weights)
-        scaled = (weights * (n / weights.sum())).tolist()
+        self.bounds = np.array([0, n] if bounds is None else bounds, dtype=np.int64)
+        self.sizes = np.diff(self.bounds)
+        self.mass = np.add.reduceat(weights, self.bounds[:-1]) * (self.sizes > 0) if n else np.zeros(len(self.sizes))
         prob, alias = [1.0] * n, list(range(n))
-        small = [j for j, p in enumerate(scaled) if p < 1.0]
-        large = [j for j, p in enumerate(scaled) if p >= 1.0]
-        while small and large:
-            j, big = small.pop(), large[-1]
-            prob[j], alias[j] = scaled[j], big
-            scaled[big] -= 1.0 - scaled[j]
-            if scaled[big] < 1.0:
-                small.append(large.pop())
+        for first, stop in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist()):
+            if stop == first:
+                continue
+            part = weights[first:stop]
+            scaled = dict(enumerate((part * ((stop - first) / part.sum())).tolist(), start=first))
+            small = [j for j, p in scaled.items() if p < 1.0]
+            large = [j for j, p in scaled.items() if p >= 1.0]
+            while small and large:
+                j, big = small.pop(), large[-1]
+                prob[j], alias[j] = scaled[j], big
+                scaled[big] -= 1.0 - scaled[j]
+                if scaled[big] < 1.0:
+                    small.append(large.pop())
         self.prob, self.alias = np.array(prob), np.array(alias, dtype=np.int32)
         self._taken = np.zeros(n, dtype=bool)
         self._first = np.full(n, np.iinfo(np.int32).max, dtype=np.int32)
 
-    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """``size`` independent draws, with replacement."""
-        column = rng.integers(0, len(self.prob), size)
-        return np.where(rng.random(size) < self.prob[column], column, self.alias[column]).astype(np.int32)
+    def draw(self, rng: np.random.Generator, size: int, affinity: np.ndarray | None = None) -> np.ndarray:
+        """``size`` independent draws, with replacement; ``affinity`` holds ``e_g`` (default 1)."""
+        segment_p = self.mass if affinity is None else self.mass * affinity
+        cumulative = np.cumsum(segment_p)
+        segment = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
+        return self._draw_in(rng, np.minimum(segment, len(self.sizes) - 1))
 
-    def distinct(self, rng: np.random.Generator, forced: np.ndarray, size: int) -> np.ndarray:
+    def draw_for(self, rng: np.random.Generator, affinities: np.ndarray) -> np.ndarray:
+        """One draw per row of ``affinities`` (one ``e_g`` vector per draw), with replacement."""
+        cumulative = np.cumsum(affinities * self.mass, axis=1)
+        threshold = rng.random(len(affinities)) * cumulative[:, -1]
+        segment = (cumulative <= threshold[:, None]).sum(axis=1)
+        return self._draw_in(rng, np.minimum(segment, len(self.sizes) - 1))
+
+    def _draw_in(self, rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:
+        """One user of each given segment, drawn ``∝ w_u`` within it."""
+        column = self.bounds[segment] + (rng.random(len(segment)) * self.sizes[segment]).astype(np.int64)
+        return np.where(rng.random(len(segment)) < self.prob[column], column, self.alias[column]).astype(np.int32)
+
+    def distinct(self, rng: np.random.Generator, forced: np.ndarray, size: int,
+                 affinity: np.ndarray | None = None) -> np.ndarray:
         """``forced`` followed by distinct other users drawn without replacement, ``size`` in all.
 
         Successive sampling: a stream of :meth:`draw` results is read in order and users
@@ -405,7 +482,7 @@ class _WeightedSampler:
         need = size - len(forced)
         batch = need + need // 8 + 16
         while need > 0:
-            draws = self.draw(rng, batch)
+            draws = self.draw(rng, batch, affinity)
             fresh = draws[~self._taken[draws]]
             position = np.arange(len(fresh), dtype=np.int32)
             np.minimum.at(self._first, fresh, position)
@@ -439,7 +516,7 @@ def _blocks(pop: _Population, movies: range, seed: int, duplicate_fraction: floa
     for i in movies:
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_MOVIES, i)))
         forced = pop.forced_users[pop.forced_ptr[i] : pop.forced_ptr[i + 1]]
-        users = pop.user_sampler.distinct(rng, forced, int(pop.movie_count[i]))
+        users = pop.user_sampler.distinct(rng, forced, int(pop.movie_count[i]), pop.movie_affinity[i])
         users = users[rng.permutation(len(users))]
         first = np.maximum(pop.user_start[users], pop.movie_start[i])
         days = _growth_days(rng, first, pop.rate)
@@ -618,9 +695,9 @@ def _validate(n_users, n_movies, n_ratings, n_files, duplicate_fraction, chunk_r
         raise ValueError(f"n_files={n_files} exceeds n_movies={n_movies}: each file needs a movie")
     if n_ratings < n_users + n_movies:
         raise ValueError(f"n_ratings={n_ratings} must be at least n_users + n_movies = {n_users + n_movies}")
-    most = int(MODEL.max_movie_share * n_users) * n_movies
-    if n_ratings > most:
-        raise ValueError(f"n_ratings={n_ratings} exceeds {most}, the cap max_movie_share · n_users · n_movies")
+    most = MODEL.max_movie_share * n_users * n_movies
+    if n_ratings >= most:
+        raise ValueError(f"n_ratings={n_ratings} must stay below {most:.0f}, max_movie_share · n_users · n_movies")
     if not 0 <= duplicate_fraction < 1:
         raise ValueError("duplicate_fraction must be in [0, 1)")
 

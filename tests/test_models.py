@@ -263,3 +263,17 @@ def test_surprise_memory_estimate_and_budget(data):
     assert models.SVD().required_bytes(1000, 50, 20, bytes_per_rating=100) == 100 * 1000
     with pytest.raises(MemoryBudgetError, match="budget_bytes"):
         models.KNNBaseline(budget_bytes=1000).fit(train)
+
+
+def test_a_model_over_its_memory_budget_is_skipped_with_the_guards_reason(data):
+    train, _ = data
+    searches = {"baseline": (models.BiasBaseline, {"reg_u": [5]}),
+                "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]})}
+    tuning, skipped = models.tune_each(searches, train)
+    assert list(tuning) == ["baseline"] and list(skipped) == ["knn_users"]
+    assert "needs about" in skipped["knn_users"] and "budget_bytes" in skipped["knn_users"]
+
+    small = models.KNNBaseline(k=10, budget_bytes=1000)
+    fitted, seconds, skipped = models.fit_each([models.GlobalMean(), small], train)
+    assert [m.name for m in fitted] == ["global_mean"] and list(seconds) == ["global_mean"]
+    assert list(skipped) == [small.name] and "needs about" in skipped[small.name]

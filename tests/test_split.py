@@ -5,12 +5,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfutils.split import (
+    chronological_folds,
     file_order_split,
     make_split,
     per_user_temporal_split,
     random_split,
     sample_ratings,
     temporal_split,
+    validation_split_for,
 )
 from ratings_factory import ratings_frame, ratings_frames
 
@@ -104,3 +106,32 @@ def test_sample_ratings_keeps_only_drawn_users_and_movies():
     assert len(sample) == 20  # complete grid: every drawn user rated every drawn movie
     assert sample.equals(sample_ratings(ratings, n_users=4, n_movies=5, seed=7))
     pd.testing.assert_frame_equal(sample_ratings(ratings), ratings)
+
+
+@SETTINGS
+@given(ratings_frames(), st.integers(2, 6))
+def test_chronological_folds_match_a_plain_python_reference(ratings, n_folds):
+    rows = sorted(zip(ratings["date"], ratings["user_id"], ratings["movie_id"]))
+    got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "global_time")))
+    assert [got[(u, m)] for _, u, m in rows] == [p * n_folds // len(rows) for p in range(len(rows))]
+
+    got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "per_user_time")))
+    for user in set(ratings["user_id"]):
+        mine = [(u, m) for _, u, m in rows if u == user]
+        assert [got[key] for key in mine] == [p * n_folds // len(mine) for p in range(len(mine))]
+
+
+def test_chronological_folds_refuse_random_and_single_folds():
+    ratings = ratings_frame([1, 1, 2], [1, 2, 1], [3, 4, 5], days=[0, 1, 2])
+    with pytest.raises(ValueError, match="random"):
+        chronological_folds(ratings, 3, "random")
+    with pytest.raises(ValueError, match="n_folds"):
+        chronological_folds(ratings, 1)
+
+
+@pytest.mark.parametrize("test_split, validation", [("global_time", "global_time"), ("per_user_time", "per_user_time"),
+                                                    ("random", "global_time")])
+def test_validation_is_always_cut_by_time(test_split, validation):
+    assert validation_split_for(test_split) == validation
+    with pytest.raises(ValueError, match="unknown split"):
+        validation_split_for("file_order")

@@ -8,7 +8,7 @@ import pytest
 
 from cfutils import models
 from cfutils.features import feature_names
-from cfutils.split import temporal_split
+from cfutils.split import chronological_folds, temporal_split
 from cfutils.stacking import StackedXGB, base_predictions, fold_ids, out_of_fold, out_of_fold_predictions
 from test_models import random_ratings
 
@@ -74,6 +74,31 @@ def test_out_of_fold_never_shows_a_row_to_its_own_computation(data):
     assert set(seen["n_fit"]) <= {len(train) - len(train) // 4, len(train) - len(train) // 4 - 1}
     with pytest.raises(ValueError, match="unique index"):
         out_of_fold(lambda fit_part, pairs: pairs, pd.concat([train, train]))
+
+
+@pytest.mark.parametrize("method", ["global_time", "per_user_time"])
+def test_forward_chaining_predicts_each_slice_from_earlier_slices_only(data, method):
+    train, _ = data
+    slices = pd.Series(chronological_folds(train, N_FOLDS + 1, method), index=train.index)
+
+    def describe(fit_part, pairs):
+        return pd.DataFrame({"latest_fit_slice": slices[fit_part.index].max(), "slice": slices[pairs.index]},
+                            index=pairs.index)
+
+    seen = out_of_fold(describe, train, n_folds=N_FOLDS, folds=method)
+    assert (seen["latest_fit_slice"] == seen["slice"] - 1).all()  # all earlier slices, nothing later
+    assert seen.index.equals(train.index[slices.to_numpy() >= 1])  # the first slice only feeds fits
+    stack = StackedXGB(base_models()[:2], n_folds=N_FOLDS, folds=method, n_estimators=3).fit(train)
+    assert stack.train_inputs_.index.equals(seen.index)
+
+
+def test_forward_chaining_trains_the_stack_on_cold_rows_under_a_global_time_split(data):
+    train, _ = data
+    random_rows = out_of_fold(lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
+                              train, N_FOLDS, folds="random")
+    chained_rows = out_of_fold(lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
+                               train, N_FOLDS, folds="global_time")
+    assert chained_rows["cold"].mean() > random_rows["cold"].mean()
 
 
 def test_out_of_fold_stack_inputs_ignore_the_rows_own_rating(data):

@@ -168,14 +168,14 @@ def test_same_parameters_give_identical_bytes(tiny_dir, tmp_path):
 #: synth.GENERATOR_VERSION (so data/sample and other generated folders are rewritten)
 #: and update the digests. Pinned for the pinned numpy: its random streams are the input.
 TINY_DIGESTS = {
-    "combined_data_1.txt": "343f87a95ff5fa48345971f43f176d3caca5876f449152bd40a5a2978ca0c9bf",
-    "combined_data_2.txt": "cd7feebf0b7162fc874c720cf3e0e72043031443162a3dca0e6e83c34fdc14ef",
-    "movie_titles.csv": "ed96c415b0dfb8892f4145665346e970a22bc618ea0a1854190b9502c82bbc6e",
+    "combined_data_1.txt": "8ebfd1936390259f7f8b72cad8879601bdce3ec538c5899215774048a4e935e4",
+    "combined_data_2.txt": "e06e0ba3dcb246e1a95a399b84731426113ed94f3b6452003650ed8ef90f71e7",
+    "movie_titles.csv": "2ea50a4d4226af1f4016b8f97b3a736aab8c226780a440d7eec4d8eff3f407a0",
 }
 
 
 def test_output_changes_come_with_a_new_generator_version(tiny_dir):
-    assert synth.GENERATOR_VERSION == 1, "update TINY_DIGESTS for the new version"
+    assert synth.GENERATOR_VERSION == 2, "update TINY_DIGESTS for the new version"
     got = {name: digest for name, digest in digests(tiny_dir).items() if name != synth.MARKER_NAME}
     assert got == TINY_DIGESTS, "the generator's output changed: bump synth.GENERATOR_VERSION"
 
@@ -215,7 +215,7 @@ def test_refuses_to_overwrite_files_it_did_not_write(tmp_path):
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(n_ratings=50), dict(n_ratings=601), dict(n_files=13), dict(n_users=0), dict(duplicate_fraction=1.0)],
+    [dict(n_ratings=50), dict(n_ratings=720), dict(n_files=13), dict(n_users=0), dict(duplicate_fraction=1.0)],
 )
 def test_impossible_parameters_are_refused(overrides, tmp_path):
     with pytest.raises(ValueError):
