@@ -14,6 +14,7 @@ import gzip
 import logging
 import os
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -128,34 +129,33 @@ def test_random_byte_corruption_never_yields_another_frame(netflix_cache, change
 # --- 2. a folder that mixes formats ---------------------------------------------------------
 
 
-def test_folder_with_netflix_and_movielens_ratings_is_an_error(tmp_path):
-    write_netflix(tmp_path)
-    shutil.copy(FIXTURES / "ml-100k" / "u.data", tmp_path)
-    with pytest.raises(DataFormatError, match=r"mixes data sets \(MovieLens: u.data; Netflix: combined_data_\*.txt\)"):
-        parse(tmp_path)
+@pytest.mark.parametrize(
+    ("sources", "found"),
+    [
+        (["kaggle/combined_data_1.txt", "ml-100k/u.data"], "MovieLens: u.data; Netflix: combined_data_*.txt"),
+        (["kaggle/combined_data_1.txt", "ml-100k/u.item"], "MovieLens: u.item; Netflix: combined_data_*.txt"),
+        (["kaggle/combined_data_1.txt", "kaggle/combined_data_2.txt.gz", "netflix_original/training_set"],
+         "Netflix: combined_data_*.txt (2 files), training_set/"),
+        (["ml-100k/u.data", "ml-latest-small/ratings.csv"], "MovieLens: ratings.csv, u.data"),
+    ],
+)
+def test_folder_mixing_data_sets_is_an_error_naming_what_it_holds(tmp_path, sources, found):
+    for source in sources:
+        if (FIXTURES / source).is_dir():
+            shutil.copytree(FIXTURES / source, tmp_path / Path(source).name)
+        else:
+            shutil.copy(FIXTURES / source, tmp_path)
+    with pytest.raises(DataFormatError, match=re.escape(f"{tmp_path}: mixes data sets ({found});")):
+        load_dataset(tmp_path, cache=False)
 
 
-def test_movielens_titles_are_never_attached_to_netflix_ratings(tmp_path):
+def test_titles_of_the_other_family_are_never_attached(tmp_path):
+    """Pointing at one ratings file in a mixed folder: its own family's titles only."""
     source = write_netflix(tmp_path)
     shutil.copy(FIXTURES / "ml-100k" / "u.item", tmp_path)
-    with pytest.raises(DataFormatError, match=r"MovieLens: u.item; Netflix: combined_data_\*.txt"):
-        load_dataset(tmp_path, cache=False)
-    assert load_dataset(source, cache=False).titles.empty, "a file's folder: only Netflix titles fit"
-
-
-def test_kaggle_files_beside_training_set_is_an_error(tmp_path):
-    shutil.copytree(FIXTURES / "netflix_original" / "training_set", tmp_path / "training_set")
-    for name in ["combined_data_1.txt", "combined_data_2.txt.gz"]:
-        shutil.copy(FIXTURES / "kaggle" / name, tmp_path)
-    with pytest.raises(DataFormatError, match=r"Netflix: combined_data_\*.txt \(2 files\), training_set/"):
-        parse(tmp_path)
-
-
-def test_two_movielens_ratings_files_is_an_error(tmp_path):
-    shutil.copy(FIXTURES / "ml-100k" / "u.data", tmp_path)
-    shutil.copy(FIXTURES / "ml-latest-small" / "ratings.csv", tmp_path)
-    with pytest.raises(DataFormatError, match=r"MovieLens: ratings.csv, u.data\)"):
-        parse(tmp_path)
+    assert load_dataset(source, cache=False).titles.empty
+    shutil.copy(FIXTURES / "kaggle" / "movie_titles.csv", tmp_path)
+    assert len(load_dataset(source, cache=False).titles) == 6
 
 
 def test_prize_files_beside_netflix_ratings_are_part_of_the_data_set(tmp_path):
