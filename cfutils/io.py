@@ -872,7 +872,9 @@ def _write_cache(frame: pd.DataFrame, cache_path: Path) -> None:
     except OSError as error:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
-        logger.warning("%s: parquet cache not written (%s); the source will be parsed again next time", cache_path, error)
+        logger.warning(
+            "%s: parquet cache not written (%s); the source will be parsed again next time", cache_path, error
+        )
 
 
 def _remove_orphans(cache_dir: Path) -> None:

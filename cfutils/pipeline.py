@@ -127,7 +127,9 @@ def resolve_output_dir(output_dir: str | Path, notebooks_dir: Path) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise PipelineError(f"--output-dir {output_dir}: cannot write into {existing}")
     if path == Path(notebooks_dir).resolve():
-        raise PipelineError(f"--output-dir {output_dir}: is the notebooks folder; the executed notebooks would replace them")
+        raise PipelineError(
+            f"--output-dir {output_dir}: is the notebooks folder; the executed notebooks would replace them"
+        )
     return path
 
 
