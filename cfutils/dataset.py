@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cfutils.io import empty_titles, read_ratings, read_titles
+from cfutils.io import empty_titles, format_family, read_ratings, read_titles
 from cfutils.synth import default_sample_dir, write_sample
 
 SAMPLE_DIR = default_sample_dir()
@@ -70,18 +70,19 @@ def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
 
 
 def find_titles(ratings_path: Path | str) -> Path | None:
-    """The titles file next to ratings, or None.
+    """The titles file next to ratings, of the same family (Netflix or MovieLens), or None.
 
     Looked for in the ratings folder (or the file's folder) and, for a
     ``training_set`` folder or a file inside one, in its parent.
     """
     ratings_path = Path(ratings_path)
+    family = format_family(ratings_path)
     folder = ratings_path if ratings_path.is_dir() else ratings_path.parent
     folders = [folder, folder.parent] if folder.name == "training_set" else [folder]
     for candidate_folder in folders:
         for name in TITLES_FILE_NAMES:
             for candidate in (candidate_folder / name, candidate_folder / f"{name}.gz"):
-                if candidate.is_file():
+                if candidate.is_file() and format_family(candidate) == family:
                     return candidate
     return None
 

@@ -23,12 +23,23 @@ Kaggle ``combined_data_N.txt``  a line ``MovieID:`` opens each movie's block; ea
 original ``training_set/``  one ``mv_XXXXXXX.txt`` per movie: the first line is
                             ``MovieID:``, then the same rows
 a folder                    read whole: every ``combined_data_*.txt``, or every
-                            ``mv_*.txt``, or a ``training_set/`` inside it, or one
-                            MovieLens ratings file (first found, in that order)
+                            ``mv_*.txt``, or a ``training_set/`` inside it, or its
+                            one MovieLens ratings file (see "Folders" below)
 MovieLens 100K ``u.data``   ``user<TAB>item<TAB>rating<TAB>unix seconds``
 MovieLens ``ratings.csv``   header ``userId,movieId,rating,timestamp``; half stars
 MovieLens ``ratings.dat``   ``UserID::MovieID::Rating::Timestamp`` (1M, 10M)
 ==========================  ===================================================
+
+Folders: a folder holds one data set. Netflix files (ratings, ``movie_titles``,
+``probe.txt``, ``qualifying.txt``, ``qualifying_answers.txt``) and MovieLens files
+(ratings, ``u.item``, ``movies.csv``, ``movies.dat``) never share one; nor do two kinds
+of ratings files (``combined_data_*.txt`` beside ``training_set/``, ``u.data`` beside
+``ratings.csv``), nor a file and its own ``.gz`` copy. Each of these is a
+:class:`DataFormatError` naming what the folder holds. Other files are ignored.
+
+Every rating must be dated from :data:`FIRST_DATE` to :data:`LAST_DATE` (a
+timestamp in milliseconds or a zero date is an error), and an input without a
+single rating is an error. A broken ``.gz`` file is an error naming the file.
 
 Parsing is vectorised: the text is read in pieces of about 64 MiB of whole lines,
 ``pyarrow.csv`` parses each piece on all cores, and Python only loops over the
@@ -42,13 +53,17 @@ line is located only after the vectorised parse has failed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fnmatch
 import gzip
 import hashlib
 import json
 import logging
 import os
 import re
+import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,10 +89,16 @@ BYTES_PER_RATING = sum(dtype.itemsize for dtype in RATINGS_DTYPES.values())
 
 #: Size of the pieces of whole lines that are parsed at once (bounds peak memory).
 PIECE_BYTES = 64 * MiB
-#: Bump when the parsed output changes, so that old parquet caches are not reused.
-CACHE_VERSION = 1
+#: Bump when the parsed output or the cache layout changes, so that old parquet caches are not reused.
+CACHE_VERSION = 2
 REPORT_KEY = b"cfutils.read_report"
+DIGEST_KEY = b"cfutils.sha256"
 MAX_ID = 2**31 - 1
+#: Every rating is dated within these days (inclusive): all Netflix Prize (1999-2005) and MovieLens
+#: (1995 on) ratings with years to spare; a timestamp in milliseconds or a zero date falls outside.
+FIRST_DATE, LAST_DATE = dt.date(1990, 1, 1), dt.date(2030, 12, 31)
+_FIRST_SECOND = (FIRST_DATE - dt.date(1970, 1, 1)).days * 86_400  # the same bounds in unix seconds
+_LAST_SECOND = (LAST_DATE - dt.date(1970, 1, 1)).days * 86_400 + 86_399
 
 _HEADER = re.compile(rb"[ \t]*(\d+)[ \t]*:\r?")
 _HEADER_TEXT = re.compile(_HEADER.pattern.decode(), re.ASCII)  # the same, for pyarrow's decoded row text
@@ -118,10 +139,14 @@ def read_ratings(
         A ratings file in any format of the module docstring, or a folder holding them.
     cache
         Reuse (or write) a parquet copy of the parsed frame under ``cache_dir``. It is
-        keyed by the resolved paths, sizes and modification times of the source files,
-        so an edited file is parsed again. Reloading the full Netflix data takes seconds.
+        keyed by the resolved path, size, modification time and inode change time of
+        each source file, so any write to a source, even one that keeps its size and
+        restores its modification time, parses it again. A cache that fails to read or
+        to verify (page checksums, then a SHA-256 of the frame and report) is deleted and
+        the source parsed again; a cache that cannot be written is skipped. Each logs one
+        warning. Reloading the full Netflix data takes seconds.
     cache_dir
-        Folder of the parquet caches; default ``$CFUTILS_CACHE_DIR`` or ``<repo>/data/processed``.
+        Folder of the parquet caches; default: see :func:`default_cache_dir`.
     progress
         Show a progress bar over the bytes parsed.
 
@@ -138,17 +163,17 @@ def read_ratings(
     FileNotFoundError
         ``path`` does not exist.
     DataFormatError
-        Unrecognised format, empty file, or a bad line (see :class:`DataFormatError`).
+        Unrecognised format, a folder mixing data sets, an empty file, no ratings at
+        all, a broken gzip file, or a bad line (see :class:`DataFormatError`).
     """
     ratings_format, files = _resolve_ratings_files(Path(path))
     if not cache:
         return _parse_ratings(ratings_format, files, progress)
-    cache_path = _cache_path(files, Path(cache_dir) if cache_dir is not None else _default_cache_dir())
-    if cache_path.exists():
-        logger.info("%s: reading the parquet cache %s", path, cache_path)
-        return _read_cache(cache_path)
-    frame = _parse_ratings(ratings_format, files, progress)
-    _write_cache(frame, cache_path)
+    cache_path = _cache_path(files, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    frame = _read_cache(cache_path)
+    if frame is None:
+        frame = _parse_ratings(ratings_format, files, progress)
+        _write_cache(frame, cache_path)
     return frame
 
 
@@ -160,8 +185,9 @@ def read_titles(path: Path | str) -> pd.DataFrame:
     Formats, detected by file name:
 
     - Netflix ``movie_titles.csv`` / ``.txt``: ``MovieID,YearOfRelease,Title``,
-      ISO-8859-1, no quoting. Titles may contain commas, so each line is split on its
-      first two commas only. A year of ``NULL`` is missing.
+      UTF-8 when valid, else ISO-8859-1 (as the Prize shipped them), no quoting.
+      Titles may contain commas, so each line is split on its first two commas only.
+      A year of ``NULL`` is missing.
     - MovieLens ``u.item``: ``|`` separated, latin-1; the year is the end of the
       release date (``01-Jan-1995``), missing when the date is empty.
     - MovieLens ``movies.csv`` (quoted CSV, UTF-8) and ``movies.dat`` (``::``
@@ -186,6 +212,21 @@ def read_titles(path: Path | str) -> pd.DataFrame:
     if name not in readers:
         raise DataFormatError(path, f"unrecognised titles file; expected one of {sorted(readers)}")
     return readers[name](path)
+
+
+def format_family(path: Path | str) -> str:
+    """``"Netflix"`` or ``"MovieLens"``: the family of a ratings file or folder, or of a titles file.
+
+    Known file names (see the module docstring) decide; another file is a ratings file
+    recognised by its first line, and a folder is the family of the ratings it holds.
+    Raises :class:`DataFormatError` as :func:`read_ratings` does for an unreadable source.
+    """
+    path = Path(path)
+    known = _known_entry(path.name, is_dir=False)
+    if path.is_file() and known is not None:
+        return known.family
+    ratings_format, _ = _resolve_ratings_files(path)
+    return "Netflix" if ratings_format == "netflix" else "MovieLens"
 
 
 # ---------------------------------------------------------------------------
@@ -239,19 +280,76 @@ def _resolve_ratings_files(path: Path) -> tuple[str, list[Path]]:
         raise FileNotFoundError(f"No such ratings file or folder: {path}")
     if path.is_file():
         return _detect_file_format(path), [path]
-    for pattern in ("combined_data_*.txt", "mv_*.txt"):
-        files = sorted({*path.glob(pattern), *path.glob(pattern + ".gz")})
-        if files:
-            return "netflix", files
-    if (path / "training_set").is_dir():
+    entries = _one_data_set(path)
+    kinds = {entry.ratings for entry in entries.values() if entry.ratings}
+    if not kinds:
+        raise DataFormatError(path, f"no ratings files found ({', '.join(_RATINGS_KINDS)})")
+    (kind,) = kinds
+    if kind == "training_set/":
         return _resolve_ratings_files(path / "training_set")
-    for name in _MOVIELENS_FILE_NAMES:
-        for candidate in (path / name, path / f"{name}.gz"):
-            if candidate.is_file():
-                return _detect_file_format(candidate), [candidate]
-    raise DataFormatError(
-        path, "no ratings files found (combined_data_*.txt, training_set/, mv_*.txt, u.data, ratings.csv, ratings.dat)"
-    )
+    files = [path / name for name, entry in sorted(entries.items()) if entry.ratings == kind]
+    return ("netflix" if kind in _NETFLIX_KINDS else _MOVIELENS_FILE_NAMES[kind]), files
+
+
+@dataclass(frozen=True)
+class _KnownEntry:
+    """A folder entry the readers know: its family and, for ratings, its kind (a name or pattern)."""
+
+    family: str
+    ratings: str | None = None
+
+
+#: Kinds of ratings entries (file name patterns, or the ``training_set/`` folder); a folder holds one kind.
+_NETFLIX_KINDS = ("combined_data_*.txt", "mv_*.txt", "training_set/")
+_RATINGS_KINDS = (*_NETFLIX_KINDS, "u.data", "ratings.csv", "ratings.dat")
+#: The other files of each family: titles, and the Prize's probe and qualifying sets.
+_OTHER_FILES = {
+    "Netflix": ("movie_titles.csv", "movie_titles.txt", "probe.txt", "qualifying.txt", "qualifying_answers.txt"),
+    "MovieLens": ("u.item", "movies.csv", "movies.dat"),
+}
+
+
+def _known_entry(name: str, is_dir: bool) -> _KnownEntry | None:
+    """What a folder entry named ``name`` is (``.gz`` ignored for files), or None for other entries."""
+    if is_dir:
+        return _KnownEntry("Netflix", "training_set/") if name == "training_set" else None
+    base = _base_name(Path(name))
+    for kind in _RATINGS_KINDS:
+        if fnmatch.fnmatchcase(base, kind):
+            return _KnownEntry("Netflix" if kind in _NETFLIX_KINDS else "MovieLens", kind)
+    return next((_KnownEntry(family) for family, names in _OTHER_FILES.items() if base in names), None)
+
+
+def _one_data_set(folder: Path) -> dict[str, _KnownEntry]:
+    """The known entries of ``folder`` by name, after checking that they form one data set.
+
+    Raises :class:`DataFormatError`, naming the entries, when the folder holds Netflix and
+    MovieLens files, two kinds of ratings files, or a file beside its own ``.gz`` copy.
+    """
+    with os.scandir(folder) as scan:
+        entries = {e.name: known for e in scan if (known := _known_entry(e.name, e.is_dir())) is not None}
+    doubled = [name for name in entries if f"{name}.gz" in entries]
+    if doubled:
+        copies = ", ".join(f"{name} and {name}.gz" for name in sorted(doubled))
+        raise DataFormatError(folder, f"holds both a file and its gzip copy ({copies}); keep one of each")
+    families = {entry.family for entry in entries.values()}
+    kinds = {entry.ratings for entry in entries.values() if entry.ratings}
+    if len(families) > 1 or len(kinds) > 1:
+        found = "; ".join(f"{family}: {_describe(entries, family)}" for family in sorted(families))
+        raise DataFormatError(
+            folder, f"mixes data sets ({found}); keep one data set per folder, or point at one ratings file"
+        )
+    return entries
+
+
+def _describe(entries: dict[str, _KnownEntry], family: str) -> str:
+    """The entries of one family, a pattern's files counted (``combined_data_*.txt (4 files)``)."""
+    names = sorted(name for name, entry in entries.items() if entry.family == family)
+    counts: dict[str, int] = {}
+    for name in names:
+        label = entries[name].ratings if entries[name].ratings in _NETFLIX_KINDS else name
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(label if n == 1 else f"{label} ({n} files)" for label, n in counts.items())
 
 
 def _detect_file_format(path: Path) -> str:
@@ -272,7 +370,31 @@ def _detect_file_format(path: Path) -> str:
 
 
 def _open_binary(path: Path):
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    return _GzipReader(path) if path.name.endswith(".gz") else open(path, "rb")
+
+
+class _GzipReader(gzip.GzipFile):
+    """A gzip file whose decompression errors (truncated, corrupt, not gzip at all) are
+    :class:`DataFormatError` naming the file."""
+
+    def __init__(self, path: Path):
+        super().__init__(path, "rb")
+        self.path = path
+
+    def read(self, size: int = -1) -> bytes:
+        with self._named_errors():
+            return super().read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        with self._named_errors():
+            return super().readline(size)
+
+    @contextlib.contextmanager
+    def _named_errors(self):
+        try:
+            yield
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise DataFormatError(self.path, f"broken gzip file ({type(error).__name__}: {error})") from None
 
 
 # ---------------------------------------------------------------------------
@@ -346,6 +468,8 @@ def _parse_ratings(ratings_format: str, files: list[Path], progress: bool) -> pd
         {name: _concatenate(parts, RATINGS_DTYPES[name]) for name, parts in columns.items()}, copy=False
     )
     rows_read = len(frame)
+    if rows_read == 0:
+        raise DataFormatError(_source(files), "no ratings: not one rating row in the data")
     frame = _keep_latest_per_pair(frame)
     report = {
         "files": [str(f.resolve()) for f in files],
@@ -355,11 +479,26 @@ def _parse_ratings(ratings_format: str, files: list[Path], progress: bool) -> pd
     if report["duplicates_dropped"]:
         logger.warning(
             "%s: dropped %d duplicate (user, movie) ratings, keeping the latest by date",
-            files[0].parent if len(files) > 1 else files[0],
+            _source(files),
             report["duplicates_dropped"],
         )
     frame.attrs["read_report"] = report
     return frame
+
+
+def _source(files: list[Path]) -> Path:
+    """What the user pointed at, as far as the files tell: their folder when several, else the file."""
+    return files[0].parent if len(files) > 1 else files[0]
+
+
+def _dated_in_range(date: np.ndarray) -> bool:
+    """Whether every ``datetime64[s]`` is within :data:`FIRST_DATE` .. :data:`LAST_DATE`."""
+    seconds = date.view(np.int64)
+    return seconds.size == 0 or (seconds.min() >= _FIRST_SECOND and seconds.max() <= _LAST_SECOND)
+
+
+def _date_range_problem(what: str) -> str:
+    return f"{what} is outside {FIRST_DATE}..{LAST_DATE}"
 
 
 def _concatenate(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
@@ -427,7 +566,8 @@ def _parse_netflix_piece(piece: _Piece, movie_id: int | None) -> tuple[dict[str,
             raise _BadPiece
         rating = _column(table, "rating")
         user_id = _column(table, "user_id")
-        if ((rating < 1) | (rating > 5)).any() or (user_id < 0).any():
+        date = _days_to_seconds(table.column("date").cast(pa.int32()).to_numpy())
+        if ((rating < 1) | (rating > 5)).any() or (user_id < 0).any() or not _dated_in_range(date):
             raise _BadPiece
     except (_BadPiece, pa.ArrowInvalid):
         raise _netflix_error(piece, movie_id) from None
@@ -436,7 +576,7 @@ def _parse_netflix_piece(piece: _Piece, movie_id: int | None) -> tuple[dict[str,
         "user_id": user_id,
         "movie_id": np.repeat(movie_ids, block_rows),
         "rating": rating.astype(np.float32),
-        "date": _days_to_seconds(table.column("date").cast(pa.int32()).to_numpy()),
+        "date": date,
     }
     return columns, int(movie_ids[-1]) if headers else movie_id
 
@@ -482,7 +622,7 @@ def _netflix_error(piece: _Piece, movie_id: int | None) -> DataFormatError:
     in_movie = movie_id is not None and piece.origins[0].file_offset > 0
     for path, line_number, text in piece.lines():
         in_movie = in_movie and line_number > 1
-        if b":" in text:
+        if b":" in text and b"," not in text:  # a row with a time in its date is a row
             match = _HEADER.fullmatch(text)
             valid = match is not None and int(match[1]) <= MAX_ID
             problem = None if valid else "a MovieID header must be a non-negative integer then ':'"
@@ -506,8 +646,11 @@ def _netflix_row_problem(text: bytes) -> str | None:
         return "CustomerID is not a non-negative 32-bit integer"
     if not _INTEGER.fullmatch(rating) or not 1 <= int(rating) <= 5:
         return "rating is not an integer from 1 to 5"
-    if not _is_iso_date(date):
+    day = _iso_date(date)
+    if day is None:
         return "date is not a valid YYYY-MM-DD"
+    if not FIRST_DATE <= day <= LAST_DATE:
+        return _date_range_problem("date")
     return None
 
 
@@ -515,15 +658,15 @@ def _is_id(text: bytes) -> bool:
     return bool(_INTEGER.fullmatch(text)) and 0 <= int(text) <= MAX_ID
 
 
-def _is_iso_date(text: bytes) -> bool:
+def _iso_date(text: bytes) -> dt.date | None:
+    """The date of a ``YYYY-MM-DD`` field, or None when it is not one."""
     match = _ISO_DATE.fullmatch(text)
     if match is None:
-        return False
+        return None
     try:
-        dt.date.fromisoformat(match[1].decode())
+        return dt.date.fromisoformat(match[1].decode())
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _unlocated_error(piece: _Piece) -> DataFormatError:
@@ -550,7 +693,8 @@ _MOVIELENS_LAYOUTS = {
     "movielens_dat": _MovieLensLayout(b"::"),
 }
 _MOVIELENS_FILE_NAMES = {"u.data": "movielens_udata", "ratings.csv": "movielens_csv", "ratings.dat": "movielens_dat"}
-_MOVIELENS_TYPES = {"user_id": pa.int32(), "movie_id": pa.int32(), "rating": pa.float32(), "timestamp": pa.int64()}
+#: Ratings are parsed and checked as float64, then stored as float32 (``5.0000001`` is no rating).
+_MOVIELENS_TYPES = {"user_id": pa.int32(), "movie_id": pa.int32(), "rating": pa.float64(), "timestamp": pa.int64()}
 _SNIFFERS: dict[str, Callable[[bytes], bool]] = {
     "netflix": lambda line: _HEADER.fullmatch(line) is not None,
     "movielens_csv": lambda line: line.replace(b" ", b"") == _MOVIELENS_LAYOUTS["movielens_csv"].header,
@@ -570,6 +714,8 @@ def _movielens_parser(layout: _MovieLensLayout):
                 raise _BadPiece
             delimiter = layout.separator
             if len(delimiter) > 1:
+                if b"\t" in data:  # a tab would pass for the stand-in separator below
+                    raise _BadPiece
                 data, delimiter = data.replace(delimiter, b"\t"), b"\t"  # pyarrow needs a one-byte delimiter
             options = _csv_options(
                 list(_MOVIELENS_TYPES), _MOVIELENS_TYPES, delimiter.decode(), skip_rows=int(has_header)
@@ -577,13 +723,13 @@ def _movielens_parser(layout: _MovieLensLayout):
             table = pa_csv.read_csv(pa.py_buffer(data), **options)
             rating = _column(table, "rating")
             user_id, movie_id = _column(table, "user_id"), _column(table, "movie_id")
+            date = _column(table, "timestamp").view("datetime64[s]")
             valid_rating = (rating >= 0.5) & (rating <= 5) & (rating * 2 == np.round(rating * 2))
-            if not valid_rating.all() or (user_id < 0).any() or (movie_id < 0).any():
+            if not valid_rating.all() or (user_id < 0).any() or (movie_id < 0).any() or not _dated_in_range(date):
                 raise _BadPiece
         except (_BadPiece, pa.ArrowInvalid):
             raise _movielens_error(piece, layout) from None
-        date = _column(table, "timestamp").view("datetime64[s]")
-        columns = {"user_id": user_id, "movie_id": movie_id, "rating": rating, "date": date}
+        columns = {"user_id": user_id, "movie_id": movie_id, "rating": rating.astype(np.float32), "date": date}
         return columns, state
 
     return parse_piece
@@ -604,6 +750,8 @@ def _movielens_error(piece: _Piece, layout: _MovieLensLayout) -> DataFormatError
 
 def _movielens_row_problem(text: bytes, separator: bytes) -> str | None:
     """What is wrong with one ``user, movie, rating, timestamp`` row, or None."""
+    if len(separator) > 1 and b"\t" in text:
+        return f"a tab in a line whose fields are separated by {separator.decode()!r}"
     fields = text.split(separator)
     if len(fields) != 4:
         names = f"user, movie, rating, timestamp separated by {separator.decode()!r}"
@@ -616,6 +764,8 @@ def _movielens_row_problem(text: bytes, separator: bytes) -> str | None:
         return "rating is not a number from 0.5 to 5 in half stars"
     if not _INTEGER.fullmatch(timestamp):
         return "timestamp is not an integer (unix seconds)"
+    if not _FIRST_SECOND <= int(timestamp) <= _LAST_SECOND:
+        return _date_range_problem("timestamp (unix seconds)")
     return None
 
 
@@ -663,39 +813,119 @@ def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
 
 #: Environment variable that moves the default parquet cache folder (tests point it at a tmp dir).
 CACHE_DIR_ENV = "CFUTILS_CACHE_DIR"
+#: The cache folder of a checkout of the project (it exists only there, not in an installed package).
+CHECKOUT_CACHE_DIR = Path(__file__).resolve().parents[1] / "data" / "processed"
+#: A temporary cache file untouched for this long was left by a writer that died; the next write removes it.
+ORPHAN_SECONDS = 3600
 
 
-def _default_cache_dir() -> Path:
-    """``$CFUTILS_CACHE_DIR`` if set, else ``<repo>/data/processed``."""
+def default_cache_dir() -> Path:
+    """Where :func:`read_ratings` caches: ``$CFUTILS_CACHE_DIR`` if set; else, in a checkout of the
+    project, ``<repo>/data/processed``; else the user's cache folder, ``$XDG_CACHE_HOME/cfutils``
+    (``~/.cache/cfutils`` when ``XDG_CACHE_HOME`` is unset or relative)."""
     configured = os.environ.get(CACHE_DIR_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "data" / "processed"
+    if configured:
+        return Path(configured)
+    if CHECKOUT_CACHE_DIR.is_dir():
+        return CHECKOUT_CACHE_DIR
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "cfutils"
 
 
 def _cache_path(files: list[Path], cache_dir: Path) -> Path:
-    """``ratings-<source>-<hash>.parquet``; the hash covers each file's resolved path, size and mtime."""
-    stamps = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    """``ratings-<source>-<hash>.parquet``; the hash covers each file's resolved path, size,
+    modification time and inode change time (no tool can set the change time back)."""
+    stamps = [(str(f.resolve()), s.st_size, s.st_mtime_ns, s.st_ctime_ns) for f in files for s in [f.stat()]]
     digest = hashlib.sha256(json.dumps([CACHE_VERSION, stamps]).encode()).hexdigest()[:16]
     source = files[0].parent.name if len(files) > 1 else _base_name(files[0])
     return cache_dir / f"ratings-{re.sub(r'[^A-Za-z0-9_.-]', '_', source)}-{digest}.parquet"
 
 
+def _frame_digest(frame: pd.DataFrame, report: bytes) -> bytes:
+    """SHA-256 (hex) of the read report and of each column's name, dtype and values: everything
+    a cache must give back unchanged."""
+    digest = hashlib.sha256(report)
+    for name in RATINGS_DTYPES:
+        values = np.ascontiguousarray(frame[name].to_numpy())
+        digest.update(f"{name}:{values.dtype.str}:{values.size}".encode())
+        digest.update(values.view(np.uint8))
+    return digest.hexdigest().encode()
+
+
 def _write_cache(frame: pd.DataFrame, cache_path: Path) -> None:
-    """Write atomically (temporary file, then rename), with the read report in the metadata."""
+    """Write atomically (temporary file, then rename) with parquet page checksums, and the read
+    report and the frame's digest in the metadata.
+
+    A failure (read-only or full disk, a cache folder under a file) logs one warning and leaves
+    no temporary file: the frame is parsed already, only the next read will be slower. Orphaned
+    temporary files (see :data:`ORPHAN_SECONDS`) are removed first.
+    """
+    report = json.dumps(frame.attrs["read_report"]).encode()
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), REPORT_KEY: json.dumps(frame.attrs["read_report"]).encode()}
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {**(table.schema.metadata or {}), REPORT_KEY: report, DIGEST_KEY: _frame_digest(frame, report)}
     temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
-    pq.write_table(table.replace_schema_metadata(metadata), temporary)
-    os.replace(temporary, cache_path)
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(cache_path.parent)
+        pq.write_table(table.replace_schema_metadata(metadata), temporary, write_page_checksum=True)
+        os.replace(temporary, cache_path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        logger.warning(
+            "%s: parquet cache not written (%s); the source will be parsed again next time", cache_path, error
+        )
 
 
-def _read_cache(cache_path: Path) -> pd.DataFrame:
-    """Read a cache back with the contract dtypes (parquet stores seconds as milliseconds)."""
-    table = pq.read_table(cache_path)
-    report = json.loads(table.schema.metadata[REPORT_KEY])
+def _remove_orphans(cache_dir: Path) -> None:
+    """Delete the temporary cache files not modified for :data:`ORPHAN_SECONDS`."""
+    cutoff = time.time() - ORPHAN_SECONDS
+    for temporary in cache_dir.glob(".ratings-*.tmp"):
+        with contextlib.suppress(OSError):  # another process may have just renamed or removed it
+            if temporary.stat().st_mtime < cutoff:
+                temporary.unlink()
+                logger.info("%s: removed an orphaned temporary cache file", temporary)
+
+
+def _read_cache(cache_path: Path) -> pd.DataFrame | None:
+    """The cached frame, or None when there is no cache or it is unusable.
+
+    An unusable cache (unreadable, truncated, a page checksum or the digest not matching) is
+    deleted, with one warning: it is only a copy, and the source is parsed again.
+    """
+    if not cache_path.exists():
+        return None
+    logger.info("reading the parquet cache %s", cache_path)
+    try:
+        return _read_verified_cache(cache_path)
+    except Exception as error:  # whatever the damage, the source is the truth
+        try:
+            cache_path.unlink(missing_ok=True)
+            outcome = "deleted it"
+        except OSError as unlink_error:
+            outcome = f"could not delete it ({unlink_error})"
+        logger.warning(
+            "%s: unusable parquet cache (%s: %s); %s, parsing the source again",
+            cache_path, type(error).__name__, error, outcome,
+        )
+        return None
+
+
+class _CacheMismatch(Exception):
+    """A cache read without error holds another frame than the one written."""
+
+
+def _read_verified_cache(cache_path: Path) -> pd.DataFrame:
+    """Read a cache back with the contract dtypes (parquet stores seconds as milliseconds), verifying
+    the page checksums while reading and then the digest of the frame and report."""
+    table = pq.read_table(cache_path, page_checksum_verification=True)
+    metadata = table.schema.metadata or {}
+    report = metadata[REPORT_KEY]
     schema = pa.schema([(name, pa.from_numpy_dtype(dtype)) for name, dtype in RATINGS_DTYPES.items()])
     frame = table.cast(schema).to_pandas(split_blocks=True, self_destruct=True)
-    frame.attrs["read_report"] = report
+    if list(frame.columns) != list(RATINGS_DTYPES) or _frame_digest(frame, report) != metadata[DIGEST_KEY]:
+        raise _CacheMismatch("the frame read differs from the one written")
+    frame.attrs["read_report"] = json.loads(report)
     return frame
 
 
@@ -766,7 +996,7 @@ def _split_fields(lines: pd.Series, separator: str, names: list[str]) -> pd.Data
 
 
 def _read_netflix_titles(path: Path) -> pd.DataFrame:
-    lines = _read_lines(path, "latin-1")
+    lines = _read_lines(path, "utf-8|latin-1")
     fields = _split_fields(lines, ",", ["id", "year", "title"])
     years = fields.pop("year").str.strip()
     return _titles_frame(path, lines, fields, years.where(~years.isin(["NULL", ""]), None))

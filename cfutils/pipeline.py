@@ -19,8 +19,11 @@ the command". ``OUTPUT_DIR`` then holds::
     report.html       parameters, the metrics table, then every executed notebook
 
 ``metrics.json``, ``timings.json`` and ``report.html`` describe the notebooks of this run only
-(``--only`` runs a subset); they are removed when a run starts and written when all notebooks of
-the run succeeded, so a stale file never passes for the result of a failed run.
+(``--only`` runs a subset); they are written when all notebooks of the run succeeded. When a run
+starts it removes them, and the executed notebooks and ``figures/NN_*.png`` of the notebooks it is
+about to run, so a stale file never passes for the result of a failed run. It removes nothing else.
+
+``--output-dir`` and ``--seed`` are checked before anything runs: a usage error exits 2.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import re
 import sys
 import time
@@ -51,6 +55,9 @@ DEFAULT_NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SHARED_PARAMETERS = ("DATA", "SEED", "OUTPUT_DIR", "SPLIT")
 KERNEL_NAME = "python3"
 ARTIFACTS = ("metrics.json", "timings.json", "report.html")
+#: Largest ``--seed``: every library the notebooks seed (numpy's RandomState, Surprise, XGBoost)
+#: accepts it, and ``SEED + 1`` too.
+MAX_SEED = 2**31 - 1
 
 _NOTEBOOK_NAME = re.compile(r"(\d{2})_[^/]*\.ipynb")
 
@@ -107,6 +114,34 @@ def resolve_data(data: str) -> str:
     if not path.exists():
         raise PipelineError(f"--data {data}: no such file or folder ({path})")
     return str(path)
+
+
+def resolve_output_dir(output_dir: str | Path, notebooks_dir: Path) -> Path:
+    """``output_dir`` made absolute, checked before anything runs: no part of it is a file, the
+    nearest existing folder on its path is writable, and it is not the notebooks folder (the
+    executed notebooks would replace their sources). Raises :class:`PipelineError`."""
+    path = Path(output_dir).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise PipelineError(f"--output-dir {output_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PipelineError(f"--output-dir {output_dir}: cannot write into {existing}")
+    if path == Path(notebooks_dir).resolve():
+        raise PipelineError(
+            f"--output-dir {output_dir}: is the notebooks folder; the executed notebooks would replace them"
+        )
+    return path
+
+
+def clear_artifacts(notebooks: Sequence[Path], output_dir: Path) -> None:
+    """Remove what an earlier run of ``notebooks`` left in ``output_dir``: their executed notebooks,
+    their figures (``figures/NN_*.png``, NN their numbers) and :data:`ARTIFACTS`. Nothing else."""
+    for name in ARTIFACTS:
+        (output_dir / name).unlink(missing_ok=True)
+    for notebook in notebooks:
+        (output_dir / notebook.name).unlink(missing_ok=True)
+        for figure in (output_dir / "figures").glob(f"{notebook.name[:2]}_*.png"):
+            figure.unlink()
 
 
 def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel_name: str) -> float:
@@ -185,14 +220,14 @@ def run(
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Execute the notebooks of ``parameters`` (see :func:`plan`) in order, into ``output_dir``,
-    then write metrics.json, timings.json and report.html there.
+    then write metrics.json, timings.json and report.html there. What an earlier run of the same
+    notebooks wrote is removed first (:func:`clear_artifacts`).
 
     Returns the metrics, ``{notebook name: {record: value}}``. Raises :class:`PipelineError` at
     the first failing notebook; later notebooks are not run.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:
-        (output_dir / name).unlink(missing_ok=True)
+    clear_artifacts(list(parameters), output_dir)
 
     metrics: dict[str, dict[str, Any]] = {}
     timings: dict[str, dict[str, Any]] = {}
@@ -226,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         "figures/, metrics.json, timings.json and report.html into the output folder.",
     )
     parser.add_argument("--data", default="sample", help='"sample" (default, generated), "movielens-small" (real, embedded) or a ratings file/folder')
-    parser.add_argument("--seed", type=int, default=0, help="SEED of every notebook (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help=f"SEED of every notebook, 0 to {MAX_SEED} (default 0)")
     parser.add_argument("--output-dir", default="outputs", help="where results go (default outputs/)")
     parser.add_argument("--split", choices=SPLIT_METHODS, default="global_time", help="train/test split (default global_time)")
     parser.add_argument(
@@ -248,10 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     extra = {name: parse_value(value) for name, value in args.parameter}
     try:
+        output_dir = resolve_output_dir(args.output_dir, args.notebooks_dir)
+        if not 0 <= args.seed <= MAX_SEED:
+            raise PipelineError(f"--seed {args.seed}: must be an integer from 0 to {MAX_SEED}")
         notebooks = select_notebooks(discover_notebooks(args.notebooks_dir), args.only)
         if not notebooks:
             raise PipelineError(f"no NN_*.ipynb notebooks in {args.notebooks_dir}")
-        output_dir = Path(args.output_dir).expanduser().resolve()
         shared = {"DATA": resolve_data(args.data), "SEED": args.seed, "OUTPUT_DIR": str(output_dir), "SPLIT": args.split}
         parameters = plan(notebooks, shared, extra)
     except PipelineError as error:

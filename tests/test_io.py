@@ -317,12 +317,19 @@ def test_training_set_layout_round_trip(tmp_path_factory, rows, newline, final, 
     assert_ratings_equal(read(training_set.parent, piece), keep_latest(frame(by_file)))
 
 
+def unix_seconds(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
+
+
+#: Every second a rating may be dated at (io.FIRST_DATE to io.LAST_DATE, inclusive).
+VALID_SECONDS = st.integers(unix_seconds(io.FIRST_DATE), unix_seconds(io.LAST_DATE) + 86_399)
+
 movielens_rows = st.lists(
     st.tuples(
         st.integers(0, 2**31 - 1),
         st.integers(0, 2**31 - 1),
         st.sampled_from([x / 2 for x in range(1, 11)]),
-        st.integers(0, 2**40),
+        VALID_SECONDS,
     ),
     min_size=1,
     max_size=60,
@@ -530,7 +537,7 @@ def test_cache_false_neither_reads_nor_writes(source, tmp_path, monkeypatch):
 
 def test_default_cache_dir_is_data_processed_in_the_repo(monkeypatch):
     monkeypatch.delenv(io.CACHE_DIR_ENV, raising=False)
-    assert io._default_cache_dir() == Path(io.__file__).resolve().parents[1] / "data" / "processed"
+    assert io.default_cache_dir() == Path(io.__file__).resolve().parents[1] / "data" / "processed"
 
 
 def test_cache_dir_defaults_to_the_environment_variable(source, tmp_path, monkeypatch):
