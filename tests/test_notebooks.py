@@ -83,8 +83,11 @@ def test_01_eda(pipeline_run, ratings, tiny_data_dir):
     file_order, by_time = splits["tutorial: file order"], splits["this project: global_time"]
     train, test = file_order_split(ratings, TEST_SIZE)
     assert file_order["test ratings"] == by_time["test ratings"] == round(TEST_SIZE * n)
-    assert file_order["test movies never seen in train (%)"] == pytest.approx(cold_start_report(train, test)["new_movies_pct"])
-    # The point of the comparison: the file-order split is by movie and overlaps in time, the time split is not.
+    report = cold_start_report(train, test)
+    assert file_order["test movies never seen in train (%)"] == pytest.approx(report["new_movies_pct"])
+    assert file_order["test users never seen in train (%)"] == pytest.approx(report["new_users_pct"])
+    # The point of the comparison: on Netflix-format files the file-order split is by movie and overlaps in
+    # time; the time split is neither.
     assert file_order["test movies never seen in train (%)"] > 50 > by_time["test movies never seen in train (%)"]
     assert file_order["test ratings older than the newest train rating (%)"] > 50
     assert by_time["test ratings older than the newest train rating (%)"] == 0.0
@@ -137,6 +140,8 @@ def test_03_similarity(pipeline_run, ratings, tiny_data_dir):
     assert got["mean_neighbours_per_user"] == pytest.approx(user_top_k.getnnz(axis=1).mean(), abs=1e-4)
     assert got["mean_neighbours_per_movie"] == pytest.approx(movie_top_k.getnnz(axis=1).mean(), abs=1e-4)
     assert 0 < got["mean_neighbours_per_movie"] <= min(50, matrix.n_movies - 1)
+    assert got["median_kept_cosine"] == pytest.approx(
+        {"user": np.median(user_top_k.data), "movie": np.median(movie_top_k.data)}, abs=1e-4)
 
     most_rated = int(matrix.movie_ids[np.argmax(matrix.movie_counts)])
     titles = load_dataset(str(tiny_data_dir), cache=False).titles
