@@ -38,7 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cfutils.models import PAIR_COLUMNS, unfitted_copy
-from cfutils.split import chronological_folds
+from cfutils.split import chronological_folds, validation_split_for
 
 
 def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
@@ -48,6 +48,13 @@ def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
     folds = np.empty(n_rows, dtype=np.int64)
     folds[np.random.default_rng(seed).permutation(n_rows)] = np.arange(n_rows) % n_folds
     return folds
+
+
+def folds_for(split: str) -> str:
+    """The stack's fold rule for test split ``split``: ``"random"`` folds for a random test
+    split, forward chaining by the split's own time rule otherwise, so the stack's training
+    rows look like its test rows."""
+    return "random" if split == "random" else validation_split_for(split)
 
 
 def base_predictions(models: Sequence, pairs: pd.DataFrame) -> pd.DataFrame:

@@ -230,5 +230,8 @@ def test_05_model_comparison(pipeline_run, ratings):
     singles = {name: row["test_rmse"] for name, row in results.items() if "stack" not in name}
     assert got["stack_gain"]["best_single_model"] == min(singles, key=singles.get)
     assert got["stack_gain"]["gain"] == pytest.approx(min(singles.values()) - results["xgb_stack"]["test_rmse"])
+    warm = [row["warm_rmse"] for name, row in results.items() if "stack" not in name]
+    assert got["stack_gain"]["warm_gain"] == pytest.approx(min(warm) - results["xgb_stack"]["warm_rmse"])
+    assert got["skipped"] == {} and got["stack_folds"] == "global_time"  # forward chaining, the split's own rule
     honesty = got["train_vs_test_rmse"]
     assert honesty["knn_users"]["train_rmse_in_sample"] < honesty["knn_users"]["train_rmse_out_of_fold"]
