@@ -232,6 +232,7 @@ def test_05_model_comparison(pipeline_run, ratings):
     assert got["stack_gain"]["gain"] == pytest.approx(min(singles.values()) - results["xgb_stack"]["test_rmse"])
     warm = [row["warm_rmse"] for name, row in results.items() if "stack" not in name]
     assert got["stack_gain"]["warm_gain"] == pytest.approx(min(warm) - results["xgb_stack"]["warm_rmse"])
-    assert got["skipped"] == {} and got["stack_folds"] == "global_time"  # forward chaining, the split's own rule
+    assert got["skipped"] == {} and got["stack_folds"] == ["random", "global_time"]
+    assert got["stack_margin"] == min(got["tuning"], key=lambda name: got["tuning"][name]["val_rmse"])
     honesty = got["train_vs_test_rmse"]
     assert honesty["knn_users"]["train_rmse_in_sample"] < honesty["knn_users"]["train_rmse_out_of_fold"]

@@ -9,7 +9,8 @@ import pytest
 from cfutils import models
 from cfutils.features import feature_names
 from cfutils.split import chronological_folds, temporal_split
-from cfutils.stacking import StackedXGB, base_predictions, fold_ids, out_of_fold, out_of_fold_predictions
+from cfutils.stacking import (StackedXGB, base_predictions, fold_ids, folds_for, out_of_fold,
+                              out_of_fold_predictions, support_counts)
 from test_models import random_ratings
 
 N_FOLDS = 3
@@ -138,7 +139,8 @@ def test_stack_shapes_names_and_inputs(data, out_of_fold):
     assert predicted.shape == (len(test),) and np.isfinite(predicted).all()
     names = [m.name for m in bases]
     inputs = stack.train_inputs_
-    assert list(inputs.columns) == [*feature_names(), *names] and inputs.index.equals(train.index)
+    assert list(inputs.columns) == [*feature_names(), "log_n_user", "log_n_movie", *names]
+    assert inputs.index.equals(train.index)
     assert list(stack.xgb_.get_booster().feature_names) == list(inputs.columns)
     # Base models are fitted copies; the given ones stay unfitted.
     assert all(not hasattr(m, "algo_") and not hasattr(m, "bu_") for m in bases)
@@ -160,3 +162,29 @@ def test_prefit_stack_uses_the_given_models(data):
     assert all(a is b for a, b in zip(stack.fitted_models_, fitted))
     refit = StackedXGB(base_models()[:2], n_folds=N_FOLDS, n_estimators=5).fit(train)
     np.testing.assert_allclose(stack.predict(test), refit.predict(test), atol=1e-6)
+
+
+def test_support_counts_match_a_plain_count(data):
+    train, test = data
+    counts = support_counts(train, test)
+    for row, (user, movie) in enumerate(zip(test["user_id"], test["movie_id"])):
+        assert counts["log_n_user"].iloc[row] == pytest.approx(np.log1p((train["user_id"] == user).sum()))
+        assert counts["log_n_movie"].iloc[row] == pytest.approx(np.log1p((train["movie_id"] == movie).sum()))
+
+
+def test_stack_on_several_fold_rules_trains_on_the_rows_of_each(data):
+    train, test = data
+    stack = StackedXGB(base_models()[:2], n_folds=N_FOLDS, folds=folds_for("global_time"), n_estimators=3).fit(train)
+    later = chronological_folds(train, N_FOLDS + 1, "global_time") >= 1
+    assert stack.train_inputs_.index.equals(train.index.append(train.index[later]))
+    assert stack.train_inputs_["log_n_user"].eq(0).sum() > 0  # forward chaining brings cold rows
+    assert np.isfinite(stack.predict(test)).all()
+
+
+def test_a_stack_with_nothing_to_learn_predicts_its_margin_model(data):
+    train, test = data
+    bases = [m.fit(train) for m in base_models()[:2]]
+    stack = StackedXGB(bases, prefit=True, n_folds=N_FOLDS, margin="baseline", n_estimators=2, learning_rate=0.0).fit(train)
+    np.testing.assert_allclose(stack.predict(test), bases[0].predict(test), atol=1e-5)
+    unanchored = StackedXGB(bases, prefit=True, n_folds=N_FOLDS, n_estimators=2, learning_rate=0.0).fit(train)
+    assert np.abs(unanchored.predict(test) - bases[0].predict(test)).max() > 0.1
