@@ -50,7 +50,7 @@ from cfutils import synth
 from cfutils.features import feature_names, similarity_features
 from cfutils.io import read_ratings
 from cfutils.matrix import RatingMatrix
-from cfutils.memory import GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
+from cfutils.memory import DEFAULT_BUDGET_BYTES, GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
 from cfutils.metrics import rmse
 from cfutils.recommend import Recommender
 from cfutils.similarity import cosine_top_k
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> dict:
     data_dir = Path(args.data_dir or BENCHMARKS_DIR / "data" / f"scale_{args.fraction:g}")
     cache_dir = data_dir / "parquet_cache"
     budget = args.memory_budget_gb * GiB
-    step_budget = args.step_budget_gb * GiB
+    step_budget = DEFAULT_BUDGET_BYTES if args.step_budget_gb is None else args.step_budget_gb * GiB
     check_run_fits(preset.n_ratings, budget)
     clock = StageClock()
 
@@ -197,7 +197,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--top-n-users", type=int, default=1_000)
     parser.add_argument("--memory-budget-gb", type=float, default=16.0, help="whole-run resident budget")
-    parser.add_argument("--step-budget-gb", type=float, default=2.0, help="working memory of one heavy step")
+    parser.add_argument("--step-budget-gb", type=float, default=None,
+                        help="working memory of one heavy step (default: cfutils.memory's machine-derived budget)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
