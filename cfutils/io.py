@@ -143,7 +143,7 @@ def read_ratings(
     ratings_format, files = _resolve_ratings_files(Path(path))
     if not cache:
         return _parse_ratings(ratings_format, files, progress)
-    cache_path = _cache_path(files, Path(cache_dir) if cache_dir is not None else _default_cache_dir())
+    cache_path = ratings_cache_path(path, cache_dir)
     if cache_path.exists():
         logger.info("%s: reading the parquet cache %s", path, cache_path)
         return _read_cache(cache_path)
@@ -669,6 +669,16 @@ def _default_cache_dir() -> Path:
     """``$CFUTILS_CACHE_DIR`` if set, else ``<repo>/data/processed``."""
     configured = os.environ.get(CACHE_DIR_ENV)
     return Path(configured) if configured else Path(__file__).resolve().parents[1] / "data" / "processed"
+
+
+def ratings_cache_path(path: Path | str, cache_dir: Path | str | None = None) -> Path:
+    """The parquet file that ``read_ratings(path, cache=True, cache_dir=cache_dir)`` reads or writes.
+
+    Another engine (Spark) reads the parsed ratings from there; it exists once
+    ``read_ratings`` has run on the current files.
+    """
+    _, files = _resolve_ratings_files(Path(path))
+    return _cache_path(files, Path(cache_dir) if cache_dir is not None else _default_cache_dir())
 
 
 def _cache_path(files: list[Path], cache_dir: Path) -> Path:

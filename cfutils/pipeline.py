@@ -18,6 +18,10 @@ the command". ``OUTPUT_DIR`` then holds::
     timings.json      {"NN_name": {"notebook_wall_s": ..., volatile records}}
     report.html       parameters, the metrics table, then every executed notebook
 
+A notebook whose metadata lists Python packages under ``cfutils.requires`` (notebook 07 needs
+``pyspark``, which ``make spark`` installs) is skipped when one is missing: the run prints one line
+with the reason and records it in ``metrics.json`` as ``{"skipped": reason}``.
+
 ``metrics.json``, ``timings.json`` and ``report.html`` describe the notebooks of this run only
 (``--only`` runs a subset); they are removed when a run starts and written when all notebooks of
 the run succeeded, so a stale file never passes for the result of a failed run.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
 import re
 import sys
@@ -107,6 +112,17 @@ def resolve_data(data: str) -> str:
     if not path.exists():
         raise PipelineError(f"--data {data}: no such file or folder ({path})")
     return str(path)
+
+
+def missing_requirements(notebook: Path) -> list[str]:
+    """The packages named in the notebook's ``cfutils.requires`` metadata that cannot be imported."""
+    required = nbformat.read(notebook, as_version=4).metadata.get("cfutils", {}).get("requires", [])
+    return [name for name in required if importlib.util.find_spec(name) is None]
+
+
+def skip_reason(missing: Sequence[str]) -> str:
+    """The one line that a skipped notebook leaves in the output and in metrics.json."""
+    return f"skipped: needs {', '.join(missing)}, not installed (the notebook's first cell says how to add it)"
 
 
 def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel_name: str) -> float:
@@ -200,6 +216,11 @@ def run(
     bar = tqdm(list(parameters), desc="notebooks", unit="nb", disable=not progress, file=sys.stdout)
     for notebook in bar:
         bar.set_postfix_str(notebook.stem)
+        missing = missing_requirements(notebook)
+        if missing:
+            metrics[notebook.stem] = {"skipped": skip_reason(missing)}
+            tqdm.write(f"{notebook.name}: {skip_reason(missing)}", file=sys.stdout)
+            continue
         wall = execute(notebook, output_dir, parameters[notebook], kernel_name)
         tqdm.write(f"{notebook.name}: {wall:.1f} s", file=sys.stdout)
         executed = output_dir / notebook.name
@@ -211,7 +232,7 @@ def run(
     (output_dir / "timings.json").write_text(dump_json(timings), encoding="utf-8")
     write_report(
         output_dir / "report.html",
-        [output_dir / p.name for p in parameters],
+        [output_dir / p.name for p in parameters if p.stem in wall_seconds],
         metrics,
         wall_seconds,
         {k: v for params in parameters.values() for k, v in params.items()},
