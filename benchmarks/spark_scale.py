@@ -27,7 +27,6 @@ JVM (local mode: the executors live in it), sampled every 0.1 s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -45,8 +44,7 @@ from cfutils.memory import MiB
 from cfutils.metrics import rmse
 from cfutils.models import SVD, BiasBaseline, rating_scale
 from cfutils.split import temporal_split
-
-BENCHMARKS_DIR = Path(__file__).resolve().parent
+from scale import BENCHMARKS_DIR, save_result, scale_parser
 
 
 class PeakMemory:
@@ -160,10 +158,7 @@ def print_table(result: dict) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fraction", type=float, default=0.01, help="share of Netflix's users and ratings")
-    parser.add_argument("--output", type=Path, required=True, help="results JSON")
-    parser.add_argument("--data-dir", help="where the generated files go (default benchmarks/data/scale_F)")
+    parser = scale_parser(__doc__.split("\n\n")[0], default_fraction=0.01)
     parser.add_argument("--master", default=None, help="Spark master (default $SPARK_MASTER, else local[*])")
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--shuffle-partitions", type=int, default=16)
@@ -178,8 +173,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    save_result(args.output, result)
     print_table(result)
     return 0
 

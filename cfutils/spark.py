@@ -90,20 +90,22 @@ def start_session(
 # --------------------------------------------------------------------------- data
 
 
-def parquet_source(data: str | Path) -> Path:
-    """The parquet cache of ``data`` (``"sample"``, ``"movielens-small"`` or a ratings path).
+def parquet_source(data: str | Path) -> str:
+    """Where Spark reads the ratings of ``data`` (``"sample"``, ``"movielens-small"`` or a path).
 
-    A ``.parquet`` file or folder is taken as it is (on a cluster: a path every executor can
-    read). Otherwise the cache that :func:`cfutils.io.read_ratings` keeps for the source;
-    when it does not exist yet, the files are parsed once, on this machine, to write it.
+    A path ending in ``.parquet`` is taken as it is: on a cluster, a file or folder every
+    executor can read (a shared file system, or an object store URL such as
+    ``s3a://bucket/ratings.parquet``). Otherwise the parquet cache that
+    :func:`cfutils.io.read_ratings` keeps for the source; when it does not exist yet, the
+    files are parsed once, on this machine, to write it.
     """
     if str(data).endswith(".parquet"):
-        return Path(data)
+        return str(data)
     source = source_path(data)
     cache = ratings_cache_path(source)
     if not cache.exists():
         read_ratings(source, cache=True)
-    return cache
+    return str(cache)
 
 
 def with_row_position(frame: DataFrame, name: str = ROW) -> DataFrame:
@@ -124,7 +126,7 @@ def with_row_position(frame: DataFrame, name: str = ROW) -> DataFrame:
             .withColumn(name, F.col("_offset") + record).drop("_id", "_part", "_offset"))
 
 
-def read_ratings_parquet(spark: SparkSession, path: str | Path) -> DataFrame:
+def read_ratings_parquet(spark: SparkSession, path: str) -> DataFrame:
     """The ratings of a parquet file written by :func:`cfutils.io.read_ratings`, with ``row``.
 
     Columns ``user_id``, ``movie_id`` (int), ``rating`` (float), ``date`` (timestamp) and
@@ -307,13 +309,16 @@ def stage_timings(spark: SparkSession, job_group: str) -> pd.DataFrame:
     """The stages of the jobs run under ``sparkContext.setJobGroup(job_group, ...)``, from the
     Spark UI's REST API: name, tasks, wall seconds, executor CPU seconds, shuffle bytes.
 
-    Empty when the UI is disabled (``spark.ui.enabled=false``).
+    Empty when the UI is disabled (``spark.ui.enabled=false``) or does not answer in time.
     """
     context = spark.sparkContext
     if not context.uiWebUrl:
         return pd.DataFrame()
     base = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}"
-    jobs = _get_json(f"{base}/jobs")
+    try:
+        jobs, stages = _get_json(f"{base}/jobs"), _get_json(f"{base}/stages")
+    except OSError:  # URLError, a refused connection or a timeout
+        return pd.DataFrame()
     wanted = {stage for job in jobs if job.get("jobGroup") == job_group for stage in job["stageIds"]}
     rows = [{
         "stage": stage["stageId"], "name": stage["name"].split(" at ")[0], "tasks": stage["numTasks"],
@@ -321,12 +326,12 @@ def stage_timings(spark: SparkSession, job_group: str) -> pd.DataFrame:
         "executor_seconds": stage.get("executorRunTime", 0) / 1000,
         "shuffle_read_MiB": stage.get("shuffleReadBytes", 0) / 2**20,
         "shuffle_write_MiB": stage.get("shuffleWriteBytes", 0) / 2**20,
-    } for stage in _get_json(f"{base}/stages") if stage["stageId"] in wanted and stage["status"] == "COMPLETE"]
+    } for stage in stages if stage["stageId"] in wanted and stage["status"] == "COMPLETE"]
     return pd.DataFrame(rows).sort_values("stage", ignore_index=True) if rows else pd.DataFrame()
 
 
 def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:
         return json.load(response)
 
 

@@ -66,8 +66,9 @@ def test_read_ratings_parquet_keeps_read_ratings_order_over_several_partitions(s
 
 
 def test_parquet_source_is_the_read_ratings_cache(tiny_data_dir):
-    assert cs.parquet_source(tiny_data_dir) == ratings_cache_path(tiny_data_dir)
-    assert cs.parquet_source(tiny_data_dir).exists()
+    assert cs.parquet_source(tiny_data_dir) == str(ratings_cache_path(tiny_data_dir))
+    assert ratings_cache_path(tiny_data_dir).exists()
+    assert cs.parquet_source("s3a://bucket/ratings.parquet") == "s3a://bucket/ratings.parquet"
 
 
 # --------------------------------------------------------------------------- splits
