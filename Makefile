@@ -1,19 +1,21 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11 and make):
 #   make run    creates .venv if missing, installs the pinned dependencies, runs the main job
 #   make test   the same set-up, then the test suite
-# Everything else is optional: make lab, make bench, make sample, make clean.
+# Everything else is optional: make lab, make bench, make sample, make clean,
+# make spark (PySpark for notebook 07) and make test-spark.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.spark-installed
 
 DATA ?= sample
 OUTPUT_DIR ?= outputs
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lab bench sample clean install
+.PHONY: run test lab bench sample clean install spark test-spark
 
 install: $(STAMP)
 
@@ -30,6 +32,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# PySpark for notebook 07, on top of the core install (about half a gigabyte more); it needs Java.
+spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	@command -v java >/dev/null || { echo "make spark: no java found; install a Java 17 runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt -c constraints.txt
+	touch $(SPARK_STAMP)
+
+# The Spark splits against cfutils.split, the top-N lists against references, and notebook 07 on tiny data.
+test-spark: $(SPARK_STAMP)
+	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

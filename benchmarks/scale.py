@@ -186,11 +186,22 @@ def print_table(result: dict) -> None:
         print(f"{name:<18}{stage['seconds']:>10.1f}{stage['peak_rss_mb']:>14.0f}")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fraction", type=float, default=0.05, help="share of Netflix's users and ratings")
+def scale_parser(description: str, default_fraction: float) -> argparse.ArgumentParser:
+    """The options of every scale script: ``--fraction``, ``--output`` and ``--data-dir``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--fraction", type=float, default=default_fraction, help="share of Netflix's users and ratings")
     parser.add_argument("--output", type=Path, required=True, help="results JSON")
     parser.add_argument("--data-dir", help="where the generated files go (default benchmarks/data/scale_F)")
+    return parser
+
+
+def save_result(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = scale_parser(__doc__.split("\n\n")[0], default_fraction=0.05)
     parser.add_argument("--train-rows", type=int, default=5_000_000, help="featurised train rows at fraction 1")
     parser.add_argument("--movie-k", type=int, default=50)
     parser.add_argument("--user-k", type=int, default=50)
@@ -212,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
               "(a step's `budget_bytes` is set with --step-budget-gb; the whole run's with --memory-budget-gb)",
               file=sys.stderr)
         return 2
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    save_result(args.output, result)
     print_table(result)
     return 0
 

@@ -56,17 +56,22 @@ def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
     ``data/processed``). Raises ``FileNotFoundError`` for a missing path and
     :class:`cfutils.io.DataFormatError` for unreadable data.
     """
-    if str(data) == "sample":
-        source, name = _sample_dir(), "sample"
-    elif str(data) == "movielens-small":
-        source, name = MOVIELENS_SMALL_DIR, "movielens-small"
-    else:
-        source = Path(data)
-        name = source.name
+    source = source_path(data)
+    name = str(data) if str(data) in EMBEDDED else source.name
     ratings = read_ratings(source, cache=cache)
     titles_path = find_titles(source)
     titles = read_titles(titles_path) if titles_path is not None else empty_titles()
     return Dataset(ratings=ratings, titles=titles, source=str(source), name=name)
+
+
+def source_path(data: str | Path) -> Path:
+    """The ratings file or folder of ``data``: an embedded name's folder (the sample is
+    generated when missing or stale), else ``data`` itself."""
+    if str(data) == "sample":
+        return _sample_dir()
+    if str(data) == "movielens-small":
+        return MOVIELENS_SMALL_DIR
+    return Path(data)
 
 
 def find_titles(ratings_path: Path | str) -> Path | None:

@@ -832,6 +832,16 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "cfutils"
 
 
+def ratings_cache_path(path: Path | str, cache_dir: Path | str | None = None) -> Path:
+    """The parquet file that ``read_ratings(path, cache=True, cache_dir=cache_dir)`` reads or writes.
+
+    Another engine (Spark) reads the parsed ratings from there; it exists once
+    ``read_ratings`` has run on the current files.
+    """
+    _, files = _resolve_ratings_files(Path(path))
+    return _cache_path(files, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+
+
 def _cache_path(files: list[Path], cache_dir: Path) -> Path:
     """``ratings-<source>-<hash>.parquet``; the hash covers each file's resolved path, size,
     modification time and inode change time (no tool can set the change time back)."""

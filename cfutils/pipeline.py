@@ -18,6 +18,10 @@ the command". ``OUTPUT_DIR`` then holds::
     timings.json      {"NN_name": {"notebook_wall_s": ..., volatile records}}
     report.html       parameters, the metrics table, then every executed notebook
 
+A notebook whose metadata lists Python packages under ``cfutils.requires`` (notebook 07 needs
+``pyspark``, which ``make spark`` installs) is skipped when one is missing: the run prints one line
+with the reason and records it in ``metrics.json`` as ``{"skipped": reason}``.
+
 ``metrics.json``, ``timings.json`` and ``report.html`` describe the notebooks of this run only
 (``--only`` runs a subset); they are written when all notebooks of the run succeeded. When a run
 starts it removes them, and the executed notebooks and ``figures/NN_*.png`` of the notebooks it is
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -144,6 +149,17 @@ def clear_artifacts(notebooks: Sequence[Path], output_dir: Path) -> None:
             figure.unlink()
 
 
+def missing_requirements(notebook: Path) -> list[str]:
+    """The packages named in the notebook's ``cfutils.requires`` metadata that cannot be imported."""
+    required = nbformat.read(notebook, as_version=4).metadata.get("cfutils", {}).get("requires", [])
+    return [name for name in required if importlib.util.find_spec(name) is None]
+
+
+def skip_reason(missing: Sequence[str]) -> str:
+    """The one line that a skipped notebook leaves in the output and in metrics.json."""
+    return f"skipped: needs {', '.join(missing)}, not installed (the notebook's first cell says how to add it)"
+
+
 def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel_name: str) -> float:
     """Execute one notebook into ``output_dir/<name>.ipynb``; return its wall time in seconds.
 
@@ -235,6 +251,11 @@ def run(
     bar = tqdm(list(parameters), desc="notebooks", unit="nb", disable=not progress, file=sys.stdout)
     for notebook in bar:
         bar.set_postfix_str(notebook.stem)
+        missing = missing_requirements(notebook)
+        if missing:
+            metrics[notebook.stem] = {"skipped": skip_reason(missing)}
+            tqdm.write(f"{notebook.name}: {skip_reason(missing)}", file=sys.stdout)
+            continue
         wall = execute(notebook, output_dir, parameters[notebook], kernel_name)
         tqdm.write(f"{notebook.name}: {wall:.1f} s", file=sys.stdout)
         executed = output_dir / notebook.name
@@ -246,7 +267,7 @@ def run(
     (output_dir / "timings.json").write_text(dump_json(timings), encoding="utf-8")
     write_report(
         output_dir / "report.html",
-        [output_dir / p.name for p in parameters],
+        [output_dir / p.name for p in parameters if p.stem in wall_seconds],
         metrics,
         wall_seconds,
         {k: v for params in parameters.values() for k, v in params.items()},

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PIP_TO_CONDA = {"xgboost-cpu": "xgboost"}
 
 
-def _pip_pins() -> dict[str, str]:
+def _pip_pins(requirements: str = "requirements.txt") -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / requirements).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             name, version = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line).groups()
@@ -23,22 +23,34 @@ def _pip_pins() -> dict[str, str]:
     return pins
 
 
-def _conda_pins() -> dict[str, str]:
+def _conda_pins(environment: str = "environment.yml") -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    for line in (ROOT / environment).read_text().splitlines():
         match = re.fullmatch(r"\s*-\s*([A-Za-z0-9_.\-]+)=([^=\s#]+)\s*(#.*)?", line)
         if match and match.group(1) != "python":
             pins[match.group(1).lower()] = match.group(2)
     return pins
 
 
-def test_every_requirement_is_pinned_exactly():
-    lines = [l.split("#", 1)[0].strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    assert all("==" in l for l in lines if l), "requirements.txt must pin exact versions"
+@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-spark.txt"])
+def test_every_requirement_is_pinned_exactly(requirements):
+    lines = [l.split("#", 1)[0].strip() for l in (ROOT / requirements).read_text().splitlines()]
+    assert all("==" in l for l in lines if l), f"{requirements} must pin exact versions"
 
 
 def test_environment_yml_matches_requirements():
     assert _conda_pins() == _pip_pins()
+
+
+def test_optional_spark_environment_matches_its_requirements():
+    # The conda file also brings the Java runtime, which pip cannot install.
+    conda = _conda_pins("environment-spark.yml")
+    assert conda.pop("openjdk") == "17"
+    assert conda == _pip_pins("requirements-spark.txt") and "pyspark" in conda and "py4j" in conda
+
+
+def test_spark_pins_do_not_touch_the_core_pins():
+    assert not set(_pip_pins("requirements-spark.txt")) & set(_pip_pins())
 
 
 def test_environment_yml_uses_python_311_from_conda_forge():

@@ -8,6 +8,8 @@ has its own ``test_<notebook stem>`` function; ``test_every_notebook_has_its_own
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -236,3 +238,18 @@ def test_05_model_comparison(pipeline_run, ratings):
     assert got["stack_margin"] == min(got["tuning"], key=lambda name: got["tuning"][name]["val_rmse"])
     honesty = got["train_vs_test_rmse"]
     assert honesty["knn_users"]["train_rmse_in_sample"] < honesty["knn_users"]["train_rmse_out_of_fold"]
+
+
+def test_07_spark_als(pipeline_run):
+    # Executed only where pyspark is installed; tests/test_spark_notebook.py recomputes its records.
+    notebook = NOTEBOOKS_DIR / "07_spark_als.ipynb"
+    missing = pipeline.missing_requirements(notebook)
+    metrics = json.loads((pipeline_run.output_dir / "metrics.json").read_text())
+    if missing:
+        assert missing == ["pyspark"]
+        assert metrics["07_spark_als"] == {"skipped": pipeline.skip_reason(missing)}
+        return
+    got = pipeline_run.records("07_spark_als")
+    assert got["split_identical"] is True
+    assert "ALS (explicit)" in [row["model"] for row in got["results"]]
+    assert "ALS (implicit)" in [row["model"] for row in got["ranking"]]

@@ -19,6 +19,8 @@ from conftest import NOTEBOOKS_DIR, run_pipeline
 pytestmark = pytest.mark.notebook
 
 COMMITTED = [p.stem for p in pipeline.discover_notebooks(NOTEBOOKS_DIR)]
+#: The notebooks this environment can run; the others (07 without pyspark) are skipped with a reason.
+RUNNABLE = [p.stem for p in pipeline.discover_notebooks(NOTEBOOKS_DIR) if not pipeline.missing_requirements(p)]
 
 
 # ---------------------------------------------------------------- pure helpers (no kernel)
@@ -84,19 +86,21 @@ def test_usage_errors_exit_2_before_running_anything(tmp_path, capsys, argv, mes
 def test_full_run_executes_every_notebook_and_writes_the_artifacts(pipeline_run):
     assert pipeline_run.exit_code == 0, pipeline_run.stderr
     out = pipeline_run.output_dir
-    assert sorted(p.stem for p in out.glob("*.ipynb")) == COMMITTED
+    assert sorted(p.stem for p in out.glob("*.ipynb")) == RUNNABLE
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == COMMITTED
-    assert all(metrics[name] for name in COMMITTED), "every notebook records its key results"
+    assert all(metrics[name] for name in COMMITTED), "every notebook records its key results or why it was skipped"
     timings = json.loads((out / "timings.json").read_text())
-    assert list(timings) == COMMITTED and all(timings[name]["notebook_wall_s"] > 0 for name in COMMITTED)
-    for name in COMMITTED:  # wall times are printed per notebook
+    assert list(timings) == RUNNABLE and all(timings[name]["notebook_wall_s"] > 0 for name in RUNNABLE)
+    for name in COMMITTED:  # wall times (or the reason for a skip) are printed per notebook
         assert f"{name}.ipynb: " in pipeline_run.stdout
 
 
 def test_metrics_json_matches_what_the_executed_notebooks_recorded(pipeline_run):
     metrics = json.loads((pipeline_run.output_dir / "metrics.json").read_text())
-    assert metrics == {name: pipeline_run.records(name) for name in COMMITTED}
+    skipped = {p.stem: {"skipped": pipeline.skip_reason(pipeline.missing_requirements(p))}
+               for p in pipeline.discover_notebooks(NOTEBOOKS_DIR) if p.stem not in RUNNABLE}
+    assert metrics == {name: skipped.get(name) or pipeline_run.records(name) for name in COMMITTED}
     volatile = json.loads((pipeline_run.output_dir / "timings.json").read_text())
     assert volatile["01_eda"]["load_seconds"] == pipeline_run.records("01_eda", volatile=True)["load_seconds"]
     assert "load_seconds" not in metrics["01_eda"]
@@ -104,7 +108,7 @@ def test_metrics_json_matches_what_the_executed_notebooks_recorded(pipeline_run)
 
 def test_every_notebook_saves_figures_as_png(pipeline_run):
     figures = sorted((pipeline_run.output_dir / "figures").glob("*.png"))
-    for name in COMMITTED:
+    for name in RUNNABLE:
         assert any(f.name.startswith(name[:3]) for f in figures), f"{name} saved no figure"
     assert all(f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for f in figures)
 
@@ -112,10 +116,10 @@ def test_every_notebook_saves_figures_as_png(pipeline_run):
 def test_report_has_the_metrics_table_then_every_notebook(pipeline_run):
     report = (pipeline_run.output_dir / "report.html").read_text(encoding="utf-8")
     table = report.index('<table class="metrics">')
-    sections = [report.index(f'<section class="notebook" id="nb-{name}">') for name in COMMITTED]
+    sections = [report.index(f'<section class="notebook" id="nb-{name}">') for name in RUNNABLE]
     assert table < sections[0] and sections == sorted(sections)
     assert "<td>n_ratings</td>" in report and "<td>sparsity</td>" in report
-    assert report.count("data:image/png;base64,") >= len(COMMITTED), "figures are embedded"
+    assert report.count("data:image/png;base64,") >= len(RUNNABLE), "figures are embedded"
 
 
 def test_notebooks_receive_absolute_paths(pipeline_run, tiny_data_dir):
@@ -190,3 +194,21 @@ def test_a_failing_notebook_exits_1_names_notebook_and_cell_and_keeps_the_partia
     assert code[-1].source == "y = 2" and code[-1].execution_count is None, "cells after the error do not run"
     assert not (output_dir / "02_never.ipynb").exists(), "the pipeline stops at the first failure"
     assert not (output_dir / "metrics.json").exists(), "no stale metrics.json survives a failed run"
+
+
+def test_a_notebook_whose_requirement_is_missing_is_skipped_with_a_one_line_reason(tiny_data_dir, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "01_needs.ipynb", "x = 1")
+    needing = nbformat.read(notebooks / "01_needs.ipynb", as_version=4)
+    needing.metadata["cfutils"] = {"requires": ["json", "cfutils_no_such_package"]}
+    nbformat.write(needing, notebooks / "01_needs.ipynb")
+    assert pipeline.missing_requirements(notebooks / "01_needs.ipynb") == ["cfutils_no_such_package"]
+
+    run = run_pipeline(data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)
+
+    assert run.exit_code == 0, run.stderr
+    reason = pipeline.skip_reason(["cfutils_no_such_package"])
+    assert f"01_needs.ipynb: {reason}\n" in run.stdout and "\n" not in reason
+    assert json.loads((run.output_dir / "metrics.json").read_text()) == {"01_needs": {"skipped": reason}}
+    assert not (run.output_dir / "01_needs.ipynb").exists()

@@ -1,0 +1,214 @@
+"""cfutils.spark against the single-machine package and slow, obviously right references.
+
+Skipped, with one line, where PySpark is not installed (``make spark`` adds it; ``make test-spark``
+runs these). Everything runs in one local Spark session on tiny frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("pyspark", reason="pyspark is not installed; `make spark` adds it")
+# PySpark 4.3 warns about pandas 3 on every conversion; it works (these tests are the proof).
+pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+from cfutils import spark as cs  # noqa: E402
+from cfutils.io import ratings_cache_path, read_ratings  # noqa: E402
+from cfutils.metrics import rmse  # noqa: E402
+from cfutils.split import SPLIT_METHODS, make_split  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = cs.start_session("local[2]", driver_memory="1g", shuffle_partitions=4, app_name="cfutils-tests")
+    yield session
+    session.stop()
+
+
+def random_ratings(seed: int, n: int = 600, n_users: int = 40, n_movies: int = 30, n_days: int = 20) -> pd.DataFrame:
+    """Ratings with many ties in date; (user, movie) pairs unique, as read_ratings returns them."""
+    rng = np.random.default_rng(seed)
+    pairs = rng.choice(n_users * n_movies, size=min(n, n_users * n_movies), replace=False)
+    return pd.DataFrame({
+        "user_id": (pairs // n_movies + 1).astype(np.int32),
+        "movie_id": (pairs % n_movies + 1).astype(np.int32),
+        "rating": rng.integers(1, 6, pairs.size).astype(np.float32),
+        "date": (np.datetime64("2005-01-01", "s") + rng.integers(0, n_days, pairs.size) * 86_400).astype("datetime64[s]"),
+    })
+
+
+# --------------------------------------------------------------------------- data and positions
+
+
+def test_with_row_position_numbers_rows_across_partitions(spark):
+    frame = spark.range(0, 1_000, numPartitions=7)
+    numbered = cs.with_row_position(frame).toPandas()
+    assert (numbered["row"].to_numpy() == numbered["id"].to_numpy()).all()
+
+
+def test_read_ratings_parquet_keeps_read_ratings_order_over_several_partitions(spark, tiny_data_dir, tmp_path):
+    expected = read_ratings(tiny_data_dir, cache=True)
+    small_groups = tmp_path / "ratings.parquet"
+    pq.write_table(pq.read_table(ratings_cache_path(tiny_data_dir)), small_groups, row_group_size=500)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")
+    try:
+        frame = cs.read_ratings_parquet(spark, small_groups)
+        assert frame.rdd.getNumPartitions() > 1
+        assert cs.to_pandas(frame).equals(expected.rename_axis(None))
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_parquet_source_is_the_read_ratings_cache(tiny_data_dir):
+    assert cs.parquet_source(tiny_data_dir) == str(ratings_cache_path(tiny_data_dir))
+    assert ratings_cache_path(tiny_data_dir).exists()
+    assert cs.parquet_source("s3a://bucket/ratings.parquet") == "s3a://bucket/ratings.parquet"
+
+
+# --------------------------------------------------------------------------- splits
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16), test_size=st.sampled_from([0.1, 0.2, 0.25, 0.37, 0.5]),
+       n_days=st.sampled_from([1, 3, 50]), method=st.sampled_from(SPLIT_METHODS))
+def test_spark_split_equals_cfutils_split_row_for_row(spark, seed, test_size, n_days, method):
+    ratings = random_ratings(seed, n=int(np.random.default_rng(seed).integers(1, 400)), n_days=n_days)
+    mine = cs.spark_split(cs.from_pandas(spark, ratings), method, test_size, seed)
+    assert cs.split_identical(mine, make_split(ratings, method, test_size=test_size, seed=seed))
+
+
+def test_spark_split_breaks_ties_on_identical_keys_by_position(spark):
+    # Every row has the same date, user and movie: only the position orders them.
+    ratings = pd.DataFrame({"user_id": np.ones(10, np.int32), "movie_id": np.ones(10, np.int32),
+                            "rating": np.arange(10, dtype=np.float32) % 5 + 1,
+                            "date": np.full(10, np.datetime64("2005-01-01", "s"))})
+    for method in SPLIT_METHODS:
+        mine = cs.spark_split(cs.from_pandas(spark, ratings), method, 0.3, 1)
+        assert cs.split_identical(mine, make_split(ratings, method, test_size=0.3, seed=1)), method
+
+
+def test_split_identical_notices_a_different_row(spark):
+    ratings = random_ratings(3)
+    mine = cs.spark_split(cs.from_pandas(spark, ratings), "global_time", 0.2)
+    train, test = make_split(ratings, "global_time", test_size=0.2)
+    assert not cs.split_identical(mine, (train, test.assign(rating=test["rating"].where(test.index != test.index[0], 9.0))))
+
+
+def test_spark_split_refuses_bad_input(spark):
+    frame = cs.from_pandas(spark, random_ratings(0, n=20))
+    with pytest.raises(ValueError, match="row"):
+        cs.spark_split(frame.drop("row"), "global_time")
+    with pytest.raises(ValueError, match="unknown split"):
+        cs.spark_split(frame, "file_order")
+    with pytest.raises(ValueError, match="test_size"):
+        cs.spark_split(frame, "random", 1.0)
+
+
+# --------------------------------------------------------------------------- ALS, predictions, tuning
+
+
+def test_predict_ratings_clips_and_gives_unknown_pairs_the_mean(spark):
+    train = random_ratings(5)
+    model = cs.fit_als(cs.from_pandas(spark, train), rank=4, maxIter=5)
+    known_user, known_movie = int(train.user_id.iloc[0]), int(train.movie_id.iloc[0])
+    pairs = pd.DataFrame({"user_id": np.array([known_user, 999, known_user], np.int32),
+                          "movie_id": np.array([known_movie, known_movie, 999], np.int32),
+                          "rating": np.array([4, 3, 2], np.float32),
+                          "date": np.full(3, np.datetime64("2006-01-01", "s"))})
+    predicted = cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0)).orderBy("row").toPandas()
+    assert predicted["prediction"].iloc[1:].tolist() == [3.25, 3.25]
+    assert 1.0 <= predicted["prediction"].iloc[0] <= 5.0
+    assert cs.spark_rmse(cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0))) == pytest.approx(
+        rmse(pairs["rating"], predicted["prediction"]))
+
+
+def test_grid_search_keeps_the_best_and_the_first_of_a_tie():
+    grid = {"rank": [1, 2, 3], "regParam": [0.1, 0.2]}
+    score = {(1, 0.1): 3.0, (1, 0.2): 1.0, (2, 0.1): 1.0, (2, 0.2): 2.0, (3, 0.1): 5.0, (3, 0.2): 0.5}
+    fit = lambda rank, regParam: (rank, regParam)  # noqa: E731
+    table, best = cs.grid_search(fit, score.get, grid)
+    assert best == {"rank": 3, "regParam": 0.2} and len(table) == 6
+    del score[(3, 0.2)], score[(3, 0.1)]
+    _, best = cs.grid_search(fit, score.get, {"rank": [1, 2], "regParam": [0.1, 0.2]}, higher_is_better=False)
+    assert best == {"rank": 1, "regParam": 0.2}
+    _, best = cs.grid_search(fit, score.get, {"rank": [1, 2], "regParam": [0.1, 0.2]}, higher_is_better=True)
+    assert best == {"rank": 1, "regParam": 0.1}
+
+
+# --------------------------------------------------------------------------- top-N lists
+
+
+def reference_lists(scores: pd.DataFrame, train: pd.DataFrame, users, n: int) -> pd.DataFrame:
+    """Slow and plain: per user, drop the movies rated in train, sort by (-score, movie_id), keep n."""
+    rows = []
+    for user in users:
+        seen = set(train.loc[train.user_id == user, "movie_id"])
+        mine = scores[(scores.user_id == user) & ~scores.movie_id.isin(seen)]
+        mine = mine.sort_values(["score", "movie_id"], ascending=[False, True]).head(n)
+        rows += [{"user_id": user, "rank": r + 1, "movie_id": m, "score": s}
+                 for r, (m, s) in enumerate(zip(mine.movie_id, mine.score))]
+    return pd.DataFrame(rows).astype({"user_id": np.int64, "rank": np.int64, "movie_id": np.int64, "score": np.float64})
+
+
+def popularity_scores(train: pd.DataFrame, users) -> pd.DataFrame:
+    counts = train.movie_id.value_counts()
+    return pd.DataFrame([{"user_id": u, "movie_id": m, "score": float(c)} for u in users for m, c in counts.items()])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_popular_top_n_equals_the_reference(spark, seed):
+    train = random_ratings(seed, n=500, n_users=30, n_movies=40)
+    users = np.array([*np.unique(train.user_id)[::3], 9_999])  # 9_999 rated nothing
+    frame = spark.createDataFrame(pd.DataFrame({"user_id": users.astype(np.int32)}))
+    got = cs.collect_lists(cs.popular_top_n(cs.from_pandas(spark, train), frame, 7))
+    expected = reference_lists(popularity_scores(train, users), train, users, 7)
+    pd.testing.assert_frame_equal(got, expected.sort_values(["user_id", "rank"], ignore_index=True))
+
+
+def test_als_top_n_equals_scoring_every_movie_with_the_factors(spark):
+    train = random_ratings(2, n=700, n_users=40, n_movies=60)
+    model = cs.fit_als(cs.from_pandas(spark, train), rank=5, maxIter=5, implicit=True, alpha=5.0)
+    users = np.array([*np.unique(train.user_id)[::2], 9_999])
+    frame = spark.createDataFrame(pd.DataFrame({"user_id": users.astype(np.int32)}))
+    got = cs.collect_lists(cs.als_top_n(model, cs.from_pandas(spark, train), frame, 8))
+
+    p = model.userFactors.toPandas().set_index("id")["features"]
+    q = model.itemFactors.toPandas().set_index("id")["features"]
+    warm = [u for u in users if u in p.index]
+    scores = pd.DataFrame([{"user_id": u, "movie_id": m, "score": float(np.dot(p[u], q[m]))}
+                           for u in warm for m in q.index])
+    expected = pd.concat([reference_lists(scores, train, warm, 8),
+                          reference_lists(popularity_scores(train, [9_999]), train, [9_999], 8)], ignore_index=True)
+    expected = expected.sort_values(["user_id", "rank"], ignore_index=True)
+    assert got[["user_id", "rank"]].equals(expected[["user_id", "rank"]])
+    np.testing.assert_allclose(got["score"], expected["score"], rtol=1e-5, atol=1e-6)
+    # Movies agree wherever the reference's scores are not within float32 rounding of a neighbour.
+    gaps = expected.groupby("user_id")["score"].transform(lambda s: np.minimum(s.diff().abs().fillna(1),
+                                                                               s.diff(-1).abs().fillna(1)))
+    clear = gaps.to_numpy() > 1e-4
+    assert clear.mean() > 0.9 and (got["movie_id"].to_numpy()[clear] == expected["movie_id"].to_numpy()[clear]).all()
+
+
+# --------------------------------------------------------------------------- session and job accounting
+
+
+def test_stage_timings_lists_the_stages_of_a_job_group(spark):
+    spark.sparkContext.setJobGroup("counted", "a test job")
+    spark.range(0, 10_000, numPartitions=3).selectExpr("id % 7 AS k").groupBy("k").count().collect()
+    spark.sparkContext.setJobGroup("other", "")
+    stages = cs.stage_timings(spark, "counted")
+    assert len(stages) >= 1 and stages["tasks"].sum() >= 3 and (stages["seconds"] >= 0).all()
+    assert cs.stage_timings(spark, "no such group").empty
+
+
+def test_start_session_without_java_names_the_package(monkeypatch):
+    monkeypatch.setattr(cs.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(RuntimeError, match=cs.JAVA_PACKAGE):
+        cs.start_session()

@@ -1,0 +1,89 @@
+"""Notebook 07 on the tiny data, through the pipeline (``--only 07``), with small grids.
+
+Its records are recomputed here from the same files: the baselines with cfutils on one machine,
+"most popular" with a plain pandas reference. Skipped, with one line, where PySpark is missing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyspark", reason="pyspark is not installed; `make spark` adds it")
+# PySpark 4.3 warns about pandas 3 on every conversion; it works (these tests are the proof).
+pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+from cfutils.dataset import load_dataset  # noqa: E402
+from cfutils.metrics import item_popularity, list_report, rmse  # noqa: E402
+from cfutils.models import BiasBaseline, GlobalMean, is_cold  # noqa: E402
+from cfutils.split import make_split  # noqa: E402
+from conftest import run_pipeline  # noqa: E402
+from test_spark import popularity_scores, reference_lists  # noqa: E402
+
+pytestmark.append(pytest.mark.notebook)
+
+SMALL = ["-p", "SPARK_MASTER", "local[2]", "-p", "MAX_ITER", "5", "-p", "N", "10",
+         "-p", "EXPLICIT_GRID", '{"rank": [4], "regParam": [0.1]}',
+         "-p", "IMPLICIT_GRID", '{"rank": [8], "regParam": [0.1], "alpha": [1.0]}']
+
+
+@pytest.fixture(scope="module")
+def run(tiny_data_dir, tmp_path_factory):
+    return run_pipeline("--only", "07", *SMALL, data=tiny_data_dir, output_dir=tmp_path_factory.mktemp("spark07"))
+
+
+@pytest.fixture(scope="module")
+def parts(tiny_data_dir):
+    ratings = load_dataset(str(tiny_data_dir)).ratings
+    return make_split(ratings, "global_time", test_size=0.2, seed=0)
+
+
+def test_07_runs_and_records_the_identical_split(run):
+    assert run.exit_code == 0, run.stderr
+    got = run.records("07_spark_als")
+    assert got["split_identical"] is True
+    assert got["split_identical_by_method"] == {"global_time": True, "per_user_time": True, "random": True}
+    assert json.loads((run.output_dir / "metrics.json").read_text())["07_spark_als"] == got
+    assert (run.output_dir / "figures" / "07_rmse_and_stages.png").stat().st_size > 0
+
+
+def test_07_results_in_notebook_05_shape(run, parts):
+    train, test = parts
+    got = run.records("07_spark_als")
+    cold = is_cold(train, test)
+    assert got["n_ratings"] == {"train": len(train), "test": len(test), "test_cold": int(cold.sum())}
+    rows = {row["model"]: row for row in got["results"]}
+    assert list(rows) == ["global_mean", "baseline", "svd", "ALS (explicit)"]
+    assert all(set(row) == {"model", "test_rmse", "warm_rmse", "cold_rmse"} for row in rows.values())
+    for model in (GlobalMean(), BiasBaseline()):
+        prediction = model.fit(train).predict(test)
+        assert rows[model.name]["test_rmse"] == pytest.approx(rmse(test.rating, prediction))
+        assert rows[model.name]["warm_rmse"] == pytest.approx(rmse(test.rating[~cold], prediction[~cold]))
+    als = rows["ALS (explicit)"]
+    assert 0 < als["warm_rmse"] and 0 < als["test_rmse"] < rows["global_mean"]["test_rmse"] * 1.5
+    strategy = got["cold_start_strategy"]
+    assert strategy["rows_drop_would_remove"] == int(cold.sum())
+    assert strategy["rmse_with_drop"] == pytest.approx(als["warm_rmse"])
+    assert strategy["rmse_with_nan_and_mean"] == pytest.approx(als["test_rmse"])
+    assert got["svd_refit"] == "fitted"
+    assert got["explicit_tuning"]["best_params"] == {"rank": 4, "regParam": 0.1}
+
+
+def test_07_ranking_in_notebook_06_shape(run, parts):
+    train, test = parts
+    got = run.records("07_spark_als")
+    rows = {row["model"]: row for row in got["ranking"]}
+    assert list(rows) == ["most popular", "ALS (implicit)"]
+    assert all(set(row) == {"model", "ndcg@10", "precision@10", "recall@10", "map@10", "coverage"}
+               for row in rows.values())
+    users = np.unique(test["user_id"].to_numpy())  # fewer than MAX_EVAL_USERS: every test user
+    popular = reference_lists(popularity_scores(train, users), train, users, 10)
+    expected = list_report(popular, test, item_popularity(train))
+    assert rows["most popular"] == {"model": "most popular", **{k: pytest.approx(expected[k]) for k in rows["most popular"]
+                                                                 if k != "model"}}
+    assert all(0 <= rows["ALS (implicit)"][k] <= 1 for k in ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage"))
+    assert got["ndcg_gain_over_popular"] == pytest.approx(
+        rows["ALS (implicit)"]["ndcg@10"] / rows["most popular"]["ndcg@10"] - 1)
