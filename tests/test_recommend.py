@@ -22,6 +22,7 @@ from cfutils.recommend import (
     tune_popularity_weight,
 )
 from ratings_factory import ratings_frame, ratings_frames
+from test_recommend_implicit import implicit_recommenders
 
 SMALL = dict(n_neighbours=3, n_factors=2, n_mf_candidates=3)
 
@@ -33,6 +34,7 @@ def all_recommenders():
         PopularRecommender(),
         TopRatedRecommender(damping=2, min_support=2),
         RandomRecommender(seed=3),
+        *implicit_recommenders(),
     ]
 
 

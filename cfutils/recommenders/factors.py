@@ -34,12 +34,8 @@ class ImplicitFactors(ListRecommender):
 
     def __init__(self, factors: int = 64, regularization: float = 0.01, iterations: int = 15, seed: int = 0,
                  fallback_days: int | None = 30, budget_bytes: float = DEFAULT_BUDGET_BYTES):
-        self.factors = factors
-        self.regularization = regularization
-        self.iterations = iterations
-        self.seed = seed
-        self.fallback_days = fallback_days
-        self.budget_bytes = budget_bytes
+        self.factors, self.regularization, self.iterations, self.seed = factors, regularization, iterations, seed
+        self.fallback_days, self.budget_bytes = fallback_days, budget_bytes
 
     def make_model(self):
         raise NotImplementedError
