@@ -192,7 +192,8 @@ def test_06_recommendations(pipeline_run, ratings):
     users = np.unique(test["user_id"])
     random_name = next(model for model in rows if "random" in model)
     assert "new users: most popular" in random_name
-    for name, recommender in (("most popular", PopularRecommender()), (random_name, RandomRecommender(seed=0, fallback_days=30))):
+    baselines = (("most popular", PopularRecommender(fallback_days=30)), (random_name, RandomRecommender(seed=0, fallback_days=30)))
+    for name, recommender in baselines:
         expected = list_report(recommender.fit(train).top_n_batch(users, 20), test, item_popularity(train), (10,))
         assert rows[name]["ndcg@10"] == pytest.approx(expected["ndcg@10"])
         assert rows[name]["coverage"] == pytest.approx(expected["coverage"])
@@ -206,6 +207,8 @@ def test_06_recommendations(pipeline_run, ratings):
     new_users = np.setdiff1d(users, train["user_id"])
     relevant = test[test["rating"] >= 4]
     assert (by_users["new"] == relevant["user_id"].isin(new_users).pipe(lambda s: relevant["user_id"][s].nunique())).all()
+    new_ndcg = pd.DataFrame(got["ranking_by_users"]).query("users == 'new'")["ndcg@10"].dropna()
+    assert new_ndcg.nunique() <= 1, "every recommender serves new users the same fallback"
     assert 0 <= got["candidate_recall"]["candidate_recall"] <= 1
     assert {row["model"] for row in got["leakage"]} == {"most popular, last 30 days", "re-ranker (XGBRanker)"}
     new_user = got["example_users"]["new"]

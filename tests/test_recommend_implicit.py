@@ -179,6 +179,8 @@ def test_recent_popularity_as_of_the_user_ignores_later_ratings():
     assert list(honest.top_n(1, 1)["movie_id"]) == [8]
     assert list(leaky.top_n(1, 1)["movie_id"]) == [7]
     assert list(honest.top_n(99, 1)["because"]) == [FALLBACK_REASON]
+    all_time = PopularRecommender(fallback_days=30).fit(train)
+    assert all_time.window_days is None and list(all_time.top_n(99, 7)["movie_id"]) == list(honest.top_n(99, 7)["movie_id"])
 
 
 # ---- the re-ranker and the evaluation helpers -----------------------------------------------------------

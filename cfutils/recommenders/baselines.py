@@ -19,14 +19,16 @@ class PopularRecommender(ListRecommender):
     counted; ``as_of="train_end"``: the last day of train for everyone, which under
     ``per_user_time`` counts other users' ratings from the user's test period
     (:mod:`cfutils.recommenders.time_features`). The same list for everyone with the same
-    :math:`t_u`, minus what each user rated. Unknown users get the fallback (train end).
+    :math:`t_u`, minus what each user rated. Unknown users get the fallback, the most rated
+    movies of the last ``fallback_days`` days of train (default: the same window).
     """
 
     reason = "popular"
 
-    def __init__(self, window_days: int | None = None, as_of: str = "user", budget_bytes: float = DEFAULT_BUDGET_BYTES):
+    def __init__(self, window_days: int | None = None, as_of: str = "user", fallback_days: int | None | str = "window",
+                 budget_bytes: float = DEFAULT_BUDGET_BYTES):
         self.window_days = window_days
-        self.fallback_days = window_days
+        self.fallback_days = window_days if fallback_days == "window" else fallback_days
         self.as_of = as_of
         self.budget_bytes = budget_bytes
 
