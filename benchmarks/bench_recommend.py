@@ -1,26 +1,25 @@
-"""Per-user top-N latency of cfutils.recommend.Recommender against ranking every movie, on Netflix-shaped data.
+"""Per-user top-N latency of EASE and the re-ranker against ranking every movie, on Netflix-shaped data.
 
 Usage::
 
-    python benchmarks/bench_recommend.py [--fraction 0.1] [--users 200] [--n 10]
+    python benchmarks/bench_recommend.py [--fraction 0.05] [--users 200] [--n 10] [--ease-items 2000]
 
 The data come from ``benchmarks/similarity_data.netflix_like_matrix``: all 17,770 movies, and
-``fraction`` of Netflix's users and ratings with the real heavy-tailed degree laws. Per-user latency
-depends on the number of movies, the neighbour count k and the user's own ratings, not on how many
+``fraction`` of Netflix's users and ratings with the real heavy-tailed degree laws (random dates in
+2005). Per-user latency depends on the number of movies and the user's own ratings, not on how many
 other users there are, so a fraction of the users measures the latency of a model fit on all of them.
 
-For each timed user (the heaviest users plus a random draw), two ways to get the same list:
+For each timed user (the 20 heaviest plus a random draw):
 
-* **ours**: ``Recommender.top_n`` -- candidates (item-kNN neighbours of the liked movies and the
-  MF top-``n_mf_candidates``), then the scorer on the candidates only;
-* **naive**: score *every* movie with the same scorer (``Recommender.score``), drop the rated
-  ones, sort.
+* **EASE, ours**: ``EASE.top_n_batch`` of one user (a sparse row times :math:`B`, a partial sort);
+  **naive**: the dense binary row times :math:`B`, rated movies dropped, a full sort. The lists
+  must be identical, up to near-ties whose scores agree to 1e-9 (asserted).
+* **re-ranker, ours**: ``ReRanker.top_n_batch`` of one user (EASE and kNN candidates, features,
+  ``XGBRanker``); **naive**: the same ranker scores *every* unrated movie. The script prints how
+  much of the naive top-N the candidate stage keeps.
 
-With ``scorer="mf"`` the two lists must be identical (asserted). With ``scorer="item_knn"`` the
-candidate stage restricts the list to neighbours of liked movies by design; the script prints how
-much of the naive top-N it keeps. Prints latency percentiles, the ratio and the peak memory.
-``top_n`` is timed twice: as the user sees it (titles and "because you rated ..." included) and
-as ranking only (``top_n_batch`` of one user), which is what the naive ranking is compared with.
+``top_n`` (titles and "because you rated ...") is timed as well. Prints fit times, latency
+percentiles, the ratios and the peak memory.
 """
 
 from __future__ import annotations
@@ -37,7 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from similarity_data import netflix_like_matrix  # noqa: E402
 
 from cfutils.memory import format_bytes, peak_rss_bytes  # noqa: E402
-from cfutils.recommend import Recommender, top_n_indices  # noqa: E402
+from cfutils.recommenders.ease import EASE  # noqa: E402
+from cfutils.recommenders.item_knn import ItemKNN  # noqa: E402
+from cfutils.recommenders.lists import top_n_indices  # noqa: E402
+from cfutils.recommenders.rerank import ReRanker  # noqa: E402
 
 
 def ratings_from_matrix(csr, seed: int) -> pd.DataFrame:
@@ -55,14 +57,45 @@ def ratings_from_matrix(csr, seed: int) -> pd.DataFrame:
     )
 
 
-def naive_top_n(rec: Recommender, user_id: int, n: int) -> np.ndarray:
-    """Score every movie for the user, drop the rated ones, keep the best n (ties to the smaller id)."""
-    movies = rec.matrix.movie_ids
-    scores = rec.score(pd.DataFrame({"user_id": np.full(movies.size, user_id), "movie_id": movies}))
-    row = rec.matrix.csr[rec.matrix.user_index([user_id])[0]]
-    scores[row.indices] = -np.inf
-    chosen = top_n_indices(scores[None, :], n)[0]
-    return movies[chosen[chosen >= 0]]
+def dense_ease_scores(rec: EASE, user_id: int) -> pd.Series:
+    """Dense binary row times B over the model's movies (index: movie id), rated ones -inf."""
+    x = rec.binary[rec.matrix.user_index([user_id])[0]].toarray()[0]
+    scores = x @ rec.weights
+    scores[x > 0] = -np.inf
+    return pd.Series(scores, index=rec.matrix.movie_ids[rec.items])
+
+
+def naive_ease(rec: EASE, user_id: int, n: int) -> np.ndarray:
+    """The dense scores, a full stable sort (ties to the smaller movie id), best n."""
+    scores = dense_ease_scores(rec, user_id)
+    order = np.lexsort((scores.index.to_numpy(), -scores.to_numpy()))
+    return scores.index.to_numpy()[order[np.isfinite(scores.to_numpy()[order])][:n]]
+
+
+def same_ease_list(rec: EASE, user_id: int, ours: np.ndarray, naive: np.ndarray) -> bool:
+    """Equal lists, or lists whose dense scores agree to 1e-9 rank by rank (the sparse and the dense
+    products sum in different orders, so near-ties may swap). A user who rated almost every movie of
+    the model has a shorter naive list; the rest of ours is the fallback, outside the model."""
+    scores = dense_ease_scores(rec, user_id)
+    head, tail = ours[: naive.size], ours[naive.size :]
+    agree = list(head) == list(naive) or bool(np.allclose(scores[head].to_numpy(), scores[naive].to_numpy(), atol=1e-9))
+    return agree and not np.isin(tail, scores.index).any()
+
+
+def naive_rerank(rec: ReRanker, user_id: int, n: int) -> np.ndarray:
+    """The ranker's score of every unrated movie (all made candidates), best n."""
+    stage = rec.served
+    u = np.array([rec.matrix.user_index([user_id])[0]])
+    saved = stage.n_candidates
+    stage.n_candidates = rec.matrix.n_movies
+    try:
+        rows, movies, frame = stage.features(u)
+    finally:
+        stage.n_candidates = saved
+    scores = np.full((1, rec.matrix.n_movies), -np.inf)
+    scores[rows, movies] = rec.ranker.predict(frame) if rec.ranker is not None else frame["ease_score"]
+    chosen = top_n_indices(scores, n)[0]
+    return rec.matrix.movie_ids[chosen[chosen >= 0]]
 
 
 def timed(fn, *args):
@@ -78,9 +111,12 @@ def percentiles(ms: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fraction", type=float, default=0.1, help="share of Netflix's users and ratings")
+    parser.add_argument("--fraction", type=float, default=0.05, help="share of Netflix's users and ratings")
     parser.add_argument("--users", type=int, default=200, help="users timed (the 20 heaviest plus a random draw)")
+    parser.add_argument("--naive-users", type=int, default=30, help="users also ranked the naive way (slow)")
     parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--ease-items", type=int, default=2000, help="EASE's max_items (0: all movies)")
+    parser.add_argument("--budget-gb", type=float, default=6.0, help="memory budget of EASE and the scoring")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -90,32 +126,37 @@ def main() -> None:
           f"{len(train):,} ratings ({time.perf_counter() - t0:.1f} s)")
     counts = train["user_id"].value_counts()
     rng = np.random.default_rng(args.seed)
-    heaviest = counts.index[:20].to_numpy()
     others = rng.choice(counts.index[20:].to_numpy(), size=max(args.users - 20, 0), replace=False)
-    users = np.r_[heaviest, others]
-    print(f"timed users: {users.size}, their ratings: median {int(counts[users].median())}, "
-          f"max {int(counts[users].max())}")
+    users = np.r_[counts.index[:20].to_numpy(), others]
+    print(f"timed users: {users.size}, their ratings: median {int(counts[users].median())}, max {int(counts[users].max())}")
 
-    for scorer in ("mf", "item_knn"):
+    budget = args.budget_gb * 1024**3
+    ease = EASE(max_items=args.ease_items or None, budget_bytes=budget)
+    models = {"EASE": (ease, naive_ease),
+              "re-ranker": (ReRanker(ease, ItemKNN(50, budget_bytes=budget), split="per_user_time",
+                                     budget_bytes=budget), naive_rerank)}
+    for name, (rec, naive) in models.items():
         start = time.perf_counter()
-        rec = Recommender(scorer=scorer, popularity_weight=2.0, progress=False).fit(train)
-        print(f"\nscorer={scorer}: fit {time.perf_counter() - start:.1f} s")
-        rec.top_n(int(users[0]), args.n)  # warm-up: first-call allocations
-        ours_ms, ranking_ms, naive_ms, kept = [], [], [], []
-        for user in users:
-            ours, ms = timed(rec.top_n, int(user), args.n)
-            ours_ms.append(ms)
-            ranking_ms.append(timed(rec.top_n_batch, [int(user)], args.n)[1])
-            naive, ms = timed(naive_top_n, rec, int(user), args.n)
-            naive_ms.append(ms)
-            if scorer == "mf":
-                assert list(ours["movie_id"]) == list(naive), f"user {user}: candidate list != exhaustive list"
-            kept.append(np.isin(naive, ours["movie_id"].to_numpy()).mean())
-        print(f"  ours, top_n with titles and explanations  {percentiles(ours_ms)}")
+        rec.fit(train)
+        print(f"\n{name}: fit {time.perf_counter() - start:.1f} s, peak RSS so far {format_bytes(peak_rss_bytes())}")
+        rec.top_n_batch([int(users[0])], args.n)  # warm-up
+        ranking_ms, list_ms, naive_ms, kept = [], [], [], []
+        for k, user in enumerate(users):
+            ours, ms = timed(rec.top_n_batch, [int(user)], args.n)
+            ranking_ms.append(ms)
+            list_ms.append(timed(rec.top_n, int(user), args.n)[1])
+            if k < args.naive_users:
+                expected, ms = timed(naive, rec, int(user), args.n)
+                naive_ms.append(ms)
+                if name == "EASE":
+                    assert same_ease_list(rec, int(user), ours["movie_id"].to_numpy(), expected), f"user {user}: EASE list != dense reference"
+                if expected.size:  # empty when the user rated every movie the model knows
+                    kept.append(np.isin(expected, ours["movie_id"].to_numpy()).mean())
         print(f"  ours, ranking only (top_n_batch of one)   {percentiles(ranking_ms)}")
-        print(f"  naive, score every movie (no explanation) {percentiles(naive_ms)}")
-        print(f"  ratio naive / ours-ranking (median)       {np.median(naive_ms) / np.median(ranking_ms):.2f}x")
-        agreement = "identical lists (asserted)" if scorer == "mf" else f"{np.mean(kept):.1%} of the naive top-{args.n} kept"
+        print(f"  ours, top_n with titles and explanations  {percentiles(list_ms)}")
+        print(f"  naive ({len(naive_ms)} users)                      {percentiles(naive_ms)}")
+        print(f"  ratio naive / ours (median)               {np.median(naive_ms) / np.median(ranking_ms[:len(naive_ms)]):.2f}x")
+        agreement = "identical lists up to 1e-9 ties (asserted)" if name == "EASE" else f"{np.mean(kept):.1%} of the naive top-{args.n} kept"
         print(f"  agreement                                 {agreement}")
     print(f"\npeak memory (RSS): {format_bytes(peak_rss_bytes())}")
 

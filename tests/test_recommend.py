@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cfutils import recommend
+from cfutils.recommenders import rating_blend
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import (
     FALLBACK_REASON,
@@ -17,10 +17,12 @@ from cfutils.recommend import (
     RandomRecommender,
     Recommender,
     TopRatedRecommender,
+    candidate_counts,
     top_n_indices,
     tune_popularity_weight,
 )
 from ratings_factory import ratings_frame, ratings_frames
+from test_recommend_implicit import implicit_recommenders
 
 SMALL = dict(n_neighbours=3, n_factors=2, n_mf_candidates=3)
 
@@ -32,6 +34,7 @@ def all_recommenders():
         PopularRecommender(),
         TopRatedRecommender(damping=2, min_support=2),
         RandomRecommender(seed=3),
+        *implicit_recommenders(),
     ]
 
 
@@ -154,7 +157,7 @@ def test_similarity_graph_is_symmetric_and_holds_each_movies_top_k():
 
 @pytest.mark.parametrize("dense_svd_max_cells", [10**9, 0], ids=["lapack", "arpack"])
 def test_mf_score_is_the_rank_f_svd_of_the_residuals(monkeypatch, dense_svd_max_cells):
-    monkeypatch.setattr(recommend, "DENSE_SVD_MAX_CELLS", dense_svd_max_cells)
+    monkeypatch.setattr(rating_blend, "DENSE_SVD_MAX_CELLS", dense_svd_max_cells)
     train = random_ratings(seed=6)
     rec = Recommender(n_factors=3, scorer="mf").fit(train)
     m = rec.matrix
@@ -286,7 +289,7 @@ def test_candidate_counts_count_the_candidates_in_batches():
     users = np.r_[np.unique(train["user_id"]), -5]  # -5: unknown to train
     expected = rec.candidates(rec.matrix.user_index(users[:-1])).sum(axis=1)
     rec.budget_bytes = 25 * 8 * 8 * 3  # three users per batch
-    np.testing.assert_array_equal(rec.candidate_counts(users), np.r_[expected, 0])
+    np.testing.assert_array_equal(candidate_counts(rec, users), np.r_[expected, 0])
 
 
 def test_tuning_scores_only_a_seeded_sample_of_validation_users(monkeypatch):
@@ -297,8 +300,8 @@ def test_tuning_scores_only_a_seeded_sample_of_validation_users(monkeypatch):
         seen.append((set(lists["user_id"]), set(truth["user_id"])))
         return real(lists, truth, ks, threshold)
 
-    real = recommend.ranking_metrics
-    monkeypatch.setattr(recommend, "ranking_metrics", spy)
+    real = rating_blend.ranking_metrics
+    monkeypatch.setattr(rating_blend, "ranking_metrics", spy)
     tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0, 1.0), max_users=7, seed=1)
     first = seen[0][1]
     assert len(first) == 7 and all(lists <= truth == first for lists, truth in seen)

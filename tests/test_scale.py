@@ -10,7 +10,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 STAGES = ["generate", "parse_and_cache", "reload", "split", "matrix", "movie_top_k", "user_top_k",
-          "features", "xgboost_fit", "test_rmse", "top_n"]
+          "features", "xgboost_fit", "test_rmse", "top_n_ease", "top_n_rerank"]
 #: 96 users and 20,096 ratings of Netflix's 17,770 movies: the smallest fraction that can still
 #: give every user and movie a rating.
 TINY_FRACTION = 0.0002
@@ -39,7 +39,7 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     assert result["total_seconds"] >= sum(stage["seconds"] for stage in result["stages"].values())
     assert 0.3 < result["test_rmse"] < 2.0
     assert 0 < result["users_listed"] <= 20
-    assert "top_n" in capsys.readouterr().out  # the printed table
+    assert "top_n_rerank" in capsys.readouterr().out  # the printed table
 
 
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):

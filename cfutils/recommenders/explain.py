@@ -1,0 +1,47 @@
+""""Because you rated X (4★), Y (5★)": explanations from the rated movies that weigh most in a score.
+
+An item-based recommender's score is a sum over the user's rated movies j of a weight
+:math:`w_{ji}` (a similarity, an EASE coefficient). The explanation of a recommended movie i
+names the ``explain_with`` rated movies with the largest positive :math:`w_{ji}` (ties: the
+smaller movie index), with the user's stars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cfutils.recommenders.lists import FALLBACK_REASON, titles_of
+
+
+def because_you_rated(weights: np.ndarray, named: list[str], top: int, otherwise: str) -> list[str]:
+    """One reason per row of ``weights`` (recommendations x rated movies), naming ``named[j]``
+    for the ``top`` largest positive weights of the row; ``otherwise`` where none is positive."""
+    reasons = []
+    for row in weights:
+        order = np.lexsort((np.arange(row.size), -row))[:top]
+        mine = [named[j] for j in order if row[j] > 0]
+        reasons.append("because you rated " + ", ".join(mine) if mine else otherwise)
+    return reasons
+
+
+class ExplainedByRatedMovies:
+    """Mixin for :class:`~cfutils.recommenders.lists.ListRecommender` subclasses whose score is a
+    weighted sum over rated movies: they define ``_item_weights(user_idx, rated_idx, movie_idx)``,
+    a dense (recommendations x rated) array of :math:`w_{ji}`."""
+
+    explain_with = 2
+    unexplained_reason = "users with similar taste"
+
+    def _item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _explain(self, user_idx: int, movie_idx: np.ndarray, from_fallback: np.ndarray) -> list[str]:
+        if user_idx < 0:
+            return [FALLBACK_REASON] * movie_idx.size
+        row = self.matrix.csr[user_idx]
+        rated, stars = row.indices, row.data
+        titles = titles_of(self.matrix.movie_ids[rated], self.titles)["title"].to_numpy()
+        named = [f"{title} ({star:g}★)" for title, star in zip(titles, stars)]
+        weights = self._item_weights(user_idx, rated, movie_idx)
+        reasons = because_you_rated(weights, named, self.explain_with, self.unexplained_reason)
+        return [FALLBACK_REASON if fallback else reason for reason, fallback in zip(reasons, from_fallback)]

@@ -1,0 +1,235 @@
+"""cfutils.recommenders: EASE, binary item-kNN, the recency variant, ALS/BPR, the time features, the
+re-ranker and the evaluation helpers, each against a slow, obviously right reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cfutils.memory import MemoryBudgetError
+from cfutils.recommend import FALLBACK_REASON, PopularRecommender
+from cfutils.recommenders.ease import EASE, RecencyEASE
+from cfutils.recommenders.evaluation import candidate_recall, list_reports, variant
+from cfutils.recommenders.factors import ALS, BPR
+from cfutils.recommenders.item_knn import ItemKNN
+from cfutils.recommenders.rerank import FEATURES, ReRanker
+from cfutils.recommenders.time_features import RatingClock, day_numbers
+from ratings_factory import ratings_frame
+
+
+def random_ratings(n_users=30, n_movies=20, density=0.35, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    cells = np.argwhere(rng.random((n_users, n_movies)) < density)
+    return ratings_frame(cells[:, 0] * 3 + 1, cells[:, 1] * 2 + 5, rng.integers(1, 6, len(cells)),
+                         rng.integers(0, 200, len(cells)))
+
+
+def implicit_recommenders():
+    return [
+        EASE(lam=2.0, max_items=None),
+        EASE(lam=2.0, max_items=4),
+        ItemKNN(n_neighbours=3),
+        RecencyEASE(lam=2.0, recent_weight=1.0, half_life=2.0, knn_weight=0.3, recent_items=3, n_neighbours=3,
+                    max_items=None),
+        ALS(factors=3, iterations=3),
+        BPR(factors=3, iterations=5),
+        ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=4, n_estimators=5, split="per_user_time"),
+    ]
+
+
+def dense_binary(rec) -> np.ndarray:
+    return (rec.matrix.csr.toarray() != 0).astype(float)
+
+
+def ranked(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
+    """Column indices of the n best allowed finite scores, ties to the smaller index (a plain sort)."""
+    order = sorted((c for c in range(scores.size) if allowed[c] and np.isfinite(scores[c])), key=lambda c: (-scores[c], c))
+    return order[:n]
+
+
+# ---- explanations --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
+def test_explanations_name_only_movies_the_user_rated(recommender):
+    train = random_ratings()
+    recommender.fit(train)
+    for user in np.unique(train["user_id"])[:6]:
+        mine = train[train["user_id"] == user]
+        names = {f"movie {m} ({r:g}★)" for m, r in zip(mine["movie_id"], mine["rating"])}
+        for because in recommender.top_n(user, 5)["because"]:
+            if because.startswith("because you rated "):
+                assert set(because.removeprefix("because you rated ").split(", ")) <= names
+
+
+@pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
+def test_a_new_user_gets_the_same_fallback_from_every_recommender(recommender):
+    train = random_ratings(seed=13)
+    fallback = PopularRecommender(window_days=30).fit(train).top_n(999, 6)
+    got = recommender.fit(train).top_n(999, 6)
+    assert list(got["movie_id"]) == list(fallback["movie_id"]) and (got["because"] == FALLBACK_REASON).all()
+
+
+# ---- EASE and item-kNN against their formulas ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lam", [0.5, 10.0])
+def test_ease_matches_the_dense_closed_form(lam):
+    rec = EASE(lam=lam, max_items=None).fit(random_ratings(seed=1))
+    X = dense_binary(rec)
+    P = np.linalg.inv(X.T @ X + lam * np.eye(X.shape[1]))
+    B = np.eye(X.shape[1]) - P / np.diag(P)[None, :]
+    np.testing.assert_allclose(rec.weights, B, atol=1e-10)
+    assert np.all(np.diag(rec.weights) == 0)
+    for u in range(0, rec.matrix.n_users, 4):
+        expected = ranked(X[u] @ B, X[u] == 0, 5)
+        got = rec.top_n_batch([rec.matrix.user_ids[u]], 5)["movie_id"]
+        assert list(got) == list(rec.matrix.movie_ids[expected])
+
+
+def test_ease_keeps_the_most_rated_movies_and_checks_its_memory():
+    train = random_ratings(seed=2)
+    rec = EASE(lam=1.0, max_items=5).fit(train)
+    counts = train["movie_id"].value_counts()
+    top = sorted(counts.index, key=lambda m: (-counts[m], m))[:5]
+    assert sorted(rec.matrix.movie_ids[rec.items]) == sorted(top)
+    with pytest.raises(MemoryBudgetError, match="max_items"):
+        EASE(max_items=None, budget_bytes=1000).fit(train)
+
+
+def test_item_knn_matches_a_loop_over_cosines():
+    k = 3
+    rec = ItemKNN(n_neighbours=k).fit(random_ratings(seed=3))
+    X = dense_binary(rec)
+    n = X.shape[1]
+    S = np.zeros((n, n))
+    for j in range(n):
+        cos = [(X[:, j] @ X[:, i]) / np.sqrt((X[:, j] @ X[:, j]) * (X[:, i] @ X[:, i])) if i != j else -1 for i in range(n)]
+        for i in sorted((i for i in range(n) if i != j and cos[i] > 0), key=lambda i: (-cos[i], i))[:k]:
+            S[j, i] = cos[i]
+    for u in range(rec.matrix.n_users):
+        scores = np.array([sum(S[j, i] for j in range(n) if X[u, j]) for i in range(n)])
+        scores[scores <= 0] = -np.inf
+        got = rec.top_n_batch([rec.matrix.user_ids[u]], 4)
+        own = got["score"].to_numpy()[: len(ranked(scores, X[u] == 0, 4))]
+        assert list(got["movie_id"][: own.size]) == list(rec.matrix.movie_ids[ranked(scores, X[u] == 0, 4)])
+        np.testing.assert_allclose(own, np.sort(scores[X[u] == 0])[::-1][: own.size], rtol=1e-6)
+
+
+def test_recency_ease_weights_the_latest_ratings_as_its_formula():
+    train = random_ratings(seed=4)
+    rec = RecencyEASE(lam=3.0, recent_weight=2.0, half_life=3.0, knn_weight=0.5, recent_items=4, n_neighbours=3,
+                      max_items=None).fit(train)
+    S = rec.similarity.toarray()
+    for u in range(0, rec.matrix.n_users, 5):
+        mine = train[train["user_id"] == rec.matrix.user_ids[u]]
+        latest_first = sorted(zip(mine["date"], mine["movie_id"]), reverse=True)  # equal dates: larger id later
+        x, recent = np.zeros(rec.matrix.n_movies), np.zeros(rec.matrix.n_movies)
+        for later, (_, movie) in enumerate(latest_first):
+            j = rec.matrix.movie_index([movie])[0]
+            x[j] = 1 + 2.0 * 2 ** (-later / 3.0)
+            recent[j] = later < 4
+        np.testing.assert_allclose(rec.item_scores(np.array([u]))[0], x @ rec.weights + 0.5 * recent @ S, atol=1e-9)
+    plain = EASE(lam=3.0, max_items=None).fit(train)
+    off = variant(rec, recent_weight=0.0, knn_weight=0.0)
+    users = np.unique(train["user_id"])
+    pd.testing.assert_frame_equal(off.top_n_batch(users, 5), plain.top_n_batch(users, 5))
+    assert rec.recent_weight == 2.0, "a variant leaves the fitted recommender unchanged"
+    with pytest.raises(AttributeError, match="no knob"):
+        variant(rec, recent_weigth=1.0)
+
+
+def test_als_and_bpr_are_seeded_and_score_by_the_factor_product():
+    train = random_ratings(seed=5)
+    users = np.unique(train["user_id"])
+    for make in (lambda: ALS(factors=4, iterations=4, seed=1), lambda: BPR(factors=4, iterations=10, seed=1)):
+        a, b = make().fit(train), make().fit(train)
+        pd.testing.assert_frame_equal(a.top_n_batch(users, 5), b.top_n_batch(users, 5))
+        u = np.arange(3)
+        np.testing.assert_allclose(a._scores(u), a.user_factors[u] @ a.item_factors.T)
+
+
+# ---- time features: as of a day, never after ------------------------------------------------------------
+
+
+def test_rating_clock_counts_only_ratings_up_to_the_day():
+    train = random_ratings(seed=6)
+    rec = PopularRecommender(window_days=30).fit(train)
+    clock = RatingClock(train, rec.matrix)
+    days, movies = day_numbers(train["date"]), rec.matrix.movie_index(train["movie_id"].to_numpy())
+    for movie in range(0, rec.matrix.n_movies, 3):
+        for day in (days.min() - 1, days.min() + 50, days.max(), days.max() + 5):
+            mine = days[movies == movie]
+            assert clock.popularity(np.array([movie]), np.array([day]))[0] == (mine <= day).sum()
+            assert clock.popularity(np.array([movie]), np.array([day]), 30)[0] == ((mine <= day) & (mine > day - 30)).sum()
+            age = clock.age(np.array([movie]), np.array([day]))[0]
+            assert (np.isnan(age) and mine.min() > day) or age == day - mine.min()
+    user_last = train.groupby("user_id")["date"].max()
+    idx = rec.matrix.user_index(user_last.index.to_numpy())
+    np.testing.assert_array_equal(clock.as_of(idx), day_numbers(user_last))
+    assert (clock.as_of(idx, "train_end") == days.max()).all() and clock.as_of(np.array([-1]))[0] == days.max()
+
+
+def test_recent_popularity_as_of_the_user_ignores_later_ratings():
+    # User 1 rated last on day 10. Movie 7 is rated by many users later (days 50-60), movie 8 early.
+    train = ratings_frame([1, 1, 2, 3, 4, 5, 6], [9, 10, 8, 7, 7, 7, 8], [4] * 7, [5, 10, 8, 50, 55, 60, 9])
+    honest = PopularRecommender(window_days=30).fit(train)
+    leaky = PopularRecommender(window_days=30, as_of="train_end").fit(train)
+    assert list(honest.top_n(1, 1)["movie_id"]) == [8]
+    assert list(leaky.top_n(1, 1)["movie_id"]) == [7]
+    assert list(honest.top_n(99, 1)["because"]) == [FALLBACK_REASON]
+    all_time = PopularRecommender(fallback_days=30).fit(train)
+    assert all_time.window_days is None and list(all_time.top_n(99, 7)["movie_id"]) == list(honest.top_n(99, 7)["movie_id"])
+
+
+# ---- the re-ranker and the evaluation helpers -----------------------------------------------------------
+
+
+def test_reranker_candidates_are_the_union_of_its_generators_top_lists():
+    train = random_ratings(n_users=40, seed=7)
+    rec = ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=3, n_estimators=5).fit(train)
+    users = np.arange(rec.matrix.n_users)
+    mask = rec.candidates(users)
+    for u in users[::6]:
+        raw = rec.matrix.user_ids[u]
+        expected = set(rec.served.ease.top_n_batch([raw], 3)["movie_id"]) | set(rec.served.knn.top_n_batch([raw], 3)["movie_id"])
+        fallback = set(rec.served.knn.matrix.movie_ids[rec.served.knn.fallback_scores > -1])  # fills never count
+        got = set(rec.matrix.movie_ids[np.flatnonzero(mask[u])])
+        assert got <= expected and got >= (expected - fallback) | (got & expected)
+    _, _, frame = rec.served.features(users[:5])
+    assert list(frame.columns) == FEATURES
+
+
+def test_reranker_without_relevant_validation_items_keeps_ease_order():
+    train = random_ratings(seed=8)
+    train["rating"] = np.float32(2.0)  # nothing is relevant (>= 4 stars)
+    rec = ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=4).fit(train)
+    assert rec.ranker is None and "no relevant" in rec.skipped and rec.feature_importance().empty
+    user = rec.matrix.user_ids[0]
+    assert list(rec.top_n(user, 3)["movie_id"]) == list(rec.served.ease.top_n(user, 3)["movie_id"])
+
+
+def test_candidate_recall_matches_a_loop():
+    train, test = random_ratings(seed=9), random_ratings(seed=10)
+    rec = ItemKNN(3).fit(train)
+    rec.candidates = lambda user_idx: np.isfinite(rec._scores(user_idx)) & ~rec._rated_mask(user_idx)
+    got = candidate_recall(rec, test)
+    shares = []
+    for user, rows in test[test["rating"] >= 4].groupby("user_id"):
+        u = rec.matrix.user_index([user])[0]
+        if u < 0:
+            continue
+        allowed = rec.candidates(np.array([u]))[0]
+        shares.append(np.mean([m in set(rec.matrix.movie_ids[allowed]) for m in rows["movie_id"]]))
+    assert got["n_users"] == len(shares) and got["candidate_recall"] == pytest.approx(np.mean(shares))
+
+
+def test_list_reports_split_known_and_new_users():
+    train = random_ratings(seed=11)
+    test = pd.concat([random_ratings(seed=12), ratings_frame([999, 999], [5, 7], [5, 5], [300, 301])])
+    lists = EASE(2.0, None).fit(train).top_n_batch(np.unique(test["user_id"]), 10)
+    popularity = train["movie_id"].value_counts()
+    reports = list_reports(lists, test, train, popularity)
+    assert reports["all"]["n_users"] == reports["known"]["n_users"] + reports["new"]["n_users"]
+    assert reports["new"]["n_users"] == 1
