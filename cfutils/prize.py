@@ -350,16 +350,17 @@ def prize_holdout(ratings: pd.DataFrame, per_user: int = 9, probe_share: float =
     one rating keeps it). Each held-out rating is a probe rating with probability
     ``probe_share`` (drawn with ``numpy.random.default_rng(seed)`` in the order
     ``(user_id, date, movie_id)``, so the result does not depend on the row order), else a
-    qualifying rating.
+    qualifying rating. Work memory: about 25 bytes per rating (the sort order and two
+    int64 arrays).
     """
     users = ratings["user_id"].to_numpy()
     order = np.lexsort((ratings["movie_id"].to_numpy(), ratings["date"].to_numpy(), users))
     sorted_users = users[order]
     starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    del sorted_users
     counts = np.diff(np.r_[starts, len(order)])
-    n_held = np.minimum(per_user, counts // 2)
-    from_end = np.repeat(starts + counts, counts) - np.arange(len(order))  # 1 for a user's latest rating
-    held = from_end <= np.repeat(n_held, counts)
+    first_held = starts + counts - np.minimum(per_user, counts // 2)  # the user's first held-out position
+    held = np.arange(len(order)) >= np.repeat(first_held, counts)
     probe = np.random.default_rng(seed).random(int(held.sum())) < probe_share
     is_probe = np.zeros(len(order), dtype=bool)
     is_qualifying = np.zeros(len(order), dtype=bool)

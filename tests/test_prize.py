@@ -104,6 +104,15 @@ def test_bad_line_names_file_line_and_text(tmp_path, reader, text, line_number, 
     assert (error.value.path, error.value.line_number, error.value.line) == (str(path), line_number, line)
 
 
+def test_crlf_line_endings_read_the_same(tmp_path):
+    for name in ("probe.txt", "qualifying.txt"):
+        (tmp_path / name).write_bytes((FIXTURES / name).read_bytes().replace(b"\n", b"\r\n"))
+    pd.testing.assert_frame_equal(read_probe(tmp_path / "probe.txt"), read_probe(FIXTURES / "probe.txt"),
+                                  check_flags=False)
+    assert read_qualifying(tmp_path / "qualifying.txt")[["user_id", "date"]].equals(
+        read_qualifying(FIXTURES / "qualifying.txt")[["user_id", "date"]])
+
+
 def test_empty_file_is_an_error(tmp_path):
     (tmp_path / "probe.txt").write_text("")
     with pytest.raises(DataFormatError, match="empty file"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
-STAGES = ["generate", "parse_and_cache", "reload", "split", "matrix", "movie_top_k", "user_top_k",
+STAGES = ["generate", "parse_and_cache", "reload", "prize_files", "probe", "split", "matrix", "movie_top_k", "user_top_k",
           "features", "xgboost_fit", "test_rmse", "top_n"]
 #: 96 users and 20,096 ratings of Netflix's 17,770 movies: the smallest fraction that can still
 #: give every user and movie a rating.
@@ -39,6 +39,10 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     assert result["total_seconds"] >= sum(stage["seconds"] for stage in result["stages"].values())
     assert 0.3 < result["test_rmse"] < 2.0
     assert 0 < result["users_listed"] <= 20
+    prize = result["prize"]
+    assert 0 < prize["probe_pairs"] < prize["qualifying_pairs"] < result["ratings"]
+    assert 0.3 < prize["probe_rmse"] < 2.0
+    assert (tmp_path / "data" / "prize" / "submission.txt").read_text().count("\n") > prize["qualifying_pairs"]
     assert "top_n" in capsys.readouterr().out  # the printed table
 
 
