@@ -12,9 +12,10 @@ ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The s
  3. ``reload``          read_ratings again, from the cache
  4. ``prize_files``     the Netflix Prize's hold-out of these ratings (each user's latest, up to 9;
                         cfutils.prize.prize_holdout), written as probe.txt and qualifying.txt
- 5. ``probe``           the Prize's protocol on them: read both files, the probe split of the
-                        ratings without the qualifying ones, BiasBaseline fitted on train, its probe
-                        RMSE, and its predictions of every qualifying pair written as a submission
+ 5. ``probe``           the Prize's protocol on them: read both files, the probe split
+                        (cfutils.prize.find_pairs) of the ratings without the qualifying ones,
+                        BiasBaseline fitted on train, its probe RMSE, and its predictions of
+                        every qualifying pair written as a submission
  6. ``split``           temporal_split, 80/20 by date
  7. ``matrix``          RatingMatrix of train (compact ids, CSR + CSC)
  8. ``movie_top_k``     cosine_top_k of all movies (k = --movie-k)
@@ -23,6 +24,9 @@ ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The s
 11. ``xgboost_fit``     XGBRegressor on the train features
 12. ``test_rmse``       RMSE of XGBoost on the sampled users' test rows
 13. ``top_n``           Recommender fit + top-10 lists of 1,000 users
+
+``--prize-only`` stops after stage 5 (the Prize's protocol at a size where the whole run would
+not fit the machine's time or memory).
 
 Users are sampled so that their train rows number ``--train-rows`` x fraction (5M at full
 size): sample users first, then keep all their rows, as the notebooks do. Each stage's peak
@@ -59,11 +63,11 @@ from cfutils.matrix import RatingMatrix
 from cfutils.memory import GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
 from cfutils.metrics import rmse
 from cfutils.models import BiasBaseline
-from cfutils.prize import (PROBE_NAME, QUALIFYING_NAME, prize_holdout, read_probe, read_qualifying, write_probe,
-                           write_qualifying, write_qualifying_predictions)
+from cfutils.prize import (PROBE_NAME, QUALIFYING_NAME, find_pairs, prize_holdout, read_probe, read_qualifying,
+                           write_probe, write_qualifying, write_qualifying_predictions)
 from cfutils.recommend import Recommender
 from cfutils.similarity import cosine_top_k
-from cfutils.split import probe_split, temporal_split
+from cfutils.split import temporal_split
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 #: Peak RSS per rating of a whole run, measured at full size (16,178 MiB for 100,480,507 ratings,
@@ -123,9 +127,15 @@ def write_prize_files(ratings: pd.DataFrame, directory: Path, seed: int) -> np.n
 
 def prize_protocol(ratings: pd.DataFrame, is_qualifying: np.ndarray, directory: Path, budget_bytes: float) -> dict:
     """Read the Prize files, split the training ratings (all but the qualifying ones) on the probe
-    set, fit BiasBaseline on train, score the probe and write a submission for every qualifying pair."""
+    set, fit BiasBaseline on train, score the probe and write a submission for every qualifying pair.
+
+    The probe pairs are found among all ratings (none is a qualifying one), so the training
+    ratings are never copied as a whole: train is every rating neither probe nor qualifying.
+    """
     probe, qualifying = read_probe(directory / PROBE_NAME), read_qualifying(directory / QUALIFYING_NAME)
-    train, test = probe_split(ratings[~is_qualifying], probe)
+    is_probe = find_pairs(ratings, probe)
+    train, test = ratings[~(is_probe | is_qualifying)], ratings[is_probe]
+    del is_probe
     model = BiasBaseline()
     check_budget(model.required_bytes(len(train), 0, 0), budget_bytes, "the probe stage's BiasBaseline fit",
                  "--memory-budget-gb")
@@ -166,6 +176,8 @@ def run(args: argparse.Namespace) -> dict:
     with clock.stage("probe"):
         prize = prize_protocol(ratings, is_qualifying, data_dir / "prize", budget)
     del is_qualifying
+    if args.prize_only:
+        return summary(args, preset, n_ratings, clock, prize=prize)
     with clock.stage("split"):
         train, test = temporal_split(ratings, test_size=0.2)
         train, test = train.reset_index(drop=True), test.reset_index(drop=True)
@@ -200,26 +212,33 @@ def run(args: argparse.Namespace) -> dict:
         recommender = Recommender(budget_bytes=step_budget).fit(train)
         lists = recommender.top_n_batch(users[: args.top_n_users], n=10)
 
-    result = {
+    return summary(
+        args, preset, n_ratings, clock, prize=prize,
+        train_rows_featurised=int(len(train_pairs)),
+        test_rows_featurised=int(len(test_pairs)),
+        users_listed=int(lists["user_id"].nunique()),
+        test_rmse=round(float(test_rmse), 5),
+    )
+
+
+def summary(args: argparse.Namespace, preset: synth.Preset, n_ratings: int, clock: StageClock, **measured) -> dict:
+    """The results JSON: the data's size, the stages' times and peaks, then what the run measured."""
+    return {
         "fraction": args.fraction,
         "ratings": n_ratings,
         "users": int(preset.n_users),
         "movies": int(preset.n_movies),
-        "train_rows_featurised": int(len(train_pairs)),
-        "test_rows_featurised": int(len(test_pairs)),
-        "users_listed": int(lists["user_id"].nunique()),
         "total_seconds": round(clock.total_seconds, 2),
         "peak_rss_mb": clock.peak_rss_mb,
         "stages": clock.stages,
-        "test_rmse": round(float(test_rmse), 5),
-        "prize": prize,
+        **measured,
     }
-    return result
 
 
 def print_table(result: dict) -> None:
+    test_rmse = f", test RMSE {result['test_rmse']:.4f}" if "test_rmse" in result else ""
     print(f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}): "
-          f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB, test RMSE {result['test_rmse']:.4f}")
+          f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB{test_rmse}")
     print(f"Prize protocol: {result['prize']['probe_pairs']:,} probe and {result['prize']['qualifying_pairs']:,} "
           f"qualifying pairs, BiasBaseline probe RMSE {result['prize']['probe_rmse']:.4f}")
     print(f"{'stage':<18}{'seconds':>10}{'peak RSS MiB':>14}")
@@ -240,6 +259,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-budget-gb", type=float, default=16.0, help="whole-run resident budget")
     parser.add_argument("--step-budget-gb", type=float, default=2.0, help="working memory of one heavy step")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prize-only", action="store_true", help="stop after the probe stage")
     return parser.parse_args(argv)
 
 

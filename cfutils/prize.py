@@ -319,14 +319,17 @@ def write_qualifying_predictions(
     For each ``MovieID:`` block of ``qualifying`` (the frame of :func:`read_qualifying`,
     in its order), the ``MovieID:`` line, then one prediction per qualifying row of the
     block, in the same order, rounded to ``decimals`` decimals (``f"{r:.{decimals}f}"``).
-    ``predictions[j]`` is the prediction of row ``j`` of ``qualifying``. Raises
-    ``ValueError`` unless there is one finite prediction per row, each in ``[1, 5]``.
+    ``predictions[j]`` is the prediction of row ``j`` of ``qualifying``; one outside the
+    stars' range is clipped into ``[1, 5]`` (every true rating lies there, so clipping
+    only lowers the error). Raises ``ValueError`` unless there is one finite prediction
+    per row.
     """
     values = np.asarray(predictions, dtype=np.float64)
     if values.shape != (len(qualifying),):
         raise ValueError(f"{values.shape[0] if values.ndim else 0} predictions for {len(qualifying):,} qualifying rows")
-    if not (np.isfinite(values) & (values >= 1) & (values <= 5)).all():
-        raise ValueError("every prediction must be a number from 1 to 5 (clip into the rating scale first)")
+    if not np.isfinite(values).all():
+        raise ValueError("every prediction must be a finite number")
+    values = np.clip(values, 1, 5)
     _write_blocks(path, qualifying["movie_id"].to_numpy(), [f"{value:.{decimals}f}" for value in values.tolist()])
 
 

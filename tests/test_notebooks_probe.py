@@ -22,6 +22,10 @@ from conftest import run_pipeline
 
 pytestmark = pytest.mark.notebook
 
+#: Notebook 05 with one setting per model and two folds: the default search runs in the main notebook run.
+SMALL_SEARCH = {"N_FOLDS": "2", "BASELINE_GRID": '{"reg_u": [15], "reg_i": [10]}', "KNN_GRID": '{"k": [20]}',
+                "SVD_GRID": '{"n_factors": [20], "reg_all": [0.02]}', "SVDPP_GRID": '{"reg_all": [0.02]}'}
+
 
 @pytest.fixture(scope="module")
 def prize_dir(tmp_path_factory):
@@ -36,7 +40,9 @@ def dataset(prize_dir):
 @pytest.fixture(scope="module")
 def probe_run(prize_dir, tmp_path_factory):
     only = [arg for number in ("01", "02", "03", "04", "05") for arg in ("--only", number)]
-    return run_pipeline("--split", "probe", *only, data=prize_dir, output_dir=tmp_path_factory.mktemp("probe_run"))
+    one_setting_each = [arg for name, value in SMALL_SEARCH.items() for arg in ("-p", name, value)]
+    return run_pipeline("--split", "probe", *only, *one_setting_each, data=prize_dir,
+                        output_dir=tmp_path_factory.mktemp("probe_run"))
 
 
 def test_01_to_04_use_the_probe_set_as_test(probe_run, dataset):
@@ -71,7 +77,8 @@ def test_05_scores_probe_and_quiz_beside_the_prize(probe_run, dataset):
     best = min(results, key=results.get)
     submitted = read_qualifying_predictions(probe_run.output_dir / "qualifying_predictions.txt", dataset.qualifying)
     assert got["submission_rows"] == len(dataset.qualifying) == len(submitted)
-    assert rmse(dataset.qualifying_answers, submitted) == pytest.approx(scores[best]["quiz"], abs=1e-3)
+    # Rounded to 3 decimals and clipped into 1..5: never more than 0.0005 worse than the raw predictions.
+    assert rmse(dataset.qualifying_answers, submitted) <= scores[best]["quiz"] + 5e-4
     assert np.all((submitted >= 1) & (submitted <= 5))
 
 

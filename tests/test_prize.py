@@ -146,13 +146,19 @@ def test_submission_round_trip_keeps_every_value_to_its_decimals(tmp_path_factor
 
 
 @pytest.mark.parametrize("values, message", [([3.0, 3.0, 3.0], "3 predictions for 4"),
-                                              ([3.0, 3.0, np.nan, 3.0], "from 1 to 5"),
-                                              ([3.0, 0.5, 3.0, 3.0], "from 1 to 5")])
+                                              ([3.0, 3.0, np.nan, 3.0], "finite"),
+                                              ([3.0, np.inf, 3.0, 3.0], "finite")])
 def test_submission_writer_rejects_bad_predictions(tmp_path, values, message):
     qualifying = read_qualifying(FIXTURES / "qualifying.txt")
     with pytest.raises(ValueError, match=message):
         write_qualifying_predictions(qualifying, np.array(values), tmp_path / "s.txt")
     assert not (tmp_path / "s.txt").exists()
+
+
+def test_submission_writer_clips_into_the_stars_range(tmp_path):
+    qualifying = read_qualifying(FIXTURES / "qualifying.txt")
+    write_qualifying_predictions(qualifying, np.array([0.4, 5.7, 3.0, -2.0]), tmp_path / "s.txt", decimals=1)
+    assert (tmp_path / "s.txt").read_text() == "1:\n1.0\n5.0\n10:\n3.0\n2:\n1.0\n"
 
 
 @pytest.mark.parametrize("text, problem", [

@@ -46,6 +46,16 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     assert "top_n" in capsys.readouterr().out  # the printed table
 
 
+def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
+    output = tmp_path / "results.json"
+    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
+            "--prize-only"]
+    assert scale.main(args) == 0
+    result = json.loads(output.read_text())
+    assert list(result["stages"]) == STAGES[: STAGES.index("probe") + 1]
+    assert "test_rmse" not in result and 0.3 < result["prize"]["probe_rmse"] < 2.0
+
+
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):
     args = ["--fraction", "1", "--output", str(tmp_path / "r.json"), "--data-dir", str(tmp_path / "data"),
             "--memory-budget-gb", "1"]
