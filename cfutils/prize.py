@@ -438,7 +438,8 @@ def quiz_rmse(predictions: dict[str, np.ndarray], answers: pd.Series, qualifying
 def prize_scores(probe: pd.Series | None, quiz: pd.Series | None) -> pd.DataFrame:
     """One row per model (its ``probe`` and ``quiz`` RMSE, when measured), then one per
     reference point of :data:`PRIZE_REFERENCES`; columns ``probe``, ``quiz``, ``test``."""
-    models = pd.DataFrame({"probe": probe, "quiz": quiz}, dtype=np.float64)
+    measured = {name: scores for name, scores in (("probe", probe), ("quiz", quiz)) if scores is not None}
+    models = pd.DataFrame(measured, dtype=np.float64)
     references = pd.DataFrame.from_dict(PRIZE_REFERENCES, orient="index")
     return pd.concat([models, references]).reindex(columns=["probe", "quiz", "test"]).rename_axis("model")
 

@@ -18,9 +18,12 @@ from cfutils import prize, synth
 from cfutils.dataset import load_dataset
 from cfutils.io import DataFormatError, read_probe, read_qualifying, read_ratings
 from cfutils.prize import (
+    PRIZE_REFERENCES,
     find_pairs,
     pairs_within,
     prize_holdout,
+    prize_scores,
+    prize_story,
     read_qualifying_predictions,
     write_probe,
     write_qualifying,
@@ -301,6 +304,19 @@ def test_generator_lists_the_prize_files_in_its_marker_and_refuses_foreign_ones(
         synth.write_netflix(tmp_path, **TINY_PRIZE)
     with pytest.raises(ValueError, match="exclude each other"):
         synth.write_netflix(tmp_path / "x", **TINY_PRIZE, duplicate_fraction=0.1)
+
+
+def test_prize_scores_list_models_then_references():
+    probe = pd.Series({"svd": 0.8, "baseline": 0.9})
+    scores = prize_scores(probe, pd.Series({"svd": 0.85, "baseline": 0.95}))
+    assert scores.index.tolist() == ["svd", "baseline", *PRIZE_REFERENCES]
+    assert scores.loc["svd"].tolist()[:2] == [0.8, 0.85] and np.isnan(scores.loc["svd", "test"])
+    assert scores.loc["Cinematch (Netflix's system)", "probe"] == 0.9474
+    assert prize_scores(probe, None)["quiz"].iloc[:2].isna().all()
+    assert prize_scores(None, None).index.tolist() == list(PRIZE_REFERENCES)
+    story = prize_story(scores, "probe", generated=True, submission="")
+    assert "**svd**, 0.8000" in story and "for scale only" in story
+    assert "not `probe`" in prize_story(prize_scores(None, None), "global_time", generated=False, submission="")
 
 
 def test_load_dataset_without_prize_files_has_none():
