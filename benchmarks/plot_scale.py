@@ -39,8 +39,8 @@ def plot(results: list[dict], output: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5.5))
     colours = plt.get_cmap("tab20").colors
     for number, name in enumerate(results[-1]["stages"]):
-        seconds = np.array([result["stages"][name]["seconds"] for result in results], dtype=float)
-        measured = seconds > 0.01  # ~0 s: the stage was skipped (e.g. data already generated)
+        seconds = np.array([result["stages"].get(name, {}).get("seconds", 0.0) for result in results], dtype=float)
+        measured = seconds > 0.01  # ~0 s: the stage was skipped (e.g. data already generated) or did not exist yet
         if measured.any():
             ax.plot(np.array(ratings)[measured], seconds[measured], marker="os^v"[number % 4],
                     color=colours[number % len(colours)], label=name)

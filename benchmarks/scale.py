@@ -10,16 +10,25 @@ ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The s
  1. ``generate``        write the Kaggle files with cfutils.synth (skipped when up to date)
  2. ``parse_and_cache`` read_ratings with a cold parquet cache
  3. ``reload``          read_ratings again, from the cache
- 4. ``split``           temporal_split, 80/20 by date
- 5. ``matrix``          RatingMatrix of train (compact ids, CSR + CSC)
- 6. ``movie_top_k``     cosine_top_k of all movies (k = --movie-k)
- 7. ``user_top_k``      cosine_top_k of the sampled users against all users (k = --user-k)
- 8. ``features``        the 13 features of the train rows and the test rows of the sampled users
- 9. ``xgboost_fit``     XGBRegressor on the train features
-10. ``test_rmse``       RMSE of XGBoost on the sampled users' test rows
-11. ``top_n_ease``      EASE fit (the ``--ease-items`` most rated movies; 0: all) + top-10 lists of 1,000 users
-12. ``top_n_rerank``    the re-ranker (EASE and item-kNN candidates, XGBRanker trained on a
+ 4. ``prize_files``     the Netflix Prize's hold-out of these ratings (each user's latest, up to 9;
+                        cfutils.prize.prize_holdout), written as probe.txt and qualifying.txt
+ 5. ``probe``           the Prize's protocol on them: read both files, the probe split
+                        (cfutils.prize.find_pairs) of the ratings without the qualifying ones,
+                        BiasBaseline fitted on train, its probe RMSE, and its predictions of
+                        every qualifying pair written as a submission
+ 6. ``split``           temporal_split, 80/20 by date
+ 7. ``matrix``          RatingMatrix of train (compact ids, CSR + CSC)
+ 8. ``movie_top_k``     cosine_top_k of all movies (k = --movie-k)
+ 9. ``user_top_k``      cosine_top_k of the sampled users against all users (k = --user-k)
+10. ``features``        the 13 features of the train rows and the test rows of the sampled users
+11. ``xgboost_fit``     XGBRegressor on the train features
+12. ``test_rmse``       RMSE of XGBoost on the sampled users' test rows
+13. ``top_n_ease``      EASE fit (the ``--ease-items`` most rated movies; 0: all) + top-10 lists of 1,000 users
+14. ``top_n_rerank``    the re-ranker (EASE and item-kNN candidates, XGBRanker trained on a
                         global_time validation cut of train) fit + top-10 lists of the same users
+
+``--prize-only`` stops after stage 5 (the Prize's protocol at a size where the whole run would
+not fit the machine's time or memory).
 
 Users are sampled so that their train rows number ``--train-rows`` x fraction (5M at full
 size): sample users first, then keep all their rows, as the notebooks do. Each stage's peak
@@ -30,7 +39,8 @@ ratings count and checked against ``--memory-budget-gb``; heavy stages have thei
 ``budget_bytes``. A run that would not fit stops with a message naming the option to change.
 
 The JSON written to ``--output`` holds ``ratings``, ``fraction``, ``total_seconds``,
-``peak_rss_mb``, ``stages`` (name -> ``seconds``, ``peak_rss_mb``) and ``test_rmse``.
+``peak_rss_mb``, ``stages`` (name -> ``seconds``, ``peak_rss_mb``), ``test_rmse`` and ``prize``
+(``probe_pairs``, ``qualifying_pairs``, ``probe_rmse`` of the BiasBaseline).
 """
 
 from __future__ import annotations
@@ -55,6 +65,9 @@ from cfutils.io import read_ratings
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import DEFAULT_BUDGET_BYTES, GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
 from cfutils.metrics import rmse
+from cfutils.models import BiasBaseline
+from cfutils.prize import (PROBE_NAME, QUALIFYING_NAME, find_pairs, prize_holdout, read_probe, read_qualifying,
+                           write_probe, write_qualifying, write_qualifying_predictions)
 from cfutils.recommenders.ease import EASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.rerank import ReRanker
@@ -107,6 +120,36 @@ def user_neighbours(matrix: RatingMatrix, users: np.ndarray, k: int, budget_byte
     return cosine_top_k(matrix.csr, k, rows=matrix.user_index(users), budget_bytes=budget_bytes, progress=True)
 
 
+def write_prize_files(ratings: pd.DataFrame, directory: Path, seed: int) -> np.ndarray:
+    """Write the Prize's probe.txt and qualifying.txt of ``ratings`` into ``directory``, in the
+    ratings' order (by movie, as the Kaggle files); return the qualifying rows' mask."""
+    holdout = prize_holdout(ratings, seed=seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_probe(ratings.loc[holdout.is_probe, ["user_id", "movie_id"]], directory / PROBE_NAME)
+    write_qualifying(ratings.loc[holdout.is_qualifying, ["user_id", "movie_id", "date"]], directory / QUALIFYING_NAME)
+    return holdout.is_qualifying
+
+
+def prize_protocol(ratings: pd.DataFrame, is_qualifying: np.ndarray, directory: Path, budget_bytes: float) -> dict:
+    """Read the Prize files, split the training ratings (all but the qualifying ones) on the probe
+    set, fit BiasBaseline on train, score the probe and write a submission for every qualifying pair.
+
+    The probe pairs are found among all ratings (none is a qualifying one), so the training
+    ratings are never copied as a whole: train is every rating neither probe nor qualifying.
+    """
+    probe, qualifying = read_probe(directory / PROBE_NAME), read_qualifying(directory / QUALIFYING_NAME)
+    is_probe = find_pairs(ratings, probe)
+    train, test = ratings[~(is_probe | is_qualifying)], ratings[is_probe]
+    del is_probe
+    model = BiasBaseline()
+    check_budget(model.required_bytes(len(train), 0, 0), budget_bytes, "the probe stage's BiasBaseline fit",
+                 "--memory-budget-gb")
+    model.fit(train)
+    probe_rmse = rmse(test["rating"].to_numpy(), model.predict(test))
+    write_qualifying_predictions(qualifying, model.predict(qualifying), directory / "submission.txt")
+    return {"probe_pairs": len(probe), "qualifying_pairs": len(qualifying), "probe_rmse": round(float(probe_rmse), 5)}
+
+
 def check_run_fits(n_ratings: int, budget_bytes: float) -> None:
     check_budget(
         RESIDENT_BYTES_PER_RATING * n_ratings, budget_bytes,
@@ -133,6 +176,13 @@ def run(args: argparse.Namespace) -> dict:
     with clock.stage("reload"):
         ratings = read_ratings(data_dir, cache=True, cache_dir=cache_dir, progress=False)
     n_ratings = len(ratings)
+    with clock.stage("prize_files"):
+        is_qualifying = write_prize_files(ratings, data_dir / "prize", args.seed)
+    with clock.stage("probe"):
+        prize = prize_protocol(ratings, is_qualifying, data_dir / "prize", budget)
+    del is_qualifying
+    if args.prize_only:
+        return summary(args, preset, n_ratings, clock, prize=prize)
     with clock.stage("split"):
         train, test = temporal_split(ratings, test_size=0.2)
         train, test = train.reset_index(drop=True), test.reset_index(drop=True)
@@ -172,25 +222,35 @@ def run(args: argparse.Namespace) -> dict:
                             seed=args.seed, budget_bytes=step_budget).fit(train)
         lists = reranker.top_n_batch(listed, n=10)
 
-    result = {
+    return summary(
+        args, preset, n_ratings, clock, prize=prize,
+        train_rows_featurised=int(len(train_pairs)),
+        test_rows_featurised=int(len(test_pairs)),
+        users_listed=int(lists["user_id"].nunique()),
+        test_rmse=round(float(test_rmse), 5),
+    )
+
+
+def summary(args: argparse.Namespace, preset: synth.Preset, n_ratings: int, clock: StageClock, **measured) -> dict:
+    """The results JSON: the data's size, the stages' times and peaks, then what the run measured."""
+    return {
         "fraction": args.fraction,
         "ratings": n_ratings,
         "users": int(preset.n_users),
         "movies": int(preset.n_movies),
-        "train_rows_featurised": int(len(train_pairs)),
-        "test_rows_featurised": int(len(test_pairs)),
-        "users_listed": int(lists["user_id"].nunique()),
         "total_seconds": round(clock.total_seconds, 2),
         "peak_rss_mb": clock.peak_rss_mb,
         "stages": clock.stages,
-        "test_rmse": round(float(test_rmse), 5),
+        **measured,
     }
-    return result
 
 
 def print_table(result: dict) -> None:
+    test_rmse = f", test RMSE {result['test_rmse']:.4f}" if "test_rmse" in result else ""
     print(f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}): "
-          f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB, test RMSE {result['test_rmse']:.4f}")
+          f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB{test_rmse}")
+    print(f"Prize protocol: {result['prize']['probe_pairs']:,} probe and {result['prize']['qualifying_pairs']:,} "
+          f"qualifying pairs, BiasBaseline probe RMSE {result['prize']['probe_rmse']:.4f}")
     print(f"{'stage':<18}{'seconds':>10}{'peak RSS MiB':>14}")
     for name, stage in result["stages"].items():
         print(f"{name:<18}{stage['seconds']:>10.1f}{stage['peak_rss_mb']:>14.0f}")
@@ -222,6 +282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step-budget-gb", type=float, default=None,
                         help="working memory of one heavy step (default: cfutils.memory's machine-derived budget)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prize-only", action="store_true", help="stop after the probe stage")
     return parser.parse_args(argv)
 
 

@@ -12,7 +12,8 @@ Two data sets are embedded, named by :data:`EMBEDDED`:
 Anything else is
 a ratings file or folder that :func:`cfutils.io.read_ratings` understands, e.g.
 ``data/raw/netflix`` (Kaggle ``combined_data_*.txt`` or ``training_set/``) or
-``data/raw/ml-100k``. Titles are read when a titles file sits next to the ratings.
+``data/raw/ml-100k``. Titles are read when a titles file sits next to the ratings, and
+so are the Netflix Prize's ``probe.txt`` and ``qualifying.txt`` (:mod:`cfutils.prize`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 from cfutils.io import empty_titles, format_family, read_ratings, read_titles
+from cfutils.prize import (
+    PROBE_NAME,
+    QUALIFYING_ANSWERS_NAME,
+    QUALIFYING_NAME,
+    read_probe,
+    read_qualifying,
+    read_qualifying_predictions,
+)
 from cfutils.synth import default_sample_dir, write_sample
 
 SAMPLE_DIR = default_sample_dir()
@@ -41,12 +50,20 @@ class Dataset:
     indexed by ``movie_id`` with ``year`` and ``title`` (no rows when no titles file
     was found); ``source`` is the path read; ``name`` is the embedded name or the name
     of that file or folder.
+
+    ``probe`` (``user_id``, ``movie_id``) and ``qualifying`` (``user_id``, ``movie_id``,
+    ``date``) are the Netflix Prize's held-out pairs, ``None`` without ``probe.txt`` /
+    ``qualifying.txt``. ``qualifying_answers`` holds the true ratings of the qualifying
+    pairs, indexed like ``qualifying``: only generated data has them, else ``None``.
     """
 
     ratings: pd.DataFrame
     titles: pd.DataFrame
     source: str
     name: str
+    probe: pd.DataFrame | None = None
+    qualifying: pd.DataFrame | None = None
+    qualifying_answers: pd.Series | None = None
 
 
 def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
@@ -61,7 +78,18 @@ def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
     ratings = read_ratings(source, cache=cache)
     titles_path = find_titles(source)
     titles = read_titles(titles_path) if titles_path is not None else empty_titles()
-    return Dataset(ratings=ratings, titles=titles, source=str(source), name=name)
+    probe_path, qualifying_path = find_beside(source, (PROBE_NAME,)), find_beside(source, (QUALIFYING_NAME,))
+    qualifying = read_qualifying(qualifying_path) if qualifying_path is not None else None
+    answers_path = find_beside(source, (QUALIFYING_ANSWERS_NAME,)) if qualifying is not None else None
+    return Dataset(
+        ratings=ratings,
+        titles=titles,
+        source=str(source),
+        name=name,
+        probe=read_probe(probe_path) if probe_path is not None else None,
+        qualifying=qualifying,
+        qualifying_answers=read_qualifying_predictions(answers_path, qualifying) if answers_path is not None else None,
+    )
 
 
 def source_path(data: str | Path) -> Path:
@@ -75,7 +103,13 @@ def source_path(data: str | Path) -> Path:
 
 
 def find_titles(ratings_path: Path | str) -> Path | None:
-    """The titles file next to ratings, of the same family (Netflix or MovieLens), or None.
+    """The titles file next to ratings, or None (see :func:`find_beside`)."""
+    return find_beside(ratings_path, TITLES_FILE_NAMES)
+
+
+def find_beside(ratings_path: Path | str, names: tuple[str, ...]) -> Path | None:
+    """The first of ``names`` (or its ``.gz``) next to ratings and of the same family (Netflix
+    or MovieLens), or None: MovieLens titles are never attached to Netflix ids, nor the reverse.
 
     Looked for in the ratings folder (or the file's folder) and, for a
     ``training_set`` folder or a file inside one, in its parent.
@@ -85,7 +119,7 @@ def find_titles(ratings_path: Path | str) -> Path | None:
     folder = ratings_path if ratings_path.is_dir() else ratings_path.parent
     folders = [folder, folder.parent] if folder.name == "training_set" else [folder]
     for candidate_folder in folders:
-        for name in TITLES_FILE_NAMES:
+        for name in names:
             for candidate in (candidate_folder / name, candidate_folder / f"{name}.gz"):
                 if candidate.is_file() and format_family(candidate) == family:
                     return candidate

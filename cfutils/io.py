@@ -1045,3 +1045,12 @@ def _titles_with_year_in_title(path: Path, lines: pd.Series, fields: pd.DataFram
     years = fields["title"].str.extract(_YEAR_IN_TITLE, expand=False)
     fields = fields.assign(title=fields["title"].str.replace(_YEAR_IN_TITLE, "", regex=True))
     return _titles_frame(path, lines, fields, years, first_line)
+
+
+def __getattr__(name: str):
+    """``read_probe`` and ``read_qualifying`` live in :mod:`cfutils.prize`, which builds on this module."""
+    if name in ("read_probe", "read_qualifying"):
+        from cfutils import prize
+
+        return getattr(prize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

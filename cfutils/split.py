@@ -8,6 +8,8 @@ Three splits, as in LensKit's ``split_temporal_fraction`` / ``sample_users`` fam
 ``per_user_temporal_split``   each user's last ``test_size`` of ratings: every test
                               user is also a train user (no user cold start).
 ``random_split``              a seeded random sample: optimistic, it trains on the future.
+``probe_split``               the Netflix Prize's probe set: each user's latest
+                              ratings, up to 9, a third of them (``cfutils.prize``).
 ============================  =====================================================
 
 The original tutorial split 80/20 in *file order*. The Netflix files are grouped by
@@ -21,7 +23,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-SPLIT_METHODS = ("global_time", "per_user_time", "random")
+from cfutils.prize import find_pairs
+
+SPLIT_METHODS = ("global_time", "per_user_time", "random", "probe")
 
 
 class Split(NamedTuple):
@@ -112,8 +116,34 @@ def random_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 0) -
     return _take(ratings, is_test)
 
 
-def make_split(ratings: pd.DataFrame, method: str = "global_time", test_size: float = 0.2, seed: int = 0) -> Split:
-    """Dispatch on the notebooks' ``SPLIT`` parameter: ``global_time``, ``per_user_time`` or ``random``."""
+def probe_split(ratings: pd.DataFrame, probe: pd.DataFrame) -> Split:
+    """Test holds exactly the ratings of the ``probe`` pairs (``user_id``, ``movie_id``); train the rest.
+
+    The Prize's own split: the probe set is each user's latest ratings, up to 9, a third
+    of them (:func:`cfutils.prize.prize_holdout`), so it is a per-user time split. Every
+    probe pair must have a rating: else :class:`cfutils.io.DataFormatError` names the
+    probe file and the line (after sampling ratings, restrict the probe with
+    :func:`cfutils.prize.pairs_within` first).
+    """
+    return _take(ratings, find_pairs(ratings, probe))
+
+
+def make_split(
+    ratings: pd.DataFrame,
+    method: str = "global_time",
+    test_size: float = 0.2,
+    seed: int = 0,
+    probe: pd.DataFrame | None = None,
+) -> Split:
+    """Dispatch on the notebooks' ``SPLIT`` parameter (one of :data:`SPLIT_METHODS`).
+
+    ``probe`` (the data set's probe pairs, or ``None``) is used by ``"probe"`` only, which
+    raises ``ValueError`` without it; ``test_size`` and ``seed`` are not used by ``"probe"``.
+    """
+    if method == "probe":
+        if probe is None:
+            raise ValueError("SPLIT='probe' needs the Netflix Prize file probe.txt next to the ratings; this data has none")
+        return probe_split(ratings, probe)
     if method == "global_time":
         return temporal_split(ratings, test_size)
     if method == "per_user_time":

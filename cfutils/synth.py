@@ -17,6 +17,14 @@ Files written (the Kaggle layout of the Netflix Prize data)
     ISO-8859-1, no quoting, ``MovieID,YearOfRelease,Title``. Titles may contain
     commas (split a line on its first two commas only), a few are not ASCII, and a
     few years are ``NULL``.
+``probe.txt``, ``qualifying.txt``, ``qualifying_answers.txt``
+    Only with ``prize_holdout=True`` (the embedded sample): the Netflix Prize's hold-out,
+    made the Prize's way (:func:`cfutils.prize.prize_holdout`). Each user's most recent
+    ratings, up to 9 (at most half of them), are held out; about a third become the
+    probe set, listed in ``probe.txt`` and kept in the ratings files; the rest become the
+    qualifying set, listed with dates in ``qualifying.txt`` and removed from the ratings
+    files. ``qualifying_answers.txt`` holds their true stars in the submission format
+    (:func:`cfutils.prize.write_qualifying_predictions`); the real data has no such file.
 ``.synth.json``
     The parameters the files were made from (see :func:`write_netflix`).
 
@@ -80,10 +88,22 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
+
+from cfutils.prize import (
+    PROBE_NAME,
+    QUALIFYING_ANSWERS_NAME,
+    QUALIFYING_NAME,
+    prize_holdout,
+    write_probe,
+    write_qualifying,
+    write_qualifying_predictions,
+)
 
 #: Bumped whenever the bytes generated for given parameters change; part of the content key.
 GENERATOR_VERSION = 2
@@ -144,6 +164,7 @@ class Preset:
     n_ratings: int
     seed: int = 0
     n_files: int = 1
+    prize_holdout: bool = False
 
     def scaled(self, fraction: float) -> Preset:
         """Users and ratings scaled by ``fraction``, all movies kept (as in ``benchmarks/scale.py``)."""
@@ -157,7 +178,7 @@ class Preset:
 #: For unit tests: a few thousand ratings, generated in well under a second.
 TINY = Preset(n_users=400, n_movies=80, n_ratings=7_000, seed=7, n_files=2)
 #: The embedded default data set, in ``data/sample``.
-SAMPLE = Preset(n_users=5_000, n_movies=1_000, n_ratings=250_000, seed=2005, n_files=4)
+SAMPLE = Preset(n_users=5_000, n_movies=1_000, n_ratings=250_000, seed=2005, n_files=4, prize_holdout=True)
 #: The size of the Netflix Prize training data.
 NETFLIX = Preset(n_users=480_189, n_movies=17_770, n_ratings=100_480_507, seed=0, n_files=4)
 
@@ -190,6 +211,7 @@ def write_netflix(
     seed: int = 0,
     n_files: int = 1,
     duplicate_fraction: float = 0.0,
+    prize_holdout: bool = False,
     chunk_ratings: int = 2_000_000,
     progress: bool = False,
 ) -> Path:
@@ -206,6 +228,12 @@ def write_netflix(
     the file written with ``duplicate_fraction=0``. Only ratings later than their
     earliest possible day can get one, so the share reached can be a little lower.
 
+    ``prize_holdout`` (default False) also writes the Netflix Prize's ``probe.txt``,
+    ``qualifying.txt`` and ``qualifying_answers.txt`` (module docstring); the qualifying
+    ratings are then left out of the ratings files, which hold ``n_ratings`` minus their
+    number. It keeps every rating in memory (about 40 bytes each), so it suits samples,
+    and excludes ``duplicate_fraction``.
+
     Memory is bounded: the population takes about 100 bytes per user, and the text is
     built and written ``chunk_ratings`` ratings at a time (about 100 bytes per rating
     in flight; ``chunk_ratings`` changes memory use, never the output). Full Netflix
@@ -220,6 +248,8 @@ def write_netflix(
     can get a rating: ``n_users + n_movies <= n_ratings < max_movie_share · n_users · n_movies``.
     """
     _validate(n_users, n_movies, n_ratings, n_files, duplicate_fraction, chunk_ratings)
+    if prize_holdout and duplicate_fraction:
+        raise ValueError("prize_holdout and duplicate_fraction exclude each other")
     directory = Path(directory)
     key = {
         "generator_version": GENERATOR_VERSION,
@@ -229,6 +259,7 @@ def write_netflix(
         "seed": seed,
         "n_files": n_files,
         "duplicate_fraction": duplicate_fraction,
+        "prize_holdout": prize_holdout,
         "model": asdict(MODEL),
     }
     if _is_up_to_date(directory, key):
@@ -239,14 +270,18 @@ def write_netflix(
     pop = _population(n_users, n_movies, n_ratings, seed)
     bounds = _file_bounds(pop.movie_count, n_files)
     names = [f"combined_data_{k + 1}.txt" for k in range(n_files)]
+    blocks = _blocks(pop, range(n_movies), seed, duplicate_fraction)
+    if prize_holdout:
+        blocks = iter(_write_prize_holdout(directory, list(blocks), pop.user_raw_id, seed))
     with tqdm(total=n_ratings, unit="rating", unit_scale=True, desc="synth", disable=not progress) as bar:
         for name, first, stop in zip(names, bounds[:-1], bounds[1:]):
-            blocks = _blocks(pop, range(first, stop), seed, duplicate_fraction)
-            _atomic_write(directory / name, _rating_chunks(blocks, pop.user_raw_id, chunk_ratings, bar))
+            file_blocks = (block for block in islice(blocks, stop - first) if len(block.users))
+            _atomic_write(directory / name, _rating_chunks(file_blocks, pop.user_raw_id, chunk_ratings, bar))
     titles_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_POPULATION, 1)))
     _atomic_write(directory / TITLES_NAME, [_titles_csv(titles_rng, pop.movie_start)])
 
     names.append(TITLES_NAME)
+    names += list(PRIZE_FILE_NAMES) if prize_holdout else []
     marker = {**key, "files": {name: (directory / name).stat().st_size for name in names}}
     (directory / MARKER_NAME).write_text(json.dumps(marker, indent=1) + "\n")
     return directory
@@ -542,6 +577,34 @@ def _add_changed_minds(rng, users, stars, days, first, fraction):
     )
 
 
+# --------------------------------------------------------------------------- the Prize's hold-out
+
+PRIZE_FILE_NAMES = (PROBE_NAME, QUALIFYING_NAME, QUALIFYING_ANSWERS_NAME)
+
+
+def _write_prize_holdout(directory: Path, blocks: list[_Block], raw_ids: np.ndarray, seed: int) -> list[_Block]:
+    """Write the probe, qualifying and answers files of ``blocks`` (every movie's block, in
+    order) into ``directory``; return the blocks without their qualifying ratings (a block
+    may be left empty). The files list pairs by movie, then customer id."""
+    sizes = [len(block.users) for block in blocks]
+    ratings = pd.DataFrame({
+        "user_id": raw_ids[np.concatenate([block.users for block in blocks])],
+        "movie_id": np.repeat(np.array([block.movie_id for block in blocks], dtype=np.int32), sizes),
+        "rating": np.concatenate([block.stars for block in blocks]).astype(np.float32),
+        "date": (FIRST_DAY + np.concatenate([block.days for block in blocks])).astype("datetime64[s]"),
+    })
+    holdout = prize_holdout(ratings, seed=seed)
+    write_probe(ratings[holdout.is_probe].sort_values(["movie_id", "user_id"]), directory / PROBE_NAME)
+    qualifying = ratings[holdout.is_qualifying].sort_values(["movie_id", "user_id"])
+    write_qualifying(qualifying, directory / QUALIFYING_NAME)
+    write_qualifying_predictions(qualifying, qualifying["rating"], directory / QUALIFYING_ANSWERS_NAME, decimals=0)
+    kept = np.split(~holdout.is_qualifying, np.cumsum(sizes)[:-1])
+    return [
+        replace(block, users=block.users[keep], stars=block.stars[keep], days=block.days[keep])
+        for block, keep in zip(blocks, kept)
+    ]
+
+
 # --------------------------------------------------------------------------- text
 
 
@@ -725,7 +788,7 @@ def _clear_previous_output(directory: Path) -> None:
     marker = _read_marker(directory)
     ours = set(marker.get("files", {})) if marker else set()
     foreign = [p.name for p in directory.glob("combined_data_*.txt") if p.name not in ours]
-    foreign += [TITLES_NAME] if (directory / TITLES_NAME).exists() and TITLES_NAME not in ours else []
+    foreign += [n for n in (TITLES_NAME, *PRIZE_FILE_NAMES) if (directory / n).exists() and n not in ours]
     if foreign:
         raise FileExistsError(f"{directory} holds {sorted(foreign)}, not written by cfutils.synth; use an empty folder")
     (directory / MARKER_NAME).unlink(missing_ok=True)
@@ -752,6 +815,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--files", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duplicate-fraction", type=float, default=0.0)
+    parser.add_argument("--prize-holdout", action="store_true", help="also write probe.txt and qualifying.txt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.sample:
@@ -767,6 +831,7 @@ def main(argv: list[str] | None = None) -> Path:
             seed=args.seed,
             n_files=args.files,
             duplicate_fraction=args.duplicate_fraction,
+            prize_holdout=args.prize_holdout,
             progress=not args.quiet,
         )
     print(path)

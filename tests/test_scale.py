@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
-STAGES = ["generate", "parse_and_cache", "reload", "split", "matrix", "movie_top_k", "user_top_k",
-          "features", "xgboost_fit", "test_rmse", "top_n_ease", "top_n_rerank"]
+STAGES = ["generate", "parse_and_cache", "reload", "prize_files", "probe", "split", "matrix", "movie_top_k",
+          "user_top_k", "features", "xgboost_fit", "test_rmse", "top_n_ease", "top_n_rerank"]
 #: 96 users and 20,096 ratings of Netflix's 17,770 movies: the smallest fraction that can still
 #: give every user and movie a rating.
 TINY_FRACTION = 0.0002
@@ -39,7 +39,21 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     assert result["total_seconds"] >= sum(stage["seconds"] for stage in result["stages"].values())
     assert 0.3 < result["test_rmse"] < 2.0
     assert 0 < result["users_listed"] <= 20
+    prize = result["prize"]
+    assert 0 < prize["probe_pairs"] < prize["qualifying_pairs"] < result["ratings"]
+    assert 0.3 < prize["probe_rmse"] < 2.0
+    assert (tmp_path / "data" / "prize" / "submission.txt").read_text().count("\n") > prize["qualifying_pairs"]
     assert "top_n_rerank" in capsys.readouterr().out  # the printed table
+
+
+def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
+    output = tmp_path / "results.json"
+    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
+            "--prize-only"]
+    assert scale.main(args) == 0
+    result = json.loads(output.read_text())
+    assert list(result["stages"]) == STAGES[: STAGES.index("probe") + 1]
+    assert "test_rmse" not in result and 0.3 < result["prize"]["probe_rmse"] < 2.0
 
 
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):

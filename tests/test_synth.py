@@ -88,7 +88,8 @@ def tiny(tiny_dir) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory) -> Path:
-    return synth.write_sample(tmp_path_factory.mktemp("sample"))
+    """The sample's every drawn rating: without the Prize hold-out (tested in test_prize.py)."""
+    return synth.write_preset(tmp_path_factory.mktemp("sample"), replace(synth.SAMPLE, prize_holdout=False))
 
 
 @pytest.fixture(scope="module")
