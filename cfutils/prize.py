@@ -56,7 +56,7 @@ from cfutils.io import (
     _csv_options,
     _days_to_seconds,
     _is_id,
-    _is_iso_date,
+    _iso_date,
     _netflix_block_rows,
     _netflix_headers,
     _open_binary,
@@ -104,7 +104,7 @@ def _qualifying_row_problem(text: bytes) -> str | None:
         return f"expected 2 fields CustomerID,YYYY-MM-DD, found {len(fields)}"
     if not _is_id(fields[0]):
         return "CustomerID is not a non-negative 32-bit integer"
-    return None if _is_iso_date(fields[1]) else "date is not a valid YYYY-MM-DD"
+    return None if _iso_date(fields[1]) is not None else "date is not a valid YYYY-MM-DD"
 
 
 def _prediction_row_problem(text: bytes) -> str | None:

@@ -161,11 +161,15 @@ def test_titles_of_the_other_family_are_never_attached(tmp_path):
 def test_prize_files_beside_netflix_ratings_are_part_of_the_data_set(tmp_path):
     source = write_netflix(tmp_path)
     shutil.copy(FIXTURES / "kaggle" / "movie_titles.csv", tmp_path)
-    for name in ["probe.txt", "qualifying.txt.gz", "qualifying_answers.txt", "README", "notes.md"]:
-        (tmp_path / name).write_text("1:\n30878\n")
+    for name, text in [("probe.txt", "1:\n30878\n"), ("qualifying_answers.txt", "1:\n3.5\n"),
+                       ("README", "1:\n30878\n"), ("notes.md", "1:\n30878\n")]:
+        (tmp_path / name).write_text(text)
+    with gzip.open(tmp_path / "qualifying.txt.gz", "wt") as qualifying:
+        qualifying.write("1:\n30878,2005-09-06\n")
     data = load_dataset(tmp_path, cache=False)
     pd.testing.assert_frame_equal(data.ratings, parse(source))
     assert len(data.titles) == 6
+    assert len(data.probe) == 1 and len(data.qualifying) == 1 and len(data.qualifying_answers) == 1
 
 
 # --- 3. a cache that cannot be written --------------------------------------------------------
