@@ -42,7 +42,7 @@ from pyspark.sql import functions as F
 
 from cfutils.dataset import source_path
 from cfutils.io import RATINGS_DTYPES, ratings_cache_path, read_ratings
-from cfutils.split import SPLIT_METHODS, Split, _check_fraction
+from cfutils.split import Split, _check_fraction
 
 #: Environment variable naming the cluster, e.g. ``spark://host:7077``, ``yarn`` or ``k8s://...``.
 MASTER_ENV = "SPARK_MASTER"
@@ -157,6 +157,11 @@ def to_pandas(frame: DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- splits
 
 
+#: The splits written in Spark. The Netflix Prize's ``probe`` split needs ``probe.txt``, read on one
+#: machine (:mod:`cfutils.prize`), so notebook 07 refuses it.
+SPARK_SPLIT_METHODS = ("global_time", "per_user_time", "random")
+
+
 def spark_split(frame: DataFrame, method: str = "global_time", test_size: float = 0.2, seed: int = 0) -> Split:
     """:func:`cfutils.split.make_split`, in Spark: the same rows in train and in test.
 
@@ -186,7 +191,7 @@ def spark_split(frame: DataFrame, method: str = "global_time", test_size: float 
         order = frame.join(chosen, ROW, "left")
         is_test = F.col("_test").isNotNull()
     else:
-        raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+        raise ValueError(f"unknown split {method!r}; Spark splits by one of {', '.join(SPARK_SPLIT_METHODS)}")
     flagged = order.withColumn("_is_test", is_test).select(*frame.columns, "_is_test").persist()
     return Split(flagged.filter(~F.col("_is_test")).drop("_is_test"), flagged.filter("_is_test").drop("_is_test"))
 

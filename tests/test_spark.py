@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully supp
 from cfutils import spark as cs  # noqa: E402
 from cfutils.io import ratings_cache_path, read_ratings  # noqa: E402
 from cfutils.metrics import rmse  # noqa: E402
-from cfutils.split import SPLIT_METHODS, make_split  # noqa: E402
+from cfutils.split import make_split  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_parquet_source_is_the_read_ratings_cache(tiny_data_dir):
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**16), test_size=st.sampled_from([0.1, 0.2, 0.25, 0.37, 0.5]),
-       n_days=st.sampled_from([1, 3, 50]), method=st.sampled_from(SPLIT_METHODS))
+       n_days=st.sampled_from([1, 3, 50]), method=st.sampled_from(cs.SPARK_SPLIT_METHODS))
 def test_spark_split_equals_cfutils_split_row_for_row(spark, seed, test_size, n_days, method):
     ratings = random_ratings(seed, n=int(np.random.default_rng(seed).integers(1, 400)), n_days=n_days)
     mine = cs.spark_split(cs.from_pandas(spark, ratings), method, test_size, seed)
@@ -88,7 +88,7 @@ def test_spark_split_breaks_ties_on_identical_keys_by_position(spark):
     ratings = pd.DataFrame({"user_id": np.ones(10, np.int32), "movie_id": np.ones(10, np.int32),
                             "rating": np.arange(10, dtype=np.float32) % 5 + 1,
                             "date": np.full(10, np.datetime64("2005-01-01", "s"))})
-    for method in SPLIT_METHODS:
+    for method in cs.SPARK_SPLIT_METHODS:
         mine = cs.spark_split(cs.from_pandas(spark, ratings), method, 0.3, 1)
         assert cs.split_identical(mine, make_split(ratings, method, test_size=0.3, seed=1)), method
 
