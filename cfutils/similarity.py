@@ -248,6 +248,25 @@ def neighbour_recall(exact: sp.csr_matrix, approximate: sp.csr_matrix, rows=None
     return float(np.mean(shares)) if shares else float("nan")
 
 
+def similarity_rows(
+    X, rows, *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+    budget_bytes: float = DEFAULT_BUDGET_BYTES,
+) -> np.ndarray:
+    """The similarities of ``rows`` (indices) with every row of X, as a dense float64 array
+    ``(len(rows), n_rows)``: the values :func:`cosine_top_k` ranks, with the same ``measure``,
+    ``min_support`` and ``shrinkage`` (module docstring), but none dropped: negative values, zeros
+    and each row with itself (1 for a non-empty row) stay. For looking at a few rows or pairs; the
+    dense result is checked against ``budget_bytes`` first. A dense X is read as sparse (0 = not rated).
+    The result's rows follow ``rows`` in ascending order, without repeats.
+    """
+    X = sp.csr_matrix(X)
+    rows = _row_indices(rows, X.shape[0])
+    _check_arguments(X, 1, measure, min_support, shrinkage)
+    check_budget(3 * 8 * rows.size * X.shape[1] + 3 * 8 * rows.size * X.shape[0], budget_bytes,
+                 f"{rows.size} dense similarity rows of {X.shape[0]:,}", "budget_bytes")
+    return _supported_block(_prepare(X, measure, np.float64, min_support, shrinkage), rows)
+
+
 def similar_movies(
     matrix, movie_id: int, k: int = 10, titles: pd.DataFrame | None = None, top_k: sp.csr_matrix | None = None,
     *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
@@ -324,16 +343,22 @@ class _Similarity:
 
 def _top_k_rows(similarity: _Similarity, rows: np.ndarray, k: int):
     """Top-k of the given rows (int array): ``(counts per row, columns, values)``, each row best first."""
+    S = _supported_block(similarity, rows)
+    if similarity.exact is not None:
+        return _select_exact_top_k(S, rows, k, similarity.exact)
+    return _select_top_k(S, rows, k)
+
+
+def _supported_block(similarity: _Similarity, rows: np.ndarray) -> np.ndarray:
+    r"""Dense similarity rows after the support rules (0 below ``min_support``, times
+    :math:`(n_{uv} - 1)/(n_{uv} - 1 + \lambda)` with shrinkage), clipped at 1."""
     S, support = similarity.block(rows)
     if support is not None:
         S[support < similarity.min_support] = 0
         if similarity.shrinkage > 0:
             shared = np.maximum(support - 1, 0)
             S *= shared / (shared + similarity.shrinkage)
-    np.minimum(S, 1, out=S)
-    if similarity.exact is not None:
-        return _select_exact_top_k(S, rows, k, similarity.exact)
-    return _select_top_k(S, rows, k)
+    return np.minimum(S, 1, out=S)
 
 
 def _select_top_k(S: np.ndarray, self_columns: np.ndarray, k: int):

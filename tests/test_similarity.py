@@ -26,7 +26,7 @@ from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
 from cfutils.similarity import (
     MEASURES, _operand, _product, block_rows, cosine_top_k, neighbour_recall, plan_top_k, similar_movies,
-    similar_users, svd_cosine_top_k,
+    similar_users, similarity_rows, svd_cosine_top_k,
 )
 from ratings_factory import ratings_frame
 
@@ -143,6 +143,27 @@ def test_support_rules_equal_brute_force(R, k, measure, min_support, shrinkage):
     top_k = cosine_top_k(sp.csr_matrix(R), k, measure=measure, min_support=min_support, shrinkage=shrinkage,
                          dtype=np.float64)
     assert_valid_top_k(top_k, reference_similarity(R, measure, min_support, shrinkage), k, ATOL_FLOAT64)
+
+
+@SETTINGS
+@given(rating_arrays(), st.sampled_from(MEASURES), st.integers(1, 4), st.sampled_from([0, 1, 2.5]), st.data())
+def test_similarity_rows_equal_brute_force_negatives_and_self_included(R, measure, min_support, shrinkage, data):
+    rows = data.draw(st.lists(st.integers(0, R.shape[0] - 1), max_size=5))
+    expected = reference_similarity(R, measure, min_support, shrinkage)[np.unique(rows).astype(int)]
+    got = similarity_rows(sp.csr_matrix(R), rows, measure=measure, min_support=min_support, shrinkage=shrinkage)
+    np.testing.assert_allclose(got, expected.reshape(got.shape), atol=ATOL_FLOAT64)
+
+
+def test_similarity_rows_on_opposite_tastes():
+    """Ann and Cid rated the same three movies with opposite tastes: cosine 13/sqrt(35 * 27) > 0,
+    Pearson on the centred co-ratings -8/sqrt(8 * 96/9) < 0; shrinkage 10 scales by (3 - 1)/(3 - 1 + 10)."""
+    toy = np.array([[5, 3, 0, 1], [4, 0, 0, 1], [1, 1, 0, 5]])
+    assert similarity_rows(toy, [0])[0, 2] == pytest.approx(13 / np.sqrt(35 * 27))
+    pearson = -8 / np.sqrt(8 * 96 / 9)
+    assert similarity_rows(toy, [0], measure="pearson")[0, 2] == pytest.approx(pearson)
+    assert similarity_rows(toy, [0], measure="pearson", shrinkage=10)[0, 2] == pytest.approx(pearson * 2 / 12)
+    with pytest.raises(MemoryBudgetError, match="budget_bytes"):
+        similarity_rows(toy, [0, 1], budget_bytes=10)
 
 
 @SETTINGS
