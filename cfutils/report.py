@@ -48,7 +48,7 @@ KEY_NUMBERS = (
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #222; overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; vertical-align: top; text-align: left; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.skipped { color: #855; font-style: italic; }
 .table-box { max-width: 100%; overflow-x: auto; margin: 0.8rem 0 1.5rem; }
