@@ -61,8 +61,8 @@ DEFAULT_NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 #: Parameters every notebook declares; set with their own flags, never with ``-p``.
 SHARED_PARAMETERS = ("DATA", "SEED", "OUTPUT_DIR", "SPLIT")
 #: What a batch run gives the notebooks that declare these parameters, unless ``-p`` says otherwise:
-#: no one watches a progress bar under papermill.
-BATCH_DEFAULTS = {"PROGRESS": False}
+#: no one watches a progress bar or clicks a widget under papermill.
+BATCH_DEFAULTS = {"PROGRESS": False, "INTERACTIVE": False}
 KERNEL_NAME = "python3"
 ARTIFACTS = ("metrics.json", "timings.json", "report.html")
 #: Largest ``--seed``: every library the notebooks seed (numpy's RandomState, Surprise, XGBoost)
