@@ -94,9 +94,11 @@ def notebook_body(notebook_path: Path) -> str:
     """HTML body of one executed notebook (nbconvert ``basic`` template), formulas as MathML.
 
     Each formula is swapped for a placeholder word before markdown is rendered, and for its
-    MathML after, so markdown never reads inside a formula.
+    MathML after, so markdown never reads inside a formula. Saved widget state is dropped: the
+    report has no kernel to drive widgets, and the notebooks show static tables there.
     """
     notebook = nbformat.read(notebook_path, as_version=4)
+    notebook.metadata.pop("widgets", None)  # the state of explorer widgets: nothing to show without a kernel
     formulas: list[str] = []
 
     def hold(mathml: str) -> str:
