@@ -2,20 +2,22 @@
 #   make run    creates .venv if missing, installs the pinned dependencies, runs the main job
 #   make test   the same set-up, then the test suite
 # Everything else is optional: make lab, make bench, make sample, make clean,
-# make spark (PySpark for notebook 07) and make test-spark.
+# make spark (PySpark for notebook 07), make test-spark and make test-browser.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.spark-installed
+BROWSER_STAMP := $(VENV)/.browser-installed
+CHROMIUM := /usr/bin/chromium
 
 DATA ?= sample
 OUTPUT_DIR ?= outputs
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lab bench sample clean install spark test-spark
+.PHONY: run test lab bench sample clean install spark test-spark test-browser
 
 install: $(STAMP)
 
@@ -44,6 +46,18 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 # The Spark splits against cfutils.split, the top-N lists against references, and notebook 07 on tiny data.
 test-spark: $(SPARK_STAMP)
 	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py $(PYTEST_ARGS)
+
+# The report (and the explorers) in a real browser: Debian's chromium, installed with apt-get when
+# missing (as root, as in CI), driven by Playwright's Python package; no browser download.
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	test -x $(CHROMIUM) || { test "$$(id -u)" = 0 || { echo "make test-browser: $(CHROMIUM) missing; run as root or: sudo apt-get install chromium"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-browser.txt
+	touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP)
+	test -x $(CHROMIUM) || { rm -f $(BROWSER_STAMP); echo "make test-browser: $(CHROMIUM) is gone; run it again"; exit 1; }
+	CFUTILS_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_report_browser.py -s $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

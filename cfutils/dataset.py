@@ -32,6 +32,7 @@ from cfutils.prize import (
     read_qualifying,
     read_qualifying_predictions,
 )
+from cfutils.progress import interactive
 from cfutils.synth import default_sample_dir, write_sample
 
 SAMPLE_DIR = default_sample_dir()
@@ -70,12 +71,13 @@ def load_dataset(data: str | Path = "sample", cache: bool = True) -> Dataset:
     """Load ``data`` (a name in :data:`EMBEDDED` or a ratings file/folder) into a :class:`Dataset`.
 
     ``cache`` is passed to :func:`cfutils.io.read_ratings` (parquet cache under
-    ``data/processed``). Raises ``FileNotFoundError`` for a missing path and
+    ``data/processed``); its progress bar shows only when someone can watch it
+    (:func:`cfutils.progress.interactive`). Raises ``FileNotFoundError`` for a missing path and
     :class:`cfutils.io.DataFormatError` for unreadable data.
     """
     source = source_path(data)
     name = str(data) if str(data) in EMBEDDED else source.name
-    ratings = read_ratings(source, cache=cache)
+    ratings = read_ratings(source, cache=cache, progress=interactive())
     titles_path = find_titles(source)
     titles = read_titles(titles_path) if titles_path is not None else empty_titles()
     probe_path, qualifying_path = find_beside(source, (PROBE_NAME,)), find_beside(source, (QUALIFYING_NAME,))

@@ -68,7 +68,7 @@ import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
+from cfutils.progress import progress_bar
 
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
@@ -194,7 +194,7 @@ def _exact_neighbour_ratings(X, X_csc, rows, cols, out, budget_bytes, progress) 
     block_ids, first_query = np.unique(rows[order], return_index=True)
     block_rows = max(1, int(budget_bytes // (_BLOCK_BYTES_PER_CELL * n_rows)))
     dots = np.empty((min(block_rows, len(block_ids)), n_rows), dtype=np.float64)
-    for start in tqdm(range(0, len(block_ids), block_rows), desc="similar-row blocks", disable=not progress):
+    for start in progress_bar(range(0, len(block_ids), block_rows), desc="similar-row blocks", disable=not progress):
         ids = block_ids[start : start + block_rows]
         q_stop = first_query[start + block_rows] if start + block_rows < len(block_ids) else len(order)
         queries = order[first_query[start] : q_stop]
@@ -224,7 +224,7 @@ def _top_k_neighbour_ratings(X, X_csc, top_k, rows, cols, out, budget_bytes, pro
     indptr = np.concatenate([[0], np.cumsum(np.bincount(list_of_entry[positive], minlength=n_rows))])
     order = np.argsort(cols, kind="stable")
     scratch = np.zeros(n_rows, dtype=np.float32)
-    for start in tqdm(range(0, len(order), _WALK_CHUNK), desc="top-k walks", disable=not progress):
+    for start in progress_bar(range(0, len(order), _WALK_CHUNK), desc="top-k walks", disable=not progress):
         queries = order[start : start + _WALK_CHUNK]
         out[queries] = _walk_neighbours(
             indptr, neighbours_sorted, X_csc.indptr, X_csc.indices, X_csc.data,

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import surprise
-from tqdm.auto import tqdm
+from cfutils.progress import progress_bar
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES, MemoryBudgetError, check_budget
 from cfutils.metrics import rmse
@@ -141,7 +141,7 @@ def predict_pairs(
         est = _factor_estimates(algo, u, i)
     else:
         users, movies = pairs["user_id"].tolist(), pairs["movie_id"].tolist()
-        rows = tqdm(zip(users, movies), total=len(users), disable=not progress, desc=type(algo).__name__)
+        rows = progress_bar(zip(users, movies), total=len(users), disable=not progress, desc=type(algo).__name__)
         return np.array([algo.predict(user, movie).est for user, movie in rows])
     return np.clip(est, *trainset.rating_scale)
 
@@ -198,7 +198,7 @@ def _knn_baseline_estimates(
     order = both[np.argsort(y[both], kind="stable")]
     starts = np.flatnonzero(np.r_[True, np.diff(y[order]) != 0]) if len(order) else np.array([], int)
     groups = np.split(order, starts[1:])
-    for rows in tqdm(groups, disable=not progress, desc=f"KNNBaseline ({'users' if user_based else 'items'})"):
+    for rows in progress_bar(groups, disable=not progress, desc=f"KNNBaseline ({'users' if user_based else 'items'})"):
         target = y[rows[0]]
         lo, hi = neighbours.indptr[target], neighbours.indptr[target + 1]
         others, ratings = neighbours.indices[lo:hi], neighbours.data[lo:hi]
@@ -560,7 +560,7 @@ def tune(
     fit_part, val = make_split(train, split, test_size=val_fraction)
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     rows = []
-    for params in tqdm(combos, disable=not progress, desc="grid"):
+    for params in progress_bar(combos, disable=not progress, desc="grid"):
         model = make_model(**params).fit(fit_part)
         rows.append({**params, "val_rmse": rmse(val["rating"], model.predict(val))})
     table = pd.DataFrame(rows)

@@ -16,7 +16,8 @@ the command". ``OUTPUT_DIR`` then holds::
     metrics.json      {"NN_name": {record: value}} of the deterministic records; byte-identical
                       for two runs with the same parameters and SEED
     timings.json      {"NN_name": {"notebook_wall_s": ..., volatile records}}
-    report.html       parameters, the metrics table, then every executed notebook
+    report.html       the summary (parameters, key numbers, headline tables and figures), then
+                      every executed notebook, then every recorded value
 
 A notebook whose metadata lists Python packages under ``cfutils.requires`` (notebook 07 needs
 ``pyspark``, which ``make spark`` installs) is skipped when one is missing: the run prints one line
@@ -50,6 +51,7 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from cfutils.dataset import EMBEDDED
+from cfutils.progress import batch_environment
 from cfutils.record import read_records
 from cfutils.report import write_report
 from cfutils.split import SPLIT_METHODS
@@ -58,6 +60,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 #: Parameters every notebook declares; set with their own flags, never with ``-p``.
 SHARED_PARAMETERS = ("DATA", "SEED", "OUTPUT_DIR", "SPLIT")
+#: What a batch run gives the notebooks that declare these parameters, unless ``-p`` says otherwise:
+#: no one watches a progress bar or clicks a widget under papermill.
+BATCH_DEFAULTS = {"PROGRESS": False, "INTERACTIVE": False}
 KERNEL_NAME = "python3"
 ARTIFACTS = ("metrics.json", "timings.json", "report.html")
 #: Largest ``--seed``: every library the notebooks seed (numpy's RandomState, Surprise, XGBoost)
@@ -165,22 +170,25 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel
 
     Raises :class:`PipelineError` naming the notebook and, for an error in a cell, the cell
     (1-based position in the source notebook, and ``In [n]`` of the executed one), its first
-    line and the exception. The executed notebook is kept up to the failing cell.
+    line and the exception. The executed notebook is kept up to the failing cell. The kernel runs
+    with ``CFUTILS_PROGRESS=0``: no one watches its progress bars, which would only leave frozen
+    lines in the saved outputs.
     """
     output = output_dir / notebook.name
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            # Silence the kernel's own start-up log (a TCP-on-localhost warning per notebook);
-            # errors and everything the notebook prints are unaffected.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        with batch_environment():
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                # Silence the kernel's own start-up log (a TCP-on-localhost warning per notebook);
+                # errors and everything the notebook prints are unaffected.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
     except PapermillExecutionError as error:
         raise PipelineError(_describe_cell_error(notebook, output, error)) from error
     except Exception as error:  # dead kernel, missing kernel, timeout: same report, no cell
@@ -212,7 +220,8 @@ def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any
     """The parameters of each notebook, in run order.
 
     ``shared`` (DATA, SEED, OUTPUT_DIR, SPLIT) goes to every notebook; each ``extra`` (``-p``)
-    parameter only to the notebooks whose ``parameters`` cell declares it. A ``-p`` name that no
+    parameter, and each of :data:`BATCH_DEFAULTS` that ``-p`` does not set, only to the notebooks
+    whose ``parameters`` cell declares it. A ``-p`` name that no
     selected notebook declares is an error: a typo would otherwise be silently ignored.
     """
     clashing = sorted(set(extra) & set(SHARED_PARAMETERS))
@@ -226,7 +235,8 @@ def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any
         raise PipelineError(
             f"-p {', '.join(unused)}: no selected notebook has such a parameter (their other parameters: {others})"
         )
-    return {p: shared | {k: v for k, v in extra.items() if k in declared[p]} for p in notebooks}
+    wanted = BATCH_DEFAULTS | extra
+    return {p: shared | {k: v for k, v in wanted.items() if k in declared[p]} for p in notebooks}
 
 
 def run(

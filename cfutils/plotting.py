@@ -1,4 +1,5 @@
-"""Consistent, reproducible figures: one seaborn theme, PNGs saved under ``OUTPUT_DIR/figures``."""
+"""Consistent, reproducible figures: one seaborn theme, PNGs saved under ``OUTPUT_DIR/figures``,
+shown inline in a notebook whatever the matplotlib backend."""
 
 from __future__ import annotations
 
@@ -15,17 +16,41 @@ DPI = 100
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
+class FigurePath(type(Path())):
+    """The path of a saved figure. As a cell's last value it displays nothing (the figure itself is
+    shown), so a notebook never prints ``PosixPath(...)``."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def show_inline(path: Path) -> None:
+    """Display the PNG at ``path`` in the running IPython kernel, unless matplotlib's inline
+    backend shows the figure anyway; outside a kernel (a script, or ``MPLBACKEND=Agg`` in a
+    terminal) it does nothing. With ``MPLBACKEND=Agg`` set, a kernel has no inline backend and
+    would otherwise keep no figure in the notebook."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or "inline" in matplotlib.get_backend() or not hasattr(shell, "kernel"):
+        return
+    from IPython.display import Image, display
+
+    display(Image(data=path.read_bytes(), format="png"))
+
+
 def use_style() -> None:
     """Apply the project's plot theme (seaborn ``whitegrid``, colour-blind palette, fixed figure size)."""
     sns.set_theme(style="whitegrid", palette="colorblind", context="notebook")
     matplotlib.rcParams.update({"figure.figsize": (8.0, 4.5), "figure.dpi": DPI, "savefig.dpi": DPI})
 
 
-def save_figure(fig: Figure, name: str, output_dir: str | Path) -> Path:
+def save_figure(fig: Figure, name: str, output_dir: str | Path) -> FigurePath:
     """Save ``fig`` as ``output_dir/figures/<name>.png`` and return that path.
 
     The file is byte-reproducible for the same figure: no software version or date is written
-    into the PNG metadata. The figure stays open, so a notebook still shows it.
+    into the PNG metadata. The figure stays open, so the inline backend still shows it; under any
+    other backend in a kernel the saved PNG is displayed (:func:`show_inline`).
     ``name`` is a plain file stem (letters, digits, ``_``, ``-``, ``.``); prefix it with the
     notebook number (``"01_rating_distribution"``) so notebooks never overwrite each other's figures.
     """
@@ -34,4 +59,5 @@ def save_figure(fig: Figure, name: str, output_dir: str | Path) -> Path:
     path = Path(output_dir) / "figures" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    return path
+    show_inline(path)
+    return FigurePath(path)

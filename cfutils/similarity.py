@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
+from cfutils.progress import progress_bar
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 
@@ -208,7 +208,7 @@ def cosine_top_k(
     one_blas_thread = threadpool_limits(1, user_api="blas") if plan.n_threads > 1 else nullcontext()
     with one_blas_thread, ThreadPoolExecutor(plan.n_threads) as pool:
         work = pool.map(lambda rows: _top_k_rows(similarity, rows, k), blocks)
-        parts = list(tqdm(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block"))
+        parts = list(progress_bar(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block"))
     counts = np.zeros(n, np.int64)
     counts[wanted] = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     indptr = np.concatenate([[0], np.cumsum(counts)])

@@ -113,13 +113,19 @@ def test_every_notebook_saves_figures_as_png(pipeline_run):
     assert all(f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for f in figures)
 
 
-def test_report_has_the_metrics_table_then_every_notebook(pipeline_run):
+def test_report_has_the_summary_then_every_notebook_then_the_records(pipeline_run):
     report = (pipeline_run.output_dir / "report.html").read_text(encoding="utf-8")
-    table = report.index('<table class="metrics">')
+    summary = report.index('<section id="summary">')
     sections = [report.index(f'<section class="notebook" id="nb-{name}">') for name in RUNNABLE]
-    assert table < sections[0] and sections == sorted(sections)
+    table = report.index('<table class="metrics">')
+    assert summary < sections[0] and sections == sorted(sections) and sections[-1] < table
+    head = report[summary:sections[0]]
+    for expected in ('class="summary-results"', 'class="summary-ranking"', "stack_gain", "best_recommender",
+                     "ndcg_gain_over_ease", "data:image/png;base64,"):
+        assert expected in head, expected
     assert "<td>n_ratings</td>" in report and "<td>sparsity</td>" in report
     assert report.count("data:image/png;base64,") >= len(RUNNABLE), "figures are embedded"
+    assert "<script" not in report and "$$" not in report, "no CDN script, formulas typeset when written"
 
 
 def test_notebooks_receive_absolute_paths(pipeline_run, tiny_data_dir):
