@@ -46,12 +46,13 @@ than on test, and XGBoost learns to trust them too much.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from cfutils.models import PAIR_COLUMNS, rating_scale, unfitted_copy
+from cfutils.parallel import parallel_map
 from cfutils.split import chronological_folds, validation_split_for
 
 
@@ -83,34 +84,47 @@ def base_predictions(models: Sequence, pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({model.name: model.predict(pairs) for model in models}, index=pairs.index)
 
 
+def fold_cuts(train: pd.DataFrame, n_folds: int, seed: int, rule: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """The ``(fit, predict)`` row masks of each fold of ``rule``, and the mask of the rows predicted.
+
+    ``"random"``: K = ``n_folds`` random folds (:func:`fold_ids`), fold f predicted from the
+    others; every row is predicted. A time rule (``"global_time"``, ``"per_user_time"``):
+    forward chaining over K + 1 time slices (:func:`cfutils.split.chronological_folds`),
+    slice f = 1..K predicted from slices ``< f``; the first slice is never predicted.
+    """
+    if rule == "random":
+        fold = fold_ids(len(train), n_folds, seed)
+        return [(fold != f, fold == f) for f in range(n_folds)], np.ones(len(train), dtype=bool)
+    fold = chronological_folds(train, n_folds + 1, rule)
+    return [(fold < f, fold == f) for f in range(1, n_folds + 1)], fold >= 1
+
+
 def out_of_fold(
     compute: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
     train: pd.DataFrame,
     n_folds: int = 5,
     seed: int = 0,
     progress: bool = False,
-    folds: str = "random",
+    folds: str | Sequence[str] = "random",
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """``compute(fit_part, fold)`` for every fold, reassembled in the row order of ``train``.
 
     ``compute(fit_part, pairs)`` must return a frame row-aligned with ``pairs`` that depends
-    on the ratings of ``fit_part`` only. ``folds="random"``: ``fit_part`` is every other
-    fold, and every row of ``train`` is returned. ``folds="global_time"`` or
-    ``"per_user_time"``: forward chaining over ``n_folds + 1`` time slices, ``fit_part`` is
-    every earlier slice, and the rows of the first slice, which nothing precedes, are left
-    out of the result. Either way the row of a training rating is never computed from the
-    rating itself.
+    on the ratings of ``fit_part`` only. ``folds`` names one fold rule or several
+    (:func:`fold_cuts`): with ``"random"`` every row of ``train`` is returned, with a time
+    rule every row but those of the first time slice; with several rules, the rows of each
+    rule in turn (a rating then appears once per rule). Either way the row of a training
+    rating is never computed from the rating itself. The folds of every rule are computed
+    in up to ``n_jobs`` worker processes (:func:`cfutils.parallel.parallel_map`; the same
+    result with any number).
     """
     if not train.index.is_unique:
         raise ValueError("train needs a unique index to put the folds back in order; call reset_index() first")
-    if folds == "random":
-        fold = fold_ids(len(train), n_folds, seed)
-        cuts = [(fold != f, fold == f) for f in range(n_folds)]
-    else:
-        fold = chronological_folds(train, n_folds + 1, folds)
-        cuts = [(fold < f, fold == f) for f in range(1, n_folds + 1)]
-    parts = [compute(train[fit], train[rows]) for fit, rows in tqdm(cuts, disable=not progress, desc="out-of-fold")]
-    return pd.concat(parts).loc[train.index[fold >= (0 if folds == "random" else 1)]]
+    plans = [fold_cuts(train, n_folds, seed, rule) for rule in ([folds] if isinstance(folds, str) else folds)]
+    tasks = [(train[fit], train[rows]) for cuts, _ in plans for fit, rows in cuts]
+    parts = iter(parallel_map(compute, tasks, n_jobs, progress, desc="out-of-fold"))
+    return pd.concat([pd.concat([next(parts) for _ in cuts]).loc[train.index[kept]] for cuts, kept in plans])
 
 
 def out_of_fold_predictions(
@@ -124,10 +138,33 @@ def out_of_fold_predictions(
     not modified (each fold fits an :func:`~cfutils.models.unfitted_copy`). Costs
     ``n_folds`` fits per model.
     """
-    def fold_predictions(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-        return base_predictions([unfitted_copy(model).fit(fit_part) for model in models], pairs)
+    return out_of_fold(partial(refit_and_predict, [unfitted_copy(model) for model in models]), train, n_folds, seed,
+                       progress)
 
-    return out_of_fold(fold_predictions, train, n_folds, seed, progress)
+
+def refit_and_predict(models: Sequence, fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`base_predictions` of ``pairs`` by unfitted copies of ``models`` fitted on ``fit_part``.
+
+    A module-level function of unfitted models, so that a fold sent to a worker process
+    carries the models' settings and its own data, never a fitted model."""
+    return base_predictions([unfitted_copy(model).fit(fit_part) for model in models], pairs)
+
+
+def stack_inputs(fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence, n: int, k: int | None
+                 ) -> pd.DataFrame:
+    """The 13 features (:func:`cfutils.features.similarity_features` with ``n``, ``k``) and the
+    support counts of ``pairs`` from ``fit_part``, then one column per fitted base model."""
+    from cfutils.features import similarity_features
+
+    features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=n, k=k)
+    return pd.concat([features, support_counts(fit_part, pairs), base_predictions(fitted_models, pairs)], axis=1)
+
+
+def refit_stack_inputs(models: Sequence, n: int, k: int | None, fit_part: pd.DataFrame, pairs: pd.DataFrame
+                       ) -> pd.DataFrame:
+    """:func:`stack_inputs` with unfitted copies of ``models`` fitted on ``fit_part``: one fold's
+    training rows of the out-of-fold stack."""
+    return stack_inputs(fit_part, pairs, [unfitted_copy(model).fit(fit_part) for model in models], n, k)
 
 
 class StackedXGB:
@@ -158,6 +195,7 @@ class StackedXGB:
     ``n``, ``k``: see :func:`cfutils.features.similarity_features`; every other keyword
     goes to ``xgboost.XGBRegressor``. The inputs of the training rows are kept in
     ``train_inputs_``. ``n_jobs`` defaults to 1, as in :class:`~cfutils.models.FeatureXGB`.
+    ``workers``: the processes that compute the folds (:func:`out_of_fold`; None: every core).
     """
 
     def __init__(
@@ -173,23 +211,20 @@ class StackedXGB:
         seed: int = 0,
         name: str | None = None,
         progress: bool = False,
+        workers: int | None = None,
         **xgb_params,
     ):
         self.base_models, self.n_folds, self.out_of_fold, self.prefit = list(base_models), n_folds, out_of_fold, prefit
         self.folds = [folds] if isinstance(folds, str) else list(folds)
         self.margin = margin
-        self.n, self.k, self.seed, self.progress = n, k, seed, progress
+        self.n, self.k, self.seed, self.progress, self.workers = n, k, seed, progress, workers
         self.name = name or ("xgb_stack" if out_of_fold else "xgb_stack_in_sample")
         self.xgb_params = {"n_estimators": 300, "max_depth": 6, "learning_rate": 0.05, "random_state": seed,
                            "n_jobs": 1, **xgb_params}
 
     def inputs(self, fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence) -> pd.DataFrame:
-        """The 13 features and the support counts of ``pairs`` from ``fit_part``, then one column per
-        fitted base model."""
-        from cfutils.features import similarity_features
-
-        features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=self.n, k=self.k)
-        return pd.concat([features, support_counts(fit_part, pairs), base_predictions(fitted_models, pairs)], axis=1)
+        """:func:`stack_inputs` with this stack's ``n`` and ``k``."""
+        return stack_inputs(fit_part, pairs, fitted_models, self.n, self.k)
 
     def fit(self, train: pd.DataFrame) -> StackedXGB:
         import xgboost
@@ -199,11 +234,9 @@ class StackedXGB:
             self.base_models if self.prefit else [unfitted_copy(model).fit(train) for model in self.base_models]
         )
         if self.out_of_fold:
-            def fold_inputs(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-                return self.inputs(fit_part, pairs, [unfitted_copy(m).fit(fit_part) for m in self.base_models])
-
-            self.train_inputs_ = pd.concat([out_of_fold(fold_inputs, train, self.n_folds, self.seed, self.progress, rule)
-                                            for rule in self.folds])
+            compute = partial(refit_stack_inputs, [unfitted_copy(m) for m in self.base_models], self.n, self.k)
+            self.train_inputs_ = out_of_fold(compute, train, self.n_folds, self.seed, self.progress, self.folds,
+                                             self.workers)
         else:
             self.train_inputs_ = self.inputs(train, train, self.fitted_models_)
         target = train["rating"].loc[self.train_inputs_.index]

@@ -214,7 +214,8 @@ def test_tune_scores_each_combination_on_the_latest_ratings():
     ratings = random_ratings(n_ratings=300)
     fit_part, val = temporal_split(ratings, test_size=0.2)
     _Shift.fitted_on = []
-    result = models.tune(_Shift, {"shift": [-1.0, 0.0, 0.5]}, ratings, val_fraction=0.2)
+    # n_jobs=1: _Shift records its fits in this process
+    result = models.tune(_Shift, {"shift": [-1.0, 0.0, 0.5]}, ratings, val_fraction=0.2, n_jobs=1)
     assert all(frame.index.equals(fit_part.index) for frame in _Shift.fitted_on) and len(_Shift.fitted_on) == 3
     expected = [np.sqrt(np.mean((val["rating"] - fit_part["rating"].mean() - s) ** 2)) for s in (-1.0, 0.0, 0.5)]
     np.testing.assert_allclose(result.table["val_rmse"], expected, rtol=1e-6)
@@ -226,11 +227,25 @@ def test_tune_validates_on_each_users_latest_with_per_user_split():
     ratings = random_ratings(n_ratings=300)
     fit_part, val = per_user_temporal_split(ratings, test_size=0.2)
     _Shift.fitted_on = []
-    models.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time")
+    models.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time", n_jobs=1)
     assert _Shift.fitted_on[0].index.equals(fit_part.index)
     assert set(val["user_id"]) <= set(fit_part["user_id"])
     with pytest.raises(ValueError, match="time split"):
         models.tune(_Shift, {"shift": [0.0]}, ratings, split="random")
+
+
+def test_tune_each_gives_the_same_tables_in_worker_processes(data):
+    train, _ = data
+    searches = {"baseline": (models.BiasBaseline, {"reg_u": [2, 15], "reg_i": [5]}),
+                "svd": (lambda n_factors: models.SVD(n_factors=n_factors, n_epochs=3), {"n_factors": [2, 4]}),
+                "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]})}
+    serial, serial_skipped = models.tune_each(searches, train, n_jobs=1)
+    parallel, parallel_skipped = models.tune_each(searches, train, n_jobs=2)
+    assert list(serial) == list(parallel) == ["baseline", "svd"] and serial_skipped == parallel_skipped
+    for name in serial:
+        pd.testing.assert_frame_equal(serial[name].table, parallel[name].table)
+        assert serial[name].best_params == parallel[name].best_params
+    assert serial["baseline"].table["val_rmse"].nunique() == 2  # the grid points differ
 
 
 def test_is_cold_marks_unknown_users_or_movies():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,8 @@ from cfutils import models
 from cfutils.features import feature_names
 from cfutils.split import chronological_folds, temporal_split
 from cfutils.stacking import (StackedXGB, base_predictions, fold_ids, folds_for, out_of_fold,
-                              out_of_fold_predictions, support_counts)
+                              out_of_fold_predictions, refit_and_predict, support_counts)
+
 from test_models import random_ratings
 
 N_FOLDS = 3
@@ -75,6 +78,17 @@ def test_out_of_fold_never_shows_a_row_to_its_own_computation(data):
     assert set(seen["n_fit"]) <= {len(train) - len(train) // 4, len(train) - len(train) // 4 - 1}
     with pytest.raises(ValueError, match="unique index"):
         out_of_fold(lambda fit_part, pairs: pairs, pd.concat([train, train]))
+
+
+def test_out_of_fold_in_worker_processes_equals_the_serial_run_rule_by_rule(data):
+    """Several rules at once, in two processes: the rows of each rule in turn, as one rule at a time serially."""
+    train, _ = data
+    rules = ["random", "global_time"]
+    compute = partial(refit_and_predict, [models.BiasBaseline(), models.SVD(n_factors=2, n_epochs=2)])
+    together = out_of_fold(compute, train, N_FOLDS, seed=1, folds=rules, n_jobs=2)
+    one_by_one = pd.concat([out_of_fold(compute, train, N_FOLDS, seed=1, folds=rule, n_jobs=1) for rule in rules])
+    pd.testing.assert_frame_equal(together, one_by_one)
+    assert len(together) == len(train) + (chronological_folds(train, N_FOLDS + 1, "global_time") >= 1).sum()
 
 
 @pytest.mark.parametrize("method", ["global_time", "per_user_time"])
