@@ -6,7 +6,8 @@ Command line (``make run`` calls the same)::
                                [--split global_time|per_user_time|random]
                                [-p NAME VALUE]... [--only NN]... [--notebooks-dir DIR]
 
-It executes ``notebooks/NN_*.ipynb`` in number order, each in a fresh ``python3`` kernel whose
+It executes ``notebooks/NN_*.ipynb`` in number order, up to ``--jobs`` at once (default two on the
+embedded data, one on a file of yours), each in a fresh ``python3`` kernel whose
 working directory is the notebooks folder (as in JupyterLab). ``DATA`` and ``OUTPUT_DIR`` are
 passed as absolute paths, so relative paths on the command line mean "relative to where you ran
 the command". ``OUTPUT_DIR`` then holds::
@@ -41,7 +42,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -239,18 +242,57 @@ def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any
     return {p: shared | {k: v for k, v in wanted.items() if k in declared[p]} for p in notebooks}
 
 
+def default_jobs(data: str) -> int:
+    """Notebooks run at once by default: two (one per core of a small machine; never more than its
+    cores) on the embedded data sets, one on a user's file, whose size can make two notebooks that
+    each hold a copy of the ratings too much for the machine's memory."""
+    return min(2, len(os.sched_getaffinity(0))) if data in EMBEDDED else 1
+
+
+def execute_at_once(
+    notebooks: Sequence[Path], parameters: dict[Path, dict[str, Any]], output_dir: Path, kernel_name: str, jobs: int
+) -> Iterator[tuple[Path, float | PipelineError]]:
+    """:func:`execute` ``notebooks``, up to ``jobs`` at a time in worker processes, started in order;
+    yields ``(notebook, wall seconds or its PipelineError)`` as each ends. After a failure no other
+    notebook is started; those already running finish."""
+    queue = iter(notebooks)
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn")) as pool:
+        running: dict[Future, Path] = {}
+
+        def start_next() -> None:
+            notebook = next(queue, None)
+            if notebook is not None:
+                running[pool.submit(execute, notebook, output_dir, parameters[notebook], kernel_name)] = notebook
+
+        for _ in range(max(1, jobs)):
+            start_next()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                notebook, error = running.pop(future), future.exception()
+                if error is not None and not isinstance(error, PipelineError):
+                    raise error
+                if error is None:
+                    start_next()
+                else:
+                    queue = iter(())
+                yield notebook, error if error is not None else future.result()
+
+
 def run(
     parameters: dict[Path, dict[str, Any]],
     output_dir: Path,
     kernel_name: str = KERNEL_NAME,
     progress: bool = True,
+    jobs: int = 1,
 ) -> dict[str, dict[str, Any]]:
-    """Execute the notebooks of ``parameters`` (see :func:`plan`) in order, into ``output_dir``,
-    then write metrics.json, timings.json and report.html there. What an earlier run of the same
-    notebooks wrote is removed first (:func:`clear_artifacts`).
+    """Execute the notebooks of ``parameters`` (see :func:`plan`) into ``output_dir``, up to ``jobs``
+    at a time (each in its own process and kernel; the notebooks are independent, each reads the
+    data itself), then write metrics.json, timings.json and report.html there, in notebook order.
+    What an earlier run of the same notebooks wrote is removed first (:func:`clear_artifacts`).
 
-    Returns the metrics, ``{notebook name: {record: value}}``. Raises :class:`PipelineError` at
-    the first failing notebook; later notebooks are not run.
+    Returns the metrics, ``{notebook name: {record: value}}``. Raises :class:`PipelineError` for the
+    first failing notebook in notebook order; notebooks not yet started are not run.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     clear_artifacts(list(parameters), output_dir)
@@ -258,20 +300,31 @@ def run(
     metrics: dict[str, dict[str, Any]] = {}
     timings: dict[str, dict[str, Any]] = {}
     wall_seconds: dict[str, float] = {}
-    bar = tqdm(list(parameters), desc="notebooks", unit="nb", disable=not progress, file=sys.stdout)
-    for notebook in bar:
-        bar.set_postfix_str(notebook.stem)
+    bar = tqdm(total=len(parameters), desc="notebooks", unit="nb", disable=not progress, file=sys.stdout)
+    to_run = []
+    for notebook in parameters:
         missing = missing_requirements(notebook)
         if missing:
             metrics[notebook.stem] = {"skipped": skip_reason(missing)}
             tqdm.write(f"{notebook.name}: {skip_reason(missing)}", file=sys.stdout)
+            bar.update()
+        else:
+            to_run.append(notebook)
+    failures = {}
+    for notebook, outcome in execute_at_once(to_run, parameters, output_dir, kernel_name, jobs):
+        if isinstance(outcome, PipelineError):
+            failures[notebook] = outcome
             continue
-        wall = execute(notebook, output_dir, parameters[notebook], kernel_name)
-        tqdm.write(f"{notebook.name}: {wall:.1f} s", file=sys.stdout)
+        tqdm.write(f"{notebook.name}: {outcome:.1f} s", file=sys.stdout)
+        bar.update()
         executed = output_dir / notebook.name
         metrics[notebook.stem] = read_records(executed)
-        timings[notebook.stem] = {**read_records(executed, volatile=True), "notebook_wall_s": round(wall, 3)}
-        wall_seconds[notebook.stem] = wall
+        timings[notebook.stem] = {**read_records(executed, volatile=True), "notebook_wall_s": round(outcome, 3)}
+        wall_seconds[notebook.stem] = outcome
+    bar.close()
+    if failures:
+        raise failures[min(failures, key=to_run.index)]
+    metrics = {p.stem: metrics[p.stem] for p in parameters}
 
     (output_dir / "metrics.json").write_text(dump_json(metrics), encoding="utf-8")
     (output_dir / "timings.json").write_text(dump_json(timings), encoding="utf-8")
@@ -306,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebooks-dir", type=Path, default=DEFAULT_NOTEBOOKS_DIR, help="where NN_*.ipynb are")
     parser.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel name (default python3)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks run at once (default: 2 on the embedded data, 1 on a file of yours)")
     return parser
 
 
@@ -322,12 +377,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PipelineError(f"no NN_*.ipynb notebooks in {args.notebooks_dir}")
         shared = {"DATA": resolve_data(args.data), "SEED": args.seed, "OUTPUT_DIR": str(output_dir), "SPLIT": args.split}
         parameters = plan(notebooks, shared, extra)
+        if args.jobs is not None and args.jobs < 1:
+            raise PipelineError(f"--jobs {args.jobs}: must be at least 1")
+        jobs = default_jobs(args.data) if args.jobs is None else args.jobs
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     start = time.perf_counter()
     try:
-        run(parameters, output_dir, kernel_name=args.kernel, progress=not args.no_progress)
+        run(parameters, output_dir, kernel_name=args.kernel, progress=not args.no_progress, jobs=jobs)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ and a three-cell notebook that raises.
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -71,6 +72,7 @@ def test_dump_json_is_sorted_and_stable():
         (["-p", "NOT_A_PARAMETER", "1"], "-p NOT_A_PARAMETER: no selected notebook has such a parameter"),
         (["-p", "SEED", "1"], "use --data, --seed, --output-dir or --split"),
         (["--data", "no/such/folder"], "--data no/such/folder: no such file or folder"),
+        (["--jobs", "0"], "--jobs 0: must be at least 1"),
     ],
 )
 def test_usage_errors_exit_2_before_running_anything(tmp_path, capsys, argv, message):
@@ -200,6 +202,41 @@ def test_a_failing_notebook_exits_1_names_notebook_and_cell_and_keeps_the_partia
     assert code[-1].source == "y = 2" and code[-1].execution_count is None, "cells after the error do not run"
     assert not (output_dir / "02_never.ipynb").exists(), "the pipeline stops at the first failure"
     assert not (output_dir / "metrics.json").exists(), "no stale metrics.json survives a failed run"
+
+
+def test_notebooks_run_at_once_in_their_own_processes_and_are_recorded_in_order(tiny_data_dir, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for number, pause in (("01", 4), ("02", 0), ("03", 0)):  # 01 finishes last
+        _write_notebook(notebooks / f"{number}_pid.ipynb",
+                        f"import os, time\nfrom cfutils.record import record\ntime.sleep({pause})\nrecord('pid', os.getpid())")
+
+    run = run_pipeline("--jobs", "2", data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)
+
+    assert run.exit_code == 0, run.stderr
+    metrics = json.loads((run.output_dir / "metrics.json").read_text())
+    assert list(metrics) == ["01_pid", "02_pid", "03_pid"] and len({m["pid"] for m in metrics.values()}) == 3
+    lines = [line.split(":")[0] for line in run.stdout.splitlines() if ".ipynb: " in line]
+    assert lines == ["02_pid.ipynb", "03_pid.ipynb", "01_pid.ipynb"], "each is reported when it ends"
+
+
+def test_a_failure_among_notebooks_run_at_once_stops_those_not_started(tiny_data_dir, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "01_boom.ipynb", 'raise ValueError("boom")')
+    _write_notebook(notebooks / "02_slow.ipynb", "import time\ntime.sleep(20)")  # holds the second worker
+    _write_notebook(notebooks / "03_never.ipynb", "z = 3")
+
+    run = run_pipeline("--jobs", "2", data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)
+
+    assert run.exit_code == 1 and "01_boom.ipynb failed in cell 3" in run.stderr
+    assert not (run.output_dir / "03_never.ipynb").exists(), "a notebook not yet started is not run"
+    assert not (run.output_dir / "metrics.json").exists()
+
+
+def test_the_embedded_data_runs_two_notebooks_at_once_a_users_file_one(tiny_data_dir):
+    assert pipeline.default_jobs(str(tiny_data_dir)) == 1
+    assert pipeline.default_jobs("sample") == min(2, len(os.sched_getaffinity(0)))
 
 
 def test_a_notebook_whose_requirement_is_missing_is_skipped_with_a_one_line_reason(tiny_data_dir, tmp_path):
