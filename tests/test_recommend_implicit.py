@@ -13,6 +13,7 @@ from cfutils.recommenders.ease import EASE, RecencyEASE
 from cfutils.recommenders.evaluation import candidate_recall, list_reports, variant
 from cfutils.recommenders.factors import ALS, BPR
 from cfutils.recommenders.item_knn import ItemKNN
+from cfutils.recommenders.lists import TitleTable
 from cfutils.recommenders.rerank import FEATURES, ReRanker
 from cfutils.recommenders.time_features import RatingClock, day_numbers
 from ratings_factory import ratings_frame
@@ -233,3 +234,15 @@ def test_list_reports_split_known_and_new_users():
     reports = list_reports(lists, test, train, popularity)
     assert reports["all"]["n_users"] == reports["known"]["n_users"] + reports["new"]["n_users"]
     assert reports["new"]["n_users"] == 1
+
+
+def test_title_table_agrees_with_a_reindex_of_the_titles_frame():
+    titles = pd.DataFrame({"title": ["Alien", "Heat", "Up"], "year": [1979, None, 2009]}, index=pd.Index([7, 3, 11], name="movie_id"))
+    ids = np.array([11, 5, 7, 7, 3])
+    found = TitleTable(titles).frame(ids)
+    reference = titles.reindex(ids)  # the slow obvious way
+    assert found["title"].tolist() == ["Up", "movie 5", "Alien", "Alien", "Heat"]
+    assert found["year"].tolist() == [2009, pd.NA, 1979, 1979, pd.NA]
+    assert found["title"].tolist() == reference["title"].fillna("movie 5").tolist()
+    empty = TitleTable(None).frame(ids)
+    assert empty["title"].tolist() == [f"movie {m}" for m in ids] and empty["year"].isna().all()

@@ -42,6 +42,9 @@ def ease_weights(X: sp.csr_matrix, lam: float, budget_bytes: float = DEFAULT_BUD
     gram = (X.T @ X).toarray().astype(np.float64)
     gram[np.diag_indices(n)] += lam
     weights = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+    # P is symmetric: read it row-major (P^T, a view) when LAPACK left it column-major, so that
+    # x_u B reads B row by row; a column-major B made every x_u B copy all n² entries.
+    weights = weights.T if not weights.flags.c_contiguous else weights
     weights /= -np.diag(weights)[None, :]
     weights[np.diag_indices(n)] = 0.0
     return weights

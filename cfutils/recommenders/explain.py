@@ -8,20 +8,22 @@ smaller movie index), with the user's stars.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from cfutils.recommenders.lists import FALLBACK_REASON, titles_of
+from cfutils.recommenders.lists import FALLBACK_REASON
 
 
-def because_you_rated(weights: np.ndarray, named: list[str], top: int, otherwise: str) -> list[str]:
-    """One reason per row of ``weights`` (recommendations x rated movies), naming ``named[j]``
-    for the ``top`` largest positive weights of the row; ``otherwise`` where none is positive."""
-    reasons = []
-    for row in weights:
-        order = np.lexsort((np.arange(row.size), -row))[:top]
-        mine = [named[j] for j in order if row[j] > 0]
-        reasons.append("because you rated " + ", ".join(mine) if mine else otherwise)
-    return reasons
+def because_you_rated(weights: np.ndarray, names_of: Callable[[np.ndarray], list[str]], top: int,
+                      otherwise: str) -> list[str]:
+    """One reason per row of ``weights`` (recommendations x rated movies), naming the ``top`` rated
+    movies j of largest positive weight (ties: smaller j); ``otherwise`` where none is positive.
+    ``names_of(js)`` names rated movies ``js``; it is called once, for the movies some reason names."""
+    picks = [[j for j in np.lexsort((np.arange(row.size), -row))[:top] if row[j] > 0] for row in weights]
+    needed = np.unique(np.array([j for pick in picks for j in pick], dtype=np.int64))
+    name = dict(zip(needed.tolist(), names_of(needed)))
+    return ["because you rated " + ", ".join(name[j] for j in pick) if pick else otherwise for pick in picks]
 
 
 class ExplainedByRatedMovies:
@@ -40,8 +42,10 @@ class ExplainedByRatedMovies:
             return [FALLBACK_REASON] * movie_idx.size
         row = self.matrix.csr[user_idx]
         rated, stars = row.indices, row.data
-        titles = titles_of(self.matrix.movie_ids[rated], self.titles)["title"].to_numpy()
-        named = [f"{title} ({star:g}★)" for title, star in zip(titles, stars)]
         weights = self._item_weights(user_idx, rated, movie_idx)
-        reasons = because_you_rated(weights, named, self.explain_with, self.unexplained_reason)
+        def names_of(js: np.ndarray) -> list[str]:
+            titles = self.title_table.titles_of(self.matrix.movie_ids[rated[js]])
+            return [f"{title} ({star:g}★)" for title, star in zip(titles, stars[js])]
+
+        reasons = because_you_rated(weights, names_of, self.explain_with, self.unexplained_reason)
         return [FALLBACK_REASON if fallback else reason for reason, fallback in zip(reasons, from_fallback)]
