@@ -46,24 +46,21 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from tqdm.auto import tqdm
 
-from cfutils.io import (
+from cfutils.io.files import _HEADER, _open_binary
+from cfutils.io.pieces import (
     _DECIMAL,
-    _HEADER,
-    MAX_ID,
     PIECE_BYTES,
-    DataFormatError,
     _BadPiece,
     _csv_options,
     _days_to_seconds,
     _is_id,
     _iso_date,
-    _netflix_block_rows,
-    _netflix_headers,
-    _open_binary,
     _Piece,
     _read_pieces,
     _unlocated_error,
 )
+from cfutils.io.ratings import _netflix_block_rows, _netflix_headers
+from cfutils.io.schema import MAX_ID, DataFormatError
 from cfutils.metrics import rmse
 
 PROBE_NAME = "probe.txt"

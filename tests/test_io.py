@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfutils import io
+from cfutils.io import ratings as io_ratings
 from cfutils.io import DataFormatError, read_ratings, read_titles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
@@ -45,7 +46,7 @@ def read(path, piece_bytes: int | None = None) -> pd.DataFrame:
     """read_ratings without cache; ``piece_bytes`` shrinks the pieces parsed at once."""
     with pytest.MonkeyPatch.context() as patch:
         if piece_bytes is not None:
-            patch.setattr(io, "PIECE_BYTES", piece_bytes)
+            patch.setattr(io_ratings, "PIECE_BYTES", piece_bytes)
         return read_ratings(path, cache=False, progress=False)
 
 
@@ -228,7 +229,7 @@ def test_blank_line_inside_data_is_an_error_but_trailing_blank_lines_are_not(tmp
 @pytest.fixture
 def tiny_pieces(monkeypatch):
     """Pieces of 64 bytes: movie blocks and files straddle many piece boundaries."""
-    monkeypatch.setattr(io, "PIECE_BYTES", 64)
+    monkeypatch.setattr(io_ratings, "PIECE_BYTES", 64)
 
 
 def test_small_pieces_give_the_same_frame(tiny_pieces):
@@ -498,7 +499,7 @@ def forbid_parsing(monkeypatch):
     def fail(*args):
         raise AssertionError("parsed although the cache is valid")
 
-    monkeypatch.setattr(io, "_parse_ratings", fail)
+    monkeypatch.setattr(io_ratings, "_parse_ratings", fail)
 
 
 def test_cache_hit_returns_the_same_frame_dtypes_and_report(source, tmp_path, monkeypatch):
@@ -537,7 +538,7 @@ def test_cache_false_neither_reads_nor_writes(source, tmp_path, monkeypatch):
 
 def test_default_cache_dir_is_data_processed_in_the_repo(monkeypatch):
     monkeypatch.delenv(io.CACHE_DIR_ENV, raising=False)
-    assert io.default_cache_dir() == Path(io.__file__).resolve().parents[1] / "data" / "processed"
+    assert io.default_cache_dir() == Path(__file__).resolve().parents[1] / "data" / "processed"
 
 
 def test_cache_dir_defaults_to_the_environment_variable(source, tmp_path, monkeypatch):
