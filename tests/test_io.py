@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from cfutils import io
 from cfutils.io import ratings as io_ratings
+from cfutils.io import titles as io_titles
 from cfutils.io import DataFormatError, read_ratings, read_titles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
@@ -545,3 +546,8 @@ def test_cache_dir_defaults_to_the_environment_variable(source, tmp_path, monkey
     monkeypatch.setenv(io.CACHE_DIR_ENV, str(tmp_path / "from_env"))
     read_ratings(source, cache=True, progress=False)
     assert len(list((tmp_path / "from_env").glob("ratings-*.parquet"))) == 1
+
+
+def test_every_titles_file_name_has_a_reader_and_no_reader_is_unlisted():
+    assert set(io_titles._READERS) == set(io.TITLES_FILE_NAMES)
+    assert len(io.TITLES_FILE_NAMES) == len(set(io.TITLES_FILE_NAMES))

@@ -21,11 +21,13 @@ from cfutils.io.schema import DataFormatError
 
 _HEADER = re.compile(rb"[ \t]*(\d+)[ \t]*:\r?")
 
-#: The titles files each family ships, by name (a ``.gz`` copy is read too).
-TITLES_FILE_NAMES = {
+#: The titles files of each family, by name (a ``.gz`` copy is read too).
+TITLES_BY_FAMILY = {
     "Netflix": ("movie_titles.csv", "movie_titles.txt"),
     "MovieLens": ("u.item", "movies.csv", "movies.dat"),
 }
+#: Every titles file name :func:`cfutils.io.read_titles` reads, in the order they are looked for.
+TITLES_FILE_NAMES = (*TITLES_BY_FAMILY["Netflix"], *TITLES_BY_FAMILY["MovieLens"])
 
 
 def format_family(path: Path | str) -> str:
@@ -78,8 +80,8 @@ _NETFLIX_KINDS = ("combined_data_*.txt", "mv_*.txt", "training_set/")
 _RATINGS_KINDS = (*_NETFLIX_KINDS, "u.data", "ratings.csv", "ratings.dat")
 #: The other files of each family: titles, and the Prize's probe and qualifying sets.
 _OTHER_FILES = {
-    "Netflix": (*TITLES_FILE_NAMES["Netflix"], "probe.txt", "qualifying.txt", "qualifying_answers.txt"),
-    "MovieLens": TITLES_FILE_NAMES["MovieLens"],
+    "Netflix": (*TITLES_BY_FAMILY["Netflix"], "probe.txt", "qualifying.txt", "qualifying_answers.txt"),
+    "MovieLens": TITLES_BY_FAMILY["MovieLens"],
 }
 
 

@@ -38,16 +38,9 @@ def read_titles(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"No such titles file: {path}")
     name = _base_name(path)
-    readers = {
-        "movie_titles.csv": _read_netflix_titles,
-        "movie_titles.txt": _read_netflix_titles,
-        "u.item": _read_uitem_titles,
-        "movies.csv": _read_movies_csv_titles,
-        "movies.dat": _read_movies_dat_titles,
-    }
-    if name not in readers:
-        raise DataFormatError(path, f"unrecognised titles file; expected one of {sorted(readers)}")
-    return readers[name](path)
+    if name not in _READERS:
+        raise DataFormatError(path, f"unrecognised titles file; expected one of {sorted(_READERS)}")
+    return _READERS[name](path)
 
 
 def _read_lines(path: Path, encoding: str) -> pd.Series:
@@ -151,3 +144,13 @@ def _titles_with_year_in_title(path: Path, lines: pd.Series, fields: pd.DataFram
     years = fields["title"].str.extract(_YEAR_IN_TITLE, expand=False)
     fields = fields.assign(title=fields["title"].str.replace(_YEAR_IN_TITLE, "", regex=True))
     return _titles_frame(path, lines, fields, years, first_line)
+
+
+#: The reader of each name of :data:`~cfutils.io.files.TITLES_FILE_NAMES`.
+_READERS = {
+    "movie_titles.csv": _read_netflix_titles,
+    "movie_titles.txt": _read_netflix_titles,
+    "u.item": _read_uitem_titles,
+    "movies.csv": _read_movies_csv_titles,
+    "movies.dat": _read_movies_dat_titles,
+}
