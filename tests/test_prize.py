@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfutils import prize, synth
+from cfutils.synth import writer as synth_writer
 from cfutils.dataset import load_dataset
 from cfutils.io import DataFormatError, read_probe, read_qualifying, read_ratings
 from cfutils.prize import (
@@ -296,7 +297,7 @@ def test_generator_holds_out_the_prize_sets_from_the_same_ratings(generated):
 
 def test_generator_lists_the_prize_files_in_its_marker_and_refuses_foreign_ones(generated, tmp_path):
     held_dir, _ = generated
-    marker = synth._read_marker(held_dir)
+    marker = synth_writer._read_marker(held_dir)
     assert {"probe.txt", "qualifying.txt", "qualifying_answers.txt"} <= set(marker["files"])
     assert marker["prize_holdout"] is True
     (tmp_path / "probe.txt").write_text("1:\n5\n")
