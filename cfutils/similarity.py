@@ -77,13 +77,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 from cfutils.progress import progress_bar
 
+from cfutils.kernels import accumulate_product, row_dots
+from cfutils.matrix import with_data
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 
 MEASURES = ("cosine", "centered_cosine", "adjusted_cosine", "pearson")
@@ -432,7 +433,7 @@ def _select_exact_top_k(S: np.ndarray, self_columns: np.ndarray, k: int, exact: 
     own_squared_norm = exact.squared_norms[self_columns][row]
     key = value**2 * own_squared_norm
     where = np.flatnonzero(uncertain)
-    dots = _exact_dots(exact.raw.indptr, exact.raw.indices, exact.raw.data, exact.raw.n_columns,
+    dots = row_dots(exact.raw.indptr, exact.raw.indices, exact.raw.data, exact.raw.n_columns,
                        self_columns[row[where]], col[where])
     positive = dots > 0
     key[where] = np.where(positive, dots**2 / exact.squared_norms[col[where]], -np.inf)
@@ -446,28 +447,6 @@ def _select_exact_top_k(S: np.ndarray, self_columns: np.ndarray, k: int, exact: 
     return np.bincount(row[keep], minlength=b), col[keep].astype(np.int32), value[keep].astype(S.dtype)
 
 
-@numba.njit(cache=True, nogil=True)
-def _exact_dots(indptr, indices, data, n_columns, rows, columns):
-    """``sum_c X[rows[i], c] * X[columns[i], c]`` in float64 for each i (``rows`` grouped: each
-    row is scattered once into a dense buffer, then each of its partners' stored cells is read)."""
-    dense = np.zeros(n_columns)
-    out = np.empty(rows.size)
-    current = -1
-    for i in range(rows.size):
-        if rows[i] != current:
-            if current >= 0:
-                for p in range(indptr[current], indptr[current + 1]):
-                    dense[indices[p]] = 0.0
-            current = rows[i]
-            for p in range(indptr[current], indptr[current + 1]):
-                dense[indices[p]] = data[p]
-        total = 0.0
-        for q in range(indptr[columns[i]], indptr[columns[i] + 1]):
-            total += data[q] * dense[indices[q]]
-        out[i] = total
-    return out
-
-
 def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Similarity:
     """Prepared operands of ``measure`` (copies: the input is never modified) and their block function."""
     if not sp.issparse(X):
@@ -478,7 +457,7 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     X = sp.csr_matrix(X, dtype=work_dtype, copy=True)
     X.sum_duplicates()
     X.eliminate_zeros()
-    ones = _with_data(X, np.ones(X.nnz, work_dtype))
+    ones = with_data(X, np.ones(X.nnz, work_dtype), copy=False)
     ones_t = _operand(ones.T.tocsr()) if measure == "pearson" or _needs_support(min_support, shrinkage) else None
     if measure == "pearson":
         return _Similarity(_pearson_block(X, ones, ones_t), min_support, shrinkage)
@@ -505,7 +484,7 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
 
 def _pearson_block(X: sp.csr_matrix, ones: sp.csr_matrix, ones_t: _Operand):
     """Block function of Surprise's ``pearson`` from the co-rated sums (six sparse products)."""
-    squares = _with_data(X, X.data**2)
+    squares = with_data(X, X.data**2, copy=False)
     X_t, squares_t = _operand(X.T.tocsr()), _operand(squares.T.tocsr())
     X = _operand(X)
     ones, squares = X._replace(data=ones.data), X._replace(data=squares.data)
@@ -542,20 +521,8 @@ def _operand(M: sp.csr_matrix) -> _Operand:
 def _product(A: _Operand, B_t: _Operand, rows: np.ndarray) -> np.ndarray:
     """Dense ``A[rows] @ B_t`` (``B_t``: the right factor, already transposed to CSR; same dtype as A)."""
     out = np.zeros((rows.size, B_t.n_columns), A.data.dtype)
-    _accumulate_product(A.indptr, A.indices, A.data, B_t.indptr, B_t.indices, B_t.data, rows, out)
+    accumulate_product(A.indptr, A.indices, A.data, B_t.indptr, B_t.indices, B_t.data, rows, out)
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _accumulate_product(indptr, indices, data, t_indptr, t_indices, t_data, rows, out):
-    """``out[i, j] += sum_c A[rows[i], c] * B_t[c, j]`` over the stored cells, c ascending."""
-    for i in range(rows.size):
-        target = out[i]
-        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
-            x = data[p]
-            column = indices[p]
-            for q in range(t_indptr[column], t_indptr[column + 1]):
-                target[t_indices[q]] += x * t_data[q]
 
 
 def _centre_in_place(X: sp.csr_matrix, measure: str) -> None:
@@ -575,10 +542,6 @@ def _inverse_norms(squared_norms: np.ndarray) -> np.ndarray:
     """1 / sqrt(squared_norms), and 0 where the norm is 0 (empty rows stay empty)."""
     norms = np.sqrt(squared_norms)
     return np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-
-
-def _with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
-    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
 
 
 def _exact_ties_possible(measure: str, shrinkage: float) -> bool:
