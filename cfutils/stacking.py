@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from cfutils.features import similarity_features
 from cfutils.models import PAIR_COLUMNS, rating_scale, unfitted_copy
 from cfutils.split import chronological_folds, validation_split_for
 
@@ -186,13 +187,11 @@ class StackedXGB:
     def inputs(self, fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence) -> pd.DataFrame:
         """The 13 features and the support counts of ``pairs`` from ``fit_part``, then one column per
         fitted base model."""
-        from cfutils.features import similarity_features
-
         features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=self.n, k=self.k)
         return pd.concat([features, support_counts(fit_part, pairs), base_predictions(fitted_models, pairs)], axis=1)
 
     def fit(self, train: pd.DataFrame) -> StackedXGB:
-        import xgboost
+        import xgboost  # here, not at the top: it takes seconds to load, and is needed only to fit
 
         self.train_ = train
         self.fitted_models_ = (
