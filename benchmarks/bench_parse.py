@@ -77,8 +77,9 @@ def main() -> None:
 
     n_users = max(1_000, args.ratings // 200)
     data_dir = BENCHMARKS / "data" / f"netflix_{args.ratings}"
-    print(f"writing {args.ratings:,} ratings ({n_users:,} users, 17,770 movies) to {data_dir} ...", flush=True)
-    synth.write_netflix(data_dir, n_users=n_users, n_movies=17_770, n_ratings=args.ratings, n_files=args.files)
+    n_movies = synth.NETFLIX.n_movies
+    print(f"writing {args.ratings:,} ratings ({n_users:,} users, {n_movies:,} movies) to {data_dir} ...", flush=True)
+    synth.write_netflix(data_dir, n_users=n_users, n_movies=n_movies, n_ratings=args.ratings, n_files=args.files)
     megabytes = sum(f.stat().st_size for f in data_dir.glob("combined_data_*.txt")) / 1e6
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -120,12 +120,7 @@ def similarity_features(
     Edge cases: a user or movie not in ``train`` gets ``UAvg`` or ``MAvg`` = ``GAvg``, and then
     every ``sur`` is ``MAvg`` and every ``smr`` is ``UAvg``.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if k is not None and k < 1:
-        raise ValueError(f"k must be None or at least 1, got {k}")
-    if len(train) == 0:
-        raise ValueError("train holds no ratings; the features need at least one")
+    _check_arguments(train, n, k)
     matrix = RatingMatrix.from_ratings(train[["user_id", "movie_id", "rating"]])
     users = matrix.user_index(pairs["user_id"].to_numpy())
     movies = matrix.movie_index(pairs["movie_id"].to_numpy())
@@ -149,6 +144,15 @@ def similarity_features(
     smr = np.where(np.isnan(smr), user_avg[:, None], smr)
     values = np.column_stack([np.full(len(pairs), global_mean, dtype=np.float32), sur, smr, user_avg, movie_avg])
     return pd.DataFrame(values, columns=feature_names(n), index=pairs.index)
+
+
+def _check_arguments(train: pd.DataFrame, n: int, k: int | None) -> None:
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if k is not None and k < 1:
+        raise ValueError(f"k must be None or at least 1, got {k}")
+    if len(train) == 0:
+        raise ValueError("train holds no ratings; the features need at least one")
 
 
 def neighbour_ratings(

@@ -21,6 +21,7 @@ from cfutils import io
 from cfutils.io import ratings as io_ratings
 from cfutils.io import titles as io_titles
 from cfutils.io import DataFormatError, read_ratings, read_titles
+from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 BAD = FIXTURES / "bad"
@@ -257,8 +258,8 @@ def test_error_line_number_counts_lines_of_earlier_pieces(tiny_pieces, tmp_path)
 
 ratings_rows = st.lists(
     st.tuples(
-        st.integers(1, 2_649_429),
-        st.integers(1, 17_770),
+        st.integers(1, MAX_CUSTOMER_ID),
+        st.integers(1, NETFLIX.n_movies),
         st.integers(1, 5),
         st.dates(dt.date(1999, 11, 11), dt.date(2005, 12, 31)),
     ),
