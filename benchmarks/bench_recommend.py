@@ -128,7 +128,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     others = rng.choice(counts.index[20:].to_numpy(), size=max(args.users - 20, 0), replace=False)
     users = np.r_[counts.index[:20].to_numpy(), others]
-    print(f"timed users: {users.size}, their ratings: median {int(counts[users].median())}, max {int(counts[users].max())}")
+    median, most = int(counts[users].median()), int(counts[users].max())
+    print(f"timed users: {users.size}, their ratings: median {median}, max {most}")
 
     budget = args.budget_gb * 1024**3
     ease = EASE(max_items=args.ease_items or None, budget_bytes=budget)
@@ -155,7 +156,8 @@ def main() -> None:
         print(f"  ours, ranking only (top_n_batch of one)   {percentiles(ranking_ms)}")
         print(f"  ours, top_n with titles and explanations  {percentiles(list_ms)}")
         print(f"  naive ({len(naive_ms)} users)                      {percentiles(naive_ms)}")
-        print(f"  ratio naive / ours (median)               {np.median(naive_ms) / np.median(ranking_ms[:len(naive_ms)]):.2f}x")
+        ratio = np.median(naive_ms) / np.median(ranking_ms[: len(naive_ms)])
+        print(f"  ratio naive / ours (median)               {ratio:.2f}x")
         agreement = "identical lists up to 1e-9 ties (asserted)" if name == "EASE" else f"{np.mean(kept):.1%} of the naive top-{args.n} kept"
         print(f"  agreement                                 {agreement}")
     print(f"\npeak memory (RSS): {format_bytes(peak_rss_bytes())}")

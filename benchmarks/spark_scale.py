@@ -20,8 +20,8 @@ evaluate   predictions + RMSE on test, in Spark    predictions + RMSE on test
 The two splits are checked equal (count and sum of the test rows' positions) before anything
 is fitted; the fitted models differ, so their test RMSEs are printed side by side, not compared.
 Other jobs on the machine slow Spark's many small tasks most: the JSON keeps the 1-minute load
-average before and after the run. Memory: each stage's peak resident memory of this Python process and, for Spark, of the driver
-JVM (local mode: the executors live in it), sampled every 0.1 s.
+average before and after the run. Memory: each stage's peak resident memory of this Python process
+and, for Spark, of the driver JVM (local mode: the executors live in it), sampled every 0.1 s.
 """
 
 from __future__ import annotations
