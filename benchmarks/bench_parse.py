@@ -32,10 +32,11 @@ import pandas as pd
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCHMARKS.parent), str(BENCHMARKS)]
 
+from tutorial_loader import load_data  # noqa: E402
+
 from cfutils import synth  # noqa: E402
 from cfutils.io import RATINGS_DTYPES, read_ratings  # noqa: E402
 from cfutils.memory import current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
-from tutorial_loader import load_data  # noqa: E402
 
 
 def worker(approach: str, data_dir: Path, output: Path, cache_dir: Path) -> None:

@@ -44,7 +44,6 @@ from similarity_data import degree_summary, netflix_like_matrix  # noqa: E402
 from cfutils.memory import GiB, current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
 from cfutils.similarity import neighbour_recall  # noqa: E402
 
-
 # --- the approaches, each run in a fresh process by `isolated` -----------------------------------
 
 def tutorial_top_k(X: sp.csr_matrix, k: int, rows: np.ndarray) -> sp.csr_matrix:

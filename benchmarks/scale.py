@@ -56,19 +56,36 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import pandas as pd
+import scipy.sparse as sp
 import xgboost
 
 from cfutils import synth
 from cfutils.features import feature_names, similarity_features
 from cfutils.io import read_ratings
 from cfutils.matrix import RatingMatrix
-from cfutils.memory import DEFAULT_BUDGET_BYTES, GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
+from cfutils.memory import (
+    DEFAULT_BUDGET_BYTES,
+    GiB,
+    MemoryBudgetError,
+    MiB,
+    check_budget,
+    peak_rss_bytes,
+    reset_peak_rss,
+)
 from cfutils.metrics import rmse
 from cfutils.models import BiasBaseline
-from cfutils.prize import (PROBE_NAME, QUALIFYING_NAME, find_pairs, prize_holdout, read_probe, read_qualifying,
-                           write_probe, write_qualifying, write_qualifying_predictions)
+from cfutils.prize import (
+    PROBE_NAME,
+    QUALIFYING_NAME,
+    find_pairs,
+    prize_holdout,
+    read_probe,
+    read_qualifying,
+    write_probe,
+    write_qualifying,
+    write_qualifying_predictions,
+)
 from cfutils.recommenders.ease import EASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.rerank import ReRanker

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import psutil
 from pyspark.sql import functions as F
+from scale import BENCHMARKS_DIR, save_result, scale_parser
 
 from cfutils import spark as cs
 from cfutils import synth
@@ -44,7 +45,6 @@ from cfutils.memory import MiB
 from cfutils.metrics import rmse
 from cfutils.models import SVD, BiasBaseline, rating_scale
 from cfutils.split import temporal_split
-from scale import BENCHMARKS_DIR, save_result, scale_parser
 
 
 class PeakMemory:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import HTML
 import pandas as pd
 import scipy.sparse as sp
+from IPython.display import HTML
 
 from cfutils.matrix import RatingMatrix
 from cfutils.similarity import similar_movies, similar_users

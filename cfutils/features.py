@@ -68,11 +68,11 @@ import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from cfutils.progress import progress_bar
 
-from cfutils.matrix import RatingMatrix
 from cfutils.kernels import accumulate_product, row_dots
+from cfutils.matrix import RatingMatrix
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.progress import progress_bar
 from cfutils.similarity import cosine_top_k
 
 #: Bytes per cell of the exact path's block of dot products (float64).

@@ -51,7 +51,7 @@ class RatingMatrix:
     movie_ids: np.ndarray
 
     @classmethod
-    def from_ratings(cls, ratings: pd.DataFrame) -> "RatingMatrix":
+    def from_ratings(cls, ratings: pd.DataFrame) -> RatingMatrix:
         """Build from a ratings frame (``user_id``, ``movie_id``, ``rating``).
 
         Duplicate (user, movie) pairs are an error: resolve them first (``cfutils.io``

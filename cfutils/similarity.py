@@ -81,11 +81,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
-from cfutils.progress import progress_bar
 
 from cfutils.kernels import accumulate_product, row_dots
 from cfutils.matrix import with_data
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.progress import progress_bar
 
 MEASURES = ("cosine", "centered_cosine", "adjusted_cosine", "pearson")
 #: Blocks per thread at least, so that threads finish together and the bar moves.

@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook
 
 from cfutils import io, pipeline
-from cfutils.io import cache as io_cache
-from cfutils.io import ratings as io_ratings
 from cfutils.dataset import load_dataset
 from cfutils.io import DataFormatError, read_ratings, read_titles
+from cfutils.io import cache as io_cache
+from cfutils.io import ratings as io_ratings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfutils import io
+from cfutils.io import DataFormatError, read_ratings, read_titles
 from cfutils.io import ratings as io_ratings
 from cfutils.io import titles as io_titles
-from cfutils.io import DataFormatError, read_ratings, read_titles
 from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
@@ -321,7 +321,7 @@ def test_training_set_layout_round_trip(tmp_path_factory, rows, newline, final, 
 
 
 def unix_seconds(day: dt.date) -> int:
-    return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
+    return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
 
 
 #: Every second a rating may be dated at (io.FIRST_DATE to io.LAST_DATE, inclusive).

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from ratings_factory import ratings_frame, ratings_frames
 
 from cfutils.matrix import RatingMatrix
 from cfutils.stats import dense_bytes, sparsity
 from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
-from ratings_factory import ratings_frame, ratings_frames
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame
 from sklearn.metrics import ndcg_score
 
 from cfutils.metrics import (
@@ -27,7 +28,6 @@ from cfutils.metrics import (
     recall_at_k,
     rmse,
 )
-from ratings_factory import ratings_frame
 
 
 def from_rows(rows) -> pd.DataFrame:

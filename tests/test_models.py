@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import surprise
 from hypothesis import given, reject, settings
+from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
 from cfutils import models, tuning
 from cfutils.memory import MemoryBudgetError
 from cfutils.split import per_user_temporal_split, temporal_split
-from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
 TOLERANCE = 1e-9
 UNKNOWN = 10**6  # a raw id that no frame here uses

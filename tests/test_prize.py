@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame, ratings_frames
 
 from cfutils import prize, synth
-from cfutils.synth import writer as synth_writer
 from cfutils.dataset import load_dataset
 from cfutils.io import DataFormatError, read_probe, read_qualifying, read_ratings
 from cfutils.prize import (
@@ -31,7 +31,7 @@ from cfutils.prize import (
     write_qualifying_predictions,
 )
 from cfutils.split import make_split, probe_split
-from ratings_factory import ratings_frame, ratings_frames
+from cfutils.synth import writer as synth_writer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prize"
 

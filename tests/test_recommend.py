@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ratings_factory import random_ratings, ratings_frame, ratings_frames
+from test_recommend_implicit import implicit_recommenders
 
-from cfutils.recommenders import rating_blend
 from cfutils.memory import MemoryBudgetError
-from cfutils.split import make_split
 from cfutils.recommend import (
     FALLBACK_REASON,
     PopularRecommender,
@@ -22,8 +22,8 @@ from cfutils.recommend import (
     top_n_indices,
     tune_popularity_weight,
 )
-from ratings_factory import random_ratings, ratings_frame, ratings_frames
-from test_recommend_implicit import implicit_recommenders
+from cfutils.recommenders import rating_blend
+from cfutils.split import make_split
 
 SMALL = dict(n_neighbours=3, n_factors=2, n_mf_candidates=3)
 

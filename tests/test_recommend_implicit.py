@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from ratings_factory import random_ratings as shared_random_ratings
+from ratings_factory import ratings_frame
 
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import FALLBACK_REASON, PopularRecommender
@@ -15,8 +17,6 @@ from cfutils.recommenders.factors import ALS, BPR
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.rerank import FEATURES, ReRanker
 from cfutils.recommenders.time_features import RatingClock, day_numbers
-from ratings_factory import ratings_frame
-from ratings_factory import random_ratings as shared_random_ratings
 
 
 def random_ratings(n_users=30, n_movies=20, seed=0) -> pd.DataFrame:

@@ -14,21 +14,29 @@ cos² as a ``fractions.Fraction`` of integers (with the sign of the dot product)
 
 from fractions import Fraction
 
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame
 
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
 from cfutils.similarity import (
-    MEASURES, _operand, _product, block_rows, cosine_top_k, neighbour_recall, plan_top_k, similar_movies,
-    similar_users, similarity_rows, svd_cosine_top_k,
+    MEASURES,
+    _operand,
+    _product,
+    block_rows,
+    cosine_top_k,
+    neighbour_recall,
+    plan_top_k,
+    similar_movies,
+    similar_users,
+    similarity_rows,
+    svd_cosine_top_k,
 )
-from ratings_factory import ratings_frame
 
 SETTINGS = settings(max_examples=40, deadline=None)
 ATOL_FLOAT32 = 1e-5  # float32 products of unit vectors: ~1e-7 relative error per term

@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from ratings_factory import random_ratings
 
 from cfutils import models
 from cfutils.features import feature_names
 from cfutils.split import chronological_folds, temporal_split
-from cfutils.stacking import (StackedXGB, base_predictions, fold_ids, folds_for, out_of_fold,
-                              out_of_fold_predictions, support_counts)
-from ratings_factory import random_ratings
+from cfutils.stacking import (
+    StackedXGB,
+    base_predictions,
+    fold_ids,
+    folds_for,
+    out_of_fold,
+    out_of_fold_predictions,
+    support_counts,
+)
 
 N_FOLDS = 3
 
