@@ -232,7 +232,7 @@ def svd_cosine_top_k(X, k: int, *, n_components: int = 64, seed: int = 0, **top_
     With ``n_components >= rank(X)`` it equals the exact top-k (up to float rounding).
     ``top_k_options`` go to :func:`cosine_top_k` (``budget_bytes``, ``progress`` ...).
     """
-    from sklearn.utils.extmath import randomized_svd
+    from sklearn.utils.extmath import randomized_svd  # here: it takes seconds to load, for this shortcut only
 
     n_components = max(1, min(n_components, *X.shape))
     U, sigma, _ = randomized_svd(sp.csr_matrix(X, dtype=np.float64), n_components, random_state=seed)
