@@ -1,19 +1,8 @@
 """Fast, strict readers for Netflix Prize and MovieLens ratings and titles.
 
 :func:`read_ratings` detects the format and returns the **ratings frame** of the
-project contract:
-
-=============  ==================  =========================================
-column         dtype               meaning
-=============  ==================  =========================================
-``user_id``    ``int32``           raw customer / user id
-``movie_id``   ``int32``           raw movie id
-``rating``     ``float32``         Netflix 1..5 stars, MovieLens 0.5..5 in half stars
-``date``       ``datetime64[s]``   Netflix: midnight of the rating day; MovieLens: the timestamp
-=============  ==================  =========================================
-
-That is **20 bytes per rating** (4 + 4 + 4 + 8): the 100,480,507 Netflix Prize
-ratings take 2.0 GB in memory. Each (user, movie) pair appears once.
+project contract (columns ``user_id``, ``movie_id``, ``rating``, ``date``; 20 bytes per rating,
+each (user, movie) pair once; see :mod:`cfutils.io.schema`).
 
 The package's modules, one job each: :mod:`~cfutils.io.schema` (the frame, its bounds and
 :class:`DataFormatError`), :mod:`~cfutils.io.files` (which files, which format),
