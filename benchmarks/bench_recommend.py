@@ -109,7 +109,7 @@ def percentiles(ms: list[float]) -> str:
     return f"median {p50:7.1f} ms  p95 {p95:7.1f} ms  max {max(ms):7.1f} ms"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fraction", type=float, default=0.05, help="share of Netflix's users and ratings")
     parser.add_argument("--users", type=int, default=200, help="users timed (the 20 heaviest plus a random draw)")
@@ -118,8 +118,11 @@ def main() -> None:
     parser.add_argument("--ease-items", type=int, default=2000, help="EASE's max_items (0: all movies)")
     parser.add_argument("--budget-gb", type=float, default=6.0, help="memory budget of EASE and the scoring")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     t0 = time.perf_counter()
     train = ratings_from_matrix(netflix_like_matrix(args.fraction, seed=args.seed), args.seed)
     print(f"data: {train['user_id'].nunique():,} users x {train['movie_id'].nunique():,} movies, "

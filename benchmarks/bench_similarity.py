@@ -99,7 +99,8 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
 
     from sklearn.preprocessing import normalize
 
-    from cfutils.similarity import _select_top_k, plan_top_k
+    from cfutils.similarity import plan_top_k
+    from cfutils.top_k import select_top_k
 
     Y = normalize(X).astype(np.float32)
     Y_t = Y.T.tocsr()
@@ -107,7 +108,7 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
     size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2).block_rows
     blocks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
     with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(lambda rows: _select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k), blocks))
+        parts = list(pool.map(lambda rows: select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k), blocks))
     indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
     return sp.csr_matrix((np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr),
                          shape=(n, n))
