@@ -32,7 +32,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m cfutils.pipeline --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
+# ruff first (lint, then the formatter as a check; settings in pyproject.toml): seconds, before minutes of tests.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # PySpark for notebook 07, on top of the core install (about half a gigabyte more); it needs Java.

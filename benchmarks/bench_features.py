@@ -153,8 +153,7 @@ def part_netflix(fractions: list[float], k: int) -> None:
     for fraction in fractions:
         train = frame_of(netflix_like_matrix(fraction, seed=2))
         matrix = RatingMatrix.from_ratings(train)
-        lists, list_seconds, _ = timed(
-            lambda: (cosine_top_k(matrix.csr, k), cosine_top_k(matrix.csc.T, k)))
+        lists, list_seconds, _ = timed(lambda m=matrix: (cosine_top_k(m.csr, k), cosine_top_k(m.csc.T, k)))
         _, seconds, peak = timed(similarity_features, train, train, k=k, neighbours=lists)
         per_pair.append(seconds / len(train))
         print(f"  fraction {fraction:g}: {matrix.n_users:,} users, {len(train):,} ratings; cosine_top_k "

@@ -32,10 +32,11 @@ import pandas as pd
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCHMARKS.parent), str(BENCHMARKS)]
 
+from tutorial_loader import load_data  # noqa: E402
+
 from cfutils import synth  # noqa: E402
 from cfutils.io import RATINGS_DTYPES, read_ratings  # noqa: E402
 from cfutils.memory import current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
-from tutorial_loader import load_data  # noqa: E402
 
 
 def worker(approach: str, data_dir: Path, output: Path, cache_dir: Path) -> None:
@@ -77,8 +78,9 @@ def main() -> None:
 
     n_users = max(1_000, args.ratings // 200)
     data_dir = BENCHMARKS / "data" / f"netflix_{args.ratings}"
-    print(f"writing {args.ratings:,} ratings ({n_users:,} users, 17,770 movies) to {data_dir} ...", flush=True)
-    synth.write_netflix(data_dir, n_users=n_users, n_movies=17_770, n_ratings=args.ratings, n_files=args.files)
+    n_movies = synth.NETFLIX.n_movies
+    print(f"writing {args.ratings:,} ratings ({n_users:,} users, {n_movies:,} movies) to {data_dir} ...", flush=True)
+    synth.write_netflix(data_dir, n_users=n_users, n_movies=n_movies, n_ratings=args.ratings, n_files=args.files)
     megabytes = sum(f.stat().st_size for f in data_dir.glob("combined_data_*.txt")) / 1e6
 
     with tempfile.TemporaryDirectory() as scratch:

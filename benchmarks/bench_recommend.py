@@ -109,7 +109,7 @@ def percentiles(ms: list[float]) -> str:
     return f"median {p50:7.1f} ms  p95 {p95:7.1f} ms  max {max(ms):7.1f} ms"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fraction", type=float, default=0.05, help="share of Netflix's users and ratings")
     parser.add_argument("--users", type=int, default=200, help="users timed (the 20 heaviest plus a random draw)")
@@ -118,8 +118,11 @@ def main() -> None:
     parser.add_argument("--ease-items", type=int, default=2000, help="EASE's max_items (0: all movies)")
     parser.add_argument("--budget-gb", type=float, default=6.0, help="memory budget of EASE and the scoring")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     t0 = time.perf_counter()
     train = ratings_from_matrix(netflix_like_matrix(args.fraction, seed=args.seed), args.seed)
     print(f"data: {train['user_id'].nunique():,} users x {train['movie_id'].nunique():,} movies, "
@@ -128,7 +131,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     others = rng.choice(counts.index[20:].to_numpy(), size=max(args.users - 20, 0), replace=False)
     users = np.r_[counts.index[:20].to_numpy(), others]
-    print(f"timed users: {users.size}, their ratings: median {int(counts[users].median())}, max {int(counts[users].max())}")
+    median, most = int(counts[users].median()), int(counts[users].max())
+    print(f"timed users: {users.size}, their ratings: median {median}, max {most}")
 
     budget = args.budget_gb * 1024**3
     ease = EASE(max_items=args.ease_items or None, budget_bytes=budget)
@@ -155,7 +159,8 @@ def main() -> None:
         print(f"  ours, ranking only (top_n_batch of one)   {percentiles(ranking_ms)}")
         print(f"  ours, top_n with titles and explanations  {percentiles(list_ms)}")
         print(f"  naive ({len(naive_ms)} users)                      {percentiles(naive_ms)}")
-        print(f"  ratio naive / ours (median)               {np.median(naive_ms) / np.median(ranking_ms[:len(naive_ms)]):.2f}x")
+        ratio = np.median(naive_ms) / np.median(ranking_ms[: len(naive_ms)])
+        print(f"  ratio naive / ours (median)               {ratio:.2f}x")
         agreement = "identical lists up to 1e-9 ties (asserted)" if name == "EASE" else f"{np.mean(kept):.1%} of the naive top-{args.n} kept"
         print(f"  agreement                                 {agreement}")
     print(f"\npeak memory (RSS): {format_bytes(peak_rss_bytes())}")

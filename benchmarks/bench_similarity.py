@@ -44,7 +44,6 @@ from similarity_data import degree_summary, netflix_like_matrix  # noqa: E402
 from cfutils.memory import GiB, current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
 from cfutils.similarity import neighbour_recall  # noqa: E402
 
-
 # --- the approaches, each run in a fresh process by `isolated` -----------------------------------
 
 def tutorial_top_k(X: sp.csr_matrix, k: int, rows: np.ndarray) -> sp.csr_matrix:
@@ -100,7 +99,8 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
 
     from sklearn.preprocessing import normalize
 
-    from cfutils.similarity import _select_top_k, plan_top_k
+    from cfutils.similarity import plan_top_k
+    from cfutils.top_k import select_top_k
 
     Y = normalize(X).astype(np.float32)
     Y_t = Y.T.tocsr()
@@ -108,7 +108,7 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
     size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2).block_rows
     blocks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
     with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(lambda rows: _select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k), blocks))
+        parts = list(pool.map(lambda rows: select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k), blocks))
     indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
     return sp.csr_matrix((np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr),
                          shape=(n, n))

@@ -56,18 +56,36 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import pandas as pd
+import scipy.sparse as sp
+import xgboost
 
 from cfutils import synth
 from cfutils.features import feature_names, similarity_features
 from cfutils.io import read_ratings
 from cfutils.matrix import RatingMatrix
-from cfutils.memory import DEFAULT_BUDGET_BYTES, GiB, MemoryBudgetError, MiB, check_budget, peak_rss_bytes, reset_peak_rss
+from cfutils.memory import (
+    DEFAULT_BUDGET_BYTES,
+    GiB,
+    MemoryBudgetError,
+    MiB,
+    check_budget,
+    peak_rss_bytes,
+    reset_peak_rss,
+)
 from cfutils.metrics import rmse
 from cfutils.models import BiasBaseline
-from cfutils.prize import (PROBE_NAME, QUALIFYING_NAME, find_pairs, prize_holdout, read_probe, read_qualifying,
-                           write_probe, write_qualifying, write_qualifying_predictions)
+from cfutils.prize import (
+    PROBE_NAME,
+    QUALIFYING_NAME,
+    find_pairs,
+    prize_holdout,
+    read_probe,
+    read_qualifying,
+    write_probe,
+    write_qualifying,
+    write_qualifying_predictions,
+)
 from cfutils.recommenders.ease import EASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.rerank import ReRanker
@@ -187,9 +205,17 @@ def run(args: argparse.Namespace) -> dict:
         train, test = temporal_split(ratings, test_size=0.2)
         train, test = train.reset_index(drop=True), test.reset_index(drop=True)
     del ratings
+    measured = model_stages(args, train, test, clock, step_budget)
+    return summary(args, preset, n_ratings, clock, prize=prize, **measured)
+
+
+def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame, clock: StageClock,
+                 step_budget: float) -> dict:
+    """The stages after the split, each timed by ``clock``: the matrix, the top-k lists, the features
+    and XGBoost on a sample of users, then top-N lists; returns what they measured."""
     with clock.stage("matrix"):
         matrix = RatingMatrix.from_ratings(train)
-        matrix.csc  # built once here, reused by every later stage
+        _ = matrix.csc  # built once here, reused by every later stage
     with clock.stage("movie_top_k"):
         movie_top_k = cosine_top_k(matrix.csc.T.tocsr(), args.movie_k, budget_bytes=step_budget, progress=True)
 
@@ -205,8 +231,6 @@ def run(args: argparse.Namespace) -> dict:
         features = similarity_features(train, pd.concat([train_pairs, test_pairs], ignore_index=True), **options)
         train_features, test_features = features.iloc[: len(train_pairs)], features.iloc[len(train_pairs):]
     with clock.stage("xgboost_fit"):
-        import xgboost
-
         model = xgboost.XGBRegressor(n_estimators=args.trees, max_depth=6, learning_rate=0.1, n_jobs=2,
                                      random_state=args.seed, tree_method="hist")
         model.fit(train_features[feature_names()], train_pairs["rating"])
@@ -222,13 +246,12 @@ def run(args: argparse.Namespace) -> dict:
                             seed=args.seed, budget_bytes=step_budget).fit(train)
         lists = reranker.top_n_batch(listed, n=10)
 
-    return summary(
-        args, preset, n_ratings, clock, prize=prize,
-        train_rows_featurised=int(len(train_pairs)),
-        test_rows_featurised=int(len(test_pairs)),
-        users_listed=int(lists["user_id"].nunique()),
-        test_rmse=round(float(test_rmse), 5),
-    )
+    return {
+        "train_rows_featurised": int(len(train_pairs)),
+        "test_rows_featurised": int(len(test_pairs)),
+        "users_listed": int(lists["user_id"].nunique()),
+        "test_rmse": round(float(test_rmse), 5),
+    }
 
 
 def summary(args: argparse.Namespace, preset: synth.Preset, n_ratings: int, clock: StageClock, **measured) -> dict:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-NETFLIX_USERS = 480_189
-NETFLIX_MOVIES = 17_770
-NETFLIX_RATINGS = 100_480_507
+from cfutils.synth import NETFLIX, STAR_SHARES
+
+NETFLIX_USERS, NETFLIX_MOVIES, NETFLIX_RATINGS = NETFLIX.n_users, NETFLIX.n_movies, NETFLIX.n_ratings
 _USER_MEDIAN, _USER_MEAN, _USER_MAX = 96, 209, 17_653
 _MOVIE_MEDIAN, _MOVIE_MEAN, _MOVIE_MAX = 561, 5_654, 232_944
 _HEAVY_USER = 1_000  # users with more ratings draw without replacement
-_STAR_SHARES = np.array([0.046, 0.101, 0.287, 0.336, 0.230])
+_STAR_SHARES = np.array(STAR_SHARES)
 
 
 def netflix_like_matrix(fraction: float = 1.0, seed: int = 0, chunk_users: int = 20_000) -> sp.csr_matrix:

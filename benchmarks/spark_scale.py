@@ -20,8 +20,8 @@ evaluate   predictions + RMSE on test, in Spark    predictions + RMSE on test
 The two splits are checked equal (count and sum of the test rows' positions) before anything
 is fitted; the fitted models differ, so their test RMSEs are printed side by side, not compared.
 Other jobs on the machine slow Spark's many small tasks most: the JSON keeps the 1-minute load
-average before and after the run. Memory: each stage's peak resident memory of this Python process and, for Spark, of the driver
-JVM (local mode: the executors live in it), sampled every 0.1 s.
+average before and after the run. Memory: each stage's peak resident memory of this Python process
+and, for Spark, of the driver JVM (local mode: the executors live in it), sampled every 0.1 s.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import psutil
 from pyspark.sql import functions as F
+from scale import BENCHMARKS_DIR, save_result, scale_parser
 
 from cfutils import spark as cs
 from cfutils import synth
@@ -44,7 +45,6 @@ from cfutils.memory import MiB
 from cfutils.metrics import rmse
 from cfutils.models import SVD, BiasBaseline, rating_scale
 from cfutils.split import temporal_split
-from scale import BENCHMARKS_DIR, save_result, scale_parser
 
 
 class PeakMemory:

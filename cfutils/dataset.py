@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cfutils.io import empty_titles, format_family, read_ratings, read_titles
+from cfutils.io import TITLES_FILE_NAMES, empty_titles, format_family, read_ratings, read_titles
 from cfutils.prize import (
     PROBE_NAME,
     QUALIFYING_ANSWERS_NAME,
@@ -39,8 +39,6 @@ SAMPLE_DIR = default_sample_dir()
 MOVIELENS_SMALL_DIR = SAMPLE_DIR.parent / "movielens-small"
 #: Names that ``load_dataset`` (and ``DATA`` in every notebook) accepts besides a path.
 EMBEDDED = ("sample", "movielens-small")
-#: Titles file names, in the order they are looked for.
-TITLES_FILE_NAMES = ("movie_titles.csv", "movie_titles.txt", "u.item", "movies.csv", "movies.dat")
 
 
 @dataclass(frozen=True)

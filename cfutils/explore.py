@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import HTML
 import pandas as pd
 import scipy.sparse as sp
+from IPython.display import HTML
 
 from cfutils.matrix import RatingMatrix
 from cfutils.similarity import similar_movies, similar_users
@@ -56,8 +56,8 @@ class MovieExplorer:
         ids = self.matrix.movie_ids[order]
         names = self.titles["title"].reindex(ids).fillna("").astype(str)
         found = ids[names.str.contains(text, case=False, regex=False).to_numpy()][: self.max_matches]
-        return [(f"{self.titles['title'].get(m, m)} ({self.matrix.movie_counts[self.matrix.movie_index([m])[0]]:,} ratings)",
-                 int(m)) for m in found]
+        counts = self.matrix.movie_counts[self.matrix.movie_index(found)]
+        return [(f"{self.titles['title'].get(m, m)} ({n:,} ratings)", int(m)) for m, n in zip(found, counts)]
 
     def find(self, text: str) -> None:
         """Offer the movies matching ``text``; the first is shown."""

@@ -68,10 +68,12 @@ import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from cfutils.progress import progress_bar
 
+from cfutils.kernels import accumulate_product, row_dots
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.progress import progress_bar
+from cfutils.similarity import cosine_top_k
 
 #: Bytes per cell of the exact path's block of dot products (float64).
 _BLOCK_BYTES_PER_CELL = 8
@@ -118,12 +120,7 @@ def similarity_features(
     Edge cases: a user or movie not in ``train`` gets ``UAvg`` or ``MAvg`` = ``GAvg``, and then
     every ``sur`` is ``MAvg`` and every ``smr`` is ``UAvg``.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if k is not None and k < 1:
-        raise ValueError(f"k must be None or at least 1, got {k}")
-    if len(train) == 0:
-        raise ValueError("train holds no ratings; the features need at least one")
+    _check_arguments(train, n, k)
     matrix = RatingMatrix.from_ratings(train[["user_id", "movie_id", "rating"]])
     users = matrix.user_index(pairs["user_id"].to_numpy())
     movies = matrix.movie_index(pairs["movie_id"].to_numpy())
@@ -135,8 +132,6 @@ def similarity_features(
     sur = np.full((len(pairs), n), np.nan, dtype=np.float32)
     smr = np.full((len(pairs), n), np.nan, dtype=np.float32)
     if k is not None and neighbours is None:
-        from cfutils.similarity import cosine_top_k
-
         neighbours = tuple(
             cosine_top_k(X, k, budget_bytes=budget_bytes, progress=progress) for X in (matrix.csr, matrix.csc.T)
         )
@@ -149,6 +144,15 @@ def similarity_features(
     smr = np.where(np.isnan(smr), user_avg[:, None], smr)
     values = np.column_stack([np.full(len(pairs), global_mean, dtype=np.float32), sur, smr, user_avg, movie_avg])
     return pd.DataFrame(values, columns=feature_names(n), index=pairs.index)
+
+
+def _check_arguments(train: pd.DataFrame, n: int, k: int | None) -> None:
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if k is not None and k < 1:
+        raise ValueError(f"k must be None or at least 1, got {k}")
+    if len(train) == 0:
+        raise ValueError("train holds no ratings; the features need at least one")
 
 
 def neighbour_ratings(
@@ -198,7 +202,8 @@ def _exact_neighbour_ratings(X, X_csc, rows, cols, out, budget_bytes, progress) 
         ids = block_ids[start : start + block_rows]
         q_stop = first_query[start + block_rows] if start + block_rows < len(block_ids) else len(order)
         queries = order[first_query[start] : q_stop]
-        _dense_dots(ids, X.indptr, X.indices, X.data, X_csc.indptr, X_csc.indices, X_csc.data, dots)
+        dots[: len(ids)] = 0.0
+        accumulate_product(X.indptr, X.indices, X.data, X_csc.indptr, X_csc.indices, X_csc.data, ids, dots)
         out[queries] = _scan_raters(
             dots, squared_norms, np.searchsorted(ids, rows[queries]), rows[queries], cols[queries],
             X_csc.indptr, X_csc.indices, X_csc.data, out.shape[1],
@@ -215,9 +220,11 @@ def _top_k_neighbour_ratings(X, X_csc, top_k, rows, cols, out, budget_bytes, pro
     X64 = sp.csr_matrix(X, dtype=np.float64)
     squared_norms = np.asarray(X64.multiply(X64).sum(axis=1)).ravel()
     indptr = top_k.indptr.astype(np.int64)
-    keys = _exact_keys(indptr, top_k.indices, X64.indptr, X64.indices, X64.data, squared_norms,
-                       np.zeros(X.shape[1], dtype=np.float64))
     list_of_entry = np.repeat(np.arange(n_rows), np.diff(indptr))
+    dots = row_dots(X64.indptr, X64.indices, X64.data, X.shape[1], list_of_entry, top_k.indices)
+    keys = np.zeros_like(dots)  # dot(x_a, x_v)^2 / |x_v|^2 for every listed neighbour v of a (0 if dot <= 0)
+    np.divide(dots * dots, squared_norms[top_k.indices], out=keys, where=dots > 0)
+    del dots
     positive = keys > 0  # a listed neighbour with cos <= 0 does not count, as in the definition
     order = np.lexsort((top_k.indices[positive], -keys[positive], list_of_entry[positive]))
     neighbours_sorted = top_k.indices[positive][order].astype(np.int64)
@@ -230,36 +237,6 @@ def _top_k_neighbour_ratings(X, X_csc, top_k, rows, cols, out, budget_bytes, pro
             indptr, neighbours_sorted, X_csc.indptr, X_csc.indices, X_csc.data,
             rows[queries], cols[queries], out.shape[1], scratch,
         )
-
-
-@numba.njit(cache=True, nogil=True)
-def _exact_keys(indptr, neighbours, x_indptr, x_indices, x_data, squared_norms, scratch):  # pragma: no cover
-    """dot(x_a, x_v)^2 / |x_v|^2 for every listed neighbour v of every row a (0 if dot <= 0)."""
-    keys = np.zeros(len(neighbours), dtype=np.float64)
-    for a in range(len(indptr) - 1):
-        for p in range(x_indptr[a], x_indptr[a + 1]):
-            scratch[x_indices[p]] = x_data[p]
-        for e in range(indptr[a], indptr[a + 1]):
-            v = neighbours[e]
-            d = 0.0
-            for p in range(x_indptr[v], x_indptr[v + 1]):
-                d += scratch[x_indices[p]] * x_data[p]
-            keys[e] = d * d / squared_norms[v] if d > 0.0 else 0.0
-        for p in range(x_indptr[a], x_indptr[a + 1]):
-            scratch[x_indices[p]] = 0.0
-    return keys
-
-
-@numba.njit(cache=True, nogil=True)
-def _dense_dots(ids, x_indptr, x_indices, x_data, csc_indptr, csc_indices, csc_data, dots):  # pragma: no cover
-    """dots[r, v] = x_{ids[r]} . x_v in float64 for every row v: the sparse product X[ids] X^T, written densely."""
-    for r in range(len(ids)):
-        dots[r, :] = 0.0
-        for p in range(x_indptr[ids[r]], x_indptr[ids[r] + 1]):
-            weight = np.float64(x_data[p])
-            item = x_indices[p]
-            for q in range(csc_indptr[item], csc_indptr[item + 1]):
-                dots[r, csc_indices[q]] += weight * csc_data[q]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -84,6 +84,16 @@ def mape(y_true, y_pred) -> float:
     return float(np.mean(np.abs(y_true - y_pred) / y_true) * 100.0)
 
 
+def quiz_rmse(predictions: dict[str, np.ndarray], answers: pd.Series, qualifying: pd.DataFrame) -> pd.Series:
+    r"""Each model's RMSE :math:`\sqrt{\frac{1}{n}\sum (r_{ui} - \hat r_{ui})^2}` over the rows of
+    ``qualifying`` (``predictions[name][j]`` is row ``j``'s), against ``answers`` (indexed like
+    the full qualifying frame, as :func:`cfutils.prize.read_qualifying_predictions` reads it). The
+    Prize's leaderboard scored a random half of the qualifying set, the quiz set; generated data
+    scores the whole set, which plays the same role."""
+    truth = answers.loc[qualifying.index].to_numpy(np.float64)
+    return pd.Series({name: rmse(truth, values) for name, values in predictions.items()}, dtype=np.float64)
+
+
 def as_padded_array(recommendations: pd.DataFrame, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Long frame ``[user_id, rank, movie_id]`` (rank 1-based) -> ``(user_ids, recommended)``.
 

@@ -36,7 +36,7 @@ import copy
 import itertools
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -44,11 +44,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import surprise
-from cfutils.progress import progress_bar
 
+from cfutils.features import similarity_features
 from cfutils.memory import DEFAULT_BUDGET_BYTES, MemoryBudgetError, check_budget
-from cfutils.metrics import rmse
-from cfutils.parallel import parallel_map
+from cfutils.progress import progress_bar
 
 PAIR_COLUMNS = ["user_id", "movie_id"]
 
@@ -513,12 +512,10 @@ class FeatureXGB:
 
     def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
         """The 13 features of ``pairs`` computed from the training frame."""
-        from cfutils.features import similarity_features
-
         return similarity_features(self.train_, pairs[PAIR_COLUMNS], n=self.n, k=self.k)
 
     def fit(self, train: pd.DataFrame) -> FeatureXGB:
-        import xgboost
+        import xgboost  # here, not at the top: it takes seconds to load, and most users of this module never fit it
 
         self.train_ = train
         self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.features(train), train["rating"])
@@ -528,88 +525,11 @@ class FeatureXGB:
         return self.xgb_.predict(self.features(pairs)).astype(np.float64)
 
 
-# --------------------------------------------------------------------------- tuning
-
-
-@dataclass
-class Tuning:
-    """The grid search of one model: every combination's validation RMSE, and the best."""
-
-    table: pd.DataFrame
-    best_params: dict
-    best_rmse: float
-
-
-def tune(
-    make_model, grid: Mapping[str, Sequence], train: pd.DataFrame, val_fraction: float = 0.1,
-    progress: bool = False, split: str = "global_time", n_jobs: int | None = None,
-) -> Tuning:
-    """Grid search on a validation set cut from the latest ``val_fraction`` of ``train`` by date.
-
-    For each combination ``params`` of ``grid`` (a dict of lists), ``make_model(**params)``
-    is fitted on the earlier ratings and scored by RMSE on the later ones: the model is tuned
-    on the near future, as it will be used, not by random cross-validation over the future.
-    ``split`` is the notebook's ``SPLIT`` (``global_time`` or ``per_user_time``), so the
-    validation rows look like the test rows: with ``per_user_time`` every validation user
-    is also in the fitting part. ``"random"`` is refused: it would tune on the future.
-    Ties go to the first combination in grid order. The combinations are fitted in up to
-    ``n_jobs`` worker processes (:func:`cfutils.parallel.parallel_map`).
-    """
-    tuning, skipped = tune_each({"model": (make_model, grid)}, train, val_fraction, split, progress, n_jobs)
-    if skipped:
-        raise MemoryBudgetError(skipped["model"])
-    return tuning["model"]
-
-
-def validation_rmse(make_model: Callable, params: dict, fit_part: pd.DataFrame, val: pd.DataFrame) -> float | str:
-    """RMSE on ``val`` of ``make_model(**params)`` fitted on ``fit_part``; the guard's message instead
-    when the fit would exceed its memory budget (:class:`~cfutils.memory.MemoryBudgetError`)."""
-    try:
-        return rmse(val["rating"], make_model(**params).fit(fit_part).predict(val))
-    except MemoryBudgetError as error:
-        return str(error)
-
-
-def tune_each(
-    searches: Mapping[str, tuple[Callable, Mapping[str, Sequence]]], train: pd.DataFrame,
-    val_fraction: float = 0.1, split: str = "global_time", progress: bool = False, n_jobs: int | None = None,
-) -> tuple[dict[str, Tuning], dict[str, str]]:
-    """:func:`tune` every ``name: (make_model, grid)`` of ``searches``; skip what cannot fit in memory.
-
-    Returns ``(tuning, skipped)``. A model whose fit raises
-    :class:`~cfutils.memory.MemoryBudgetError` (the guard checks before it allocates) is
-    left out of ``tuning`` and ``skipped[name]`` holds the guard's message, so one model
-    too big for the data (user-user KNN on 50,000 users) never takes the run down. Every
-    combination of every search is one task of :func:`cfutils.parallel.parallel_map`, so
-    ``n_jobs`` workers share them all.
-    """
-    from cfutils.split import make_split
-
-    if split == "random":
-        raise ValueError("tune on a time split (global_time or per_user_time), not a random one")
-    fit_part, val = make_split(train, split, test_size=val_fraction)
-    combos = {name: [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-              for name, (_, grid) in searches.items()}
-    tasks = [(searches[name][0], params, fit_part, val) for name, points in combos.items() for params in points]
-    scores = iter(parallel_map(validation_rmse, tasks, n_jobs, progress, desc="grid"))
-    tuning, skipped = {}, {}
-    for name, points in combos.items():
-        table = pd.DataFrame([{**params, "val_rmse": next(scores)} for params in points])
-        reasons = [score for score in table["val_rmse"] if isinstance(score, str)]
-        if reasons:
-            skipped[name] = reasons[0]
-            continue
-        table["val_rmse"] = table["val_rmse"].astype(np.float64)
-        best = int(table["val_rmse"].to_numpy().argmin())
-        tuning[name] = Tuning(table, points[best], float(table["val_rmse"].iloc[best]))
-    return tuning, skipped
-
-
 def fit_each(models: Sequence, train: pd.DataFrame) -> tuple[list, dict[str, float], dict[str, str]]:
     """Fit and time each model on ``train``: ``(fitted, fit_seconds, skipped)``.
 
     A model whose fit raises :class:`~cfutils.memory.MemoryBudgetError` is dropped from
-    ``fitted`` and ``skipped[model.name]`` holds the reason, as in :func:`tune_each`.
+    ``fitted`` and ``skipped[model.name]`` holds the reason, as in :func:`cfutils.tuning.tune_each`.
     """
     fitted, seconds, skipped = [], {}, {}
     for model in models:
@@ -639,3 +559,14 @@ def activity_bucket(train: pd.DataFrame, pairs: pd.DataFrame, edges: Sequence[in
     labels = ["0 (cold)", *(f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:])), f"{edges[-1]}+"]
     bucket = np.searchsorted(np.asarray(edges), counts, side="right")
     return pd.Series(pd.Categorical.from_codes(bucket, labels), index=pairs.index, name="user_activity")
+
+
+def __getattr__(name: str):
+    """``tune``, ``tune_each`` and ``Tuning`` live in :mod:`cfutils.tuning`, which scores with
+    :mod:`cfutils.metrics` (downstream of this module); looked up here only when asked for, so
+    that importing this module never imports them."""
+    if name in ("tune", "tune_each", "Tuning"):
+        from cfutils import tuning
+
+        return getattr(tuning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

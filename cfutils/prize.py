@@ -46,25 +46,21 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from tqdm.auto import tqdm
 
-from cfutils.io import (
+from cfutils.io.files import _HEADER, _open_binary
+from cfutils.io.pieces import (
     _DECIMAL,
-    _HEADER,
-    MAX_ID,
     PIECE_BYTES,
-    DataFormatError,
     _BadPiece,
     _csv_options,
     _days_to_seconds,
     _is_id,
     _iso_date,
-    _netflix_block_rows,
-    _netflix_headers,
-    _open_binary,
     _Piece,
     _read_pieces,
     _unlocated_error,
 )
-from cfutils.metrics import rmse
+from cfutils.io.ratings import _netflix_block_rows, _netflix_headers
+from cfutils.io.schema import MAX_ID, DataFormatError
 
 PROBE_NAME = "probe.txt"
 QUALIFYING_NAME = "qualifying.txt"
@@ -426,15 +422,6 @@ def find_pairs(ratings: pd.DataFrame, pairs: pd.DataFrame, chunk_rows: int = 8_0
 # ---------------------------------------------------------------------------
 
 
-def quiz_rmse(predictions: dict[str, np.ndarray], answers: pd.Series, qualifying: pd.DataFrame) -> pd.Series:
-    r"""Each model's RMSE :math:`\sqrt{\frac{1}{n}\sum (r_{ui} - \hat r_{ui})^2}` over the rows of
-    ``qualifying`` (``predictions[name][j]`` is row ``j``'s), against ``answers`` (indexed like
-    the full qualifying frame). The Prize's leaderboard scored a random half of the qualifying
-    set, the quiz set; generated data scores the whole set, which plays the same role."""
-    truth = answers.loc[qualifying.index].to_numpy(np.float64)
-    return pd.Series({name: rmse(truth, values) for name, values in predictions.items()}, dtype=np.float64)
-
-
 def prize_scores(probe: pd.Series | None, quiz: pd.Series | None) -> pd.DataFrame:
     """One row per model (its ``probe`` and ``quiz`` RMSE, when measured), then one per
     reference point of :data:`PRIZE_REFERENCES`; columns ``probe``, ``quiz``, ``test``."""
@@ -469,3 +456,13 @@ def prize_story(scores: pd.DataFrame, split: str, generated: bool, submission: s
             "withheld, so no quiz RMSE can be measured. If this is the real Netflix data, the probe RMSE values "
             "compare directly with Cinematch's.")
     return " ".join([*text, submission])
+
+
+def __getattr__(name: str):
+    """``quiz_rmse`` lives in :mod:`cfutils.metrics`, downstream of this module (``split`` imports this
+    one); looked up here only when asked for, so that importing this module never imports metrics."""
+    if name == "quiz_rmse":
+        from cfutils import metrics
+
+        return metrics.quiz_rmse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

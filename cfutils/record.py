@@ -49,7 +49,8 @@ def to_jsonable(value: Any) -> Any:
       (``reset_index``), so the index of a table such as ``split -> cold-start %`` is kept;
     - ``datetime``/``date``/``pd.Timestamp``/``np.datetime64`` -> ISO 8601 strings,
       ``timedelta``/``pd.Timedelta`` -> seconds (float);
-    - tuples, ``pd.Index`` and pandas extension arrays -> lists; sets -> sorted lists; ``Path`` -> ``str``; mapping keys -> ``str``.
+    - tuples, ``pd.Index`` and pandas extension arrays -> lists; sets -> sorted lists; ``Path`` -> ``str``;
+      mapping keys -> ``str``.
 
     Raises ``TypeError`` naming the type for anything else (a model, a figure...): record the
     number you care about, not the object.

@@ -46,7 +46,8 @@ KEY_NUMBERS = (
 )
 
 _CSS = """
-body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #222; overflow-wrap: anywhere; }
+body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #222;
+       overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; vertical-align: top; text-align: left; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }

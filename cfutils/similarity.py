@@ -77,14 +77,16 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
-from cfutils.progress import progress_bar
 
+from cfutils.kernels import Operand, operand, product
+from cfutils.matrix import with_data
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.progress import progress_bar
+from cfutils.top_k import ExactCosine, select_exact_top_k, select_top_k
 
 MEASURES = ("cosine", "centered_cosine", "adjusted_cosine", "pearson")
 #: Blocks per thread at least, so that threads finish together and the bar moves.
@@ -209,13 +211,18 @@ def cosine_top_k(
     with one_blas_thread, ThreadPoolExecutor(plan.n_threads) as pool:
         work = pool.map(lambda rows: _top_k_rows(similarity, rows, k), blocks)
         parts = list(progress_bar(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block"))
+    return _assemble(parts, wanted, n, dtype)
+
+
+def _assemble(parts: list, wanted: np.ndarray, n: int, dtype) -> sp.csr_matrix:
+    """The ``n x n`` CSR of the ``(counts, columns, values)`` of each block of the rows ``wanted``."""
     counts = np.zeros(n, np.int64)
     counts[wanted] = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     indptr = np.concatenate([[0], np.cumsum(counts)])
     indices = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     data = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype)
     result = sp.csr_matrix((data.astype(dtype, copy=False), indices, indptr), shape=(n, n))
-    result.has_sorted_indices = False
+    result.has_sorted_indices = False  # each row is best first, not by column
     return result
 
 
@@ -231,7 +238,7 @@ def svd_cosine_top_k(X, k: int, *, n_components: int = 64, seed: int = 0, **top_
     With ``n_components >= rank(X)`` it equals the exact top-k (up to float rounding).
     ``top_k_options`` go to :func:`cosine_top_k` (``budget_bytes``, ``progress`` ...).
     """
-    from sklearn.utils.extmath import randomized_svd
+    from sklearn.utils.extmath import randomized_svd  # here: it takes seconds to load, for this shortcut only
 
     n_components = max(1, min(n_components, *X.shape))
     U, sigma, _ = randomized_svd(sp.csr_matrix(X, dtype=np.float64), n_components, random_state=seed)
@@ -338,15 +345,15 @@ class _Similarity:
     block: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
     min_support: int
     shrinkage: float
-    exact: _ExactCosine | None = None
+    exact: ExactCosine | None = None
 
 
 def _top_k_rows(similarity: _Similarity, rows: np.ndarray, k: int):
     """Top-k of the given rows (int array): ``(counts per row, columns, values)``, each row best first."""
     S = _supported_block(similarity, rows)
     if similarity.exact is not None:
-        return _select_exact_top_k(S, rows, k, similarity.exact)
-    return _select_top_k(S, rows, k)
+        return select_exact_top_k(S, rows, k, similarity.exact)
+    return select_top_k(S, rows, k)
 
 
 def _supported_block(similarity: _Similarity, rows: np.ndarray) -> np.ndarray:
@@ -361,113 +368,6 @@ def _supported_block(similarity: _Similarity, rows: np.ndarray) -> np.ndarray:
     return np.minimum(S, 1, out=S)
 
 
-def _select_top_k(S: np.ndarray, self_columns: np.ndarray, k: int):
-    """Per row of ``S`` (modified): the ``k`` largest values > 0 outside column ``self_columns[i]``.
-
-    Ties at the k-th value go to the smaller column: ``np.partition`` gives the k-th largest
-    value t; all cells > t are kept, then cells == t in column order until k are taken.
-    Returns ``(counts, columns, values)``; each row's cells are in descending value, ascending column.
-    """
-    b, n = S.shape
-    S[np.arange(b), self_columns] = 0
-    k = min(k, n - 1)
-    if k <= 0 or b == 0:
-        return np.zeros(b, np.int64), np.zeros(0, np.int32), np.zeros(0, S.dtype)
-    # np.partition slows down several-fold on many equal values (the zeros of sparse rows); cells
-    # <= 0 are never kept, so they enter the partition as distinct negative stand-ins.
-    candidates = np.where(S > 0, S, -np.arange(1, n + 1, dtype=S.dtype))
-    candidates.partition(n - k, axis=1)
-    kth = np.maximum(candidates[:, n - k], np.finfo(S.dtype).smallest_subnormal)  # only values > 0 are kept
-    del candidates
-    row, col = np.nonzero(S >= kth[:, None])  # row-major: columns ascend within a row
-    value = S[row, col]
-    tied = value == kth[row]
-    above = np.bincount(row[~tied], minlength=b)
-    tied_so_far = np.concatenate([[0], np.cumsum(tied)])  # tied cells before each candidate
-    rank_in_tie = tied_so_far[1:] - tied_so_far[np.searchsorted(row, row)]  # 1-based, within its row
-    keep = ~tied | (rank_in_tie <= k - above[row])
-    row, col, value = row[keep], col[keep], value[keep]
-    order = np.lexsort((col, -value, row))
-    return np.bincount(row, minlength=b), col[order].astype(np.int32), value[order]
-
-
-class _ExactCosine(NamedTuple):
-    """What the exact re-ranking of ``"cosine"`` needs: the raw rows (float64 values), their squared
-    norms and each row's relative error bound ``gamma`` of a float cosine (module docstring)."""
-
-    raw: _Operand
-    squared_norms: np.ndarray
-    gamma: np.ndarray
-
-
-def _select_exact_top_k(S: np.ndarray, self_columns: np.ndarray, k: int, exact: _ExactCosine):
-    r""":func:`_select_top_k` with exact ranking: per row a (= ``self_columns[i]``), the k cells v
-    with the largest :math:`d_v > 0` key :math:`d_v^2 / \lVert x_v \rVert^2`, ties to the smaller v.
-
-    Candidates are the cells :math:`s \ge t (1 - 2\gamma_a)` (t: the k-th largest value): no
-    cell below can beat the k cells at or above t. A candidate is re-computed exactly when
-    its error interval :math:`s (1 \pm \gamma_a)` meets that of t or of the next candidate in
-    value order; any other candidate is certainly kept, in its float order, and ranks by the
-    stand-in key :math:`s^2 \lVert x_a \rVert^2`.
-    """
-    b, n = S.shape
-    S[np.arange(b), self_columns] = 0
-    k = min(k, n - 1)
-    if k <= 0 or b == 0:
-        return np.zeros(b, np.int64), np.zeros(0, np.int32), np.zeros(0, S.dtype)
-    candidates = np.where(S > 0, S, -np.arange(1, n + 1, dtype=S.dtype))  # see _select_top_k
-    candidates.partition(n - k, axis=1)
-    kth = np.maximum(candidates[:, n - k].astype(np.float64), np.finfo(S.dtype).smallest_subnormal)
-    del candidates
-    gamma = exact.gamma[self_columns]
-    row, col = np.nonzero(S >= (kth * (1 - 2 * gamma))[:, None])  # S > 0 too: the bound is > 0
-    value = S[row, col].astype(np.float64)
-    order = np.lexsort((col, -value, row))
-    row, col, value = row[order], col[order], value[order]
-    error = gamma[row] * value
-    uncertain = value - error <= (kth * (1 + gamma))[row]
-    overlap = (row[1:] == row[:-1]) & (value[:-1] - error[:-1] <= value[1:] + error[1:])
-    uncertain[:-1] |= overlap
-    uncertain[1:] |= overlap
-    own_squared_norm = exact.squared_norms[self_columns][row]
-    key = value**2 * own_squared_norm
-    where = np.flatnonzero(uncertain)
-    dots = _exact_dots(exact.raw.indptr, exact.raw.indices, exact.raw.data, exact.raw.n_columns,
-                       self_columns[row[where]], col[where])
-    positive = dots > 0
-    key[where] = np.where(positive, dots**2 / exact.squared_norms[col[where]], -np.inf)
-    value[where[positive]] = np.minimum(np.sqrt(key[where[positive]] / own_squared_norm[where[positive]]), 1)
-    keep = key > -np.inf
-    row, col, key, value = row[keep], col[keep], key[keep], value[keep]
-    order = np.lexsort((col, -key, row))
-    row, col, value = row[order], col[order], value[order]
-    rank = np.arange(row.size) - np.searchsorted(row, row)
-    keep = rank < k
-    return np.bincount(row[keep], minlength=b), col[keep].astype(np.int32), value[keep].astype(S.dtype)
-
-
-@numba.njit(cache=True, nogil=True)
-def _exact_dots(indptr, indices, data, n_columns, rows, columns):
-    """``sum_c X[rows[i], c] * X[columns[i], c]`` in float64 for each i (``rows`` grouped: each
-    row is scattered once into a dense buffer, then each of its partners' stored cells is read)."""
-    dense = np.zeros(n_columns)
-    out = np.empty(rows.size)
-    current = -1
-    for i in range(rows.size):
-        if rows[i] != current:
-            if current >= 0:
-                for p in range(indptr[current], indptr[current + 1]):
-                    dense[indices[p]] = 0.0
-            current = rows[i]
-            for p in range(indptr[current], indptr[current + 1]):
-                dense[indices[p]] = data[p]
-        total = 0.0
-        for q in range(indptr[columns[i]], indptr[columns[i] + 1]):
-            total += data[q] * dense[indices[q]]
-        out[i] = total
-    return out
-
-
 def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Similarity:
     """Prepared operands of ``measure`` (copies: the input is never modified) and their block function."""
     if not sp.issparse(X):
@@ -478,8 +378,8 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     X = sp.csr_matrix(X, dtype=work_dtype, copy=True)
     X.sum_duplicates()
     X.eliminate_zeros()
-    ones = _with_data(X, np.ones(X.nnz, work_dtype))
-    ones_t = _operand(ones.T.tocsr()) if measure == "pearson" or _needs_support(min_support, shrinkage) else None
+    ones = with_data(X, np.ones(X.nnz, work_dtype), copy=False)
+    ones_t = operand(ones.T.tocsr()) if measure == "pearson" or _needs_support(min_support, shrinkage) else None
     if measure == "pearson":
         return _Similarity(_pearson_block(X, ones, ones_t), min_support, shrinkage)
     _centre_in_place(X, measure)
@@ -489,73 +389,37 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     exact_ties = _exact_ties_possible(measure, shrinkage) and not (X.data < 0).any()
     raw = X.data.astype(np.float64) if exact_ties else None
     X.data *= np.repeat(_inverse_norms(squared_norms).astype(work_dtype), counts)
-    X_t = _operand(X.T.tocsr())
-    X = _operand(X)
+    X_t = operand(X.T.tocsr())
+    X = operand(X)
     ones = None if ones_t is None else X._replace(data=ones.data)
     exact = None
     if exact_ties:
         gamma = 2 * (counts + 8) * np.finfo(work_dtype).eps / 2
-        exact = _ExactCosine(X._replace(data=raw), squared_norms, gamma)
+        exact = ExactCosine(X._replace(data=raw), squared_norms, gamma)
 
     def block(rows):
-        return _product(X, X_t, rows), None if ones_t is None else _product(ones, ones_t, rows)
+        return product(X, X_t, rows), None if ones_t is None else product(ones, ones_t, rows)
 
     return _Similarity(block, min_support, shrinkage, exact)
 
 
-def _pearson_block(X: sp.csr_matrix, ones: sp.csr_matrix, ones_t: _Operand):
+def _pearson_block(X: sp.csr_matrix, ones: sp.csr_matrix, ones_t: Operand):
     """Block function of Surprise's ``pearson`` from the co-rated sums (six sparse products)."""
-    squares = _with_data(X, X.data**2)
-    X_t, squares_t = _operand(X.T.tocsr()), _operand(squares.T.tocsr())
-    X = _operand(X)
+    squares = with_data(X, X.data**2, copy=False)
+    X_t, squares_t = operand(X.T.tocsr()), operand(squares.T.tocsr())
+    X = operand(X)
     ones, squares = X._replace(data=ones.data), X._replace(data=squares.data)
 
     def block(rows):
-        n = _product(ones, ones_t, rows)
-        sum_x, sum_y = _product(X, ones_t, rows), _product(ones, X_t, rows)
-        numerator = n * _product(X, X_t, rows) - sum_x * sum_y
-        denominator = n * _product(squares, ones_t, rows) - sum_x**2
-        denominator *= n * _product(ones, squares_t, rows) - sum_y**2
+        n = product(ones, ones_t, rows)
+        sum_x, sum_y = product(X, ones_t, rows), product(ones, X_t, rows)
+        numerator = n * product(X, X_t, rows) - sum_x * sum_y
+        denominator = n * product(squares, ones_t, rows) - sum_x**2
+        denominator *= n * product(ones, squares_t, rows) - sum_y**2
         np.sqrt(np.maximum(denominator, 0, out=denominator), out=denominator)
         return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0), n
 
     return block
-
-
-class _Operand(NamedTuple):
-    """A CSR matrix as the kernel reads it: its column indices unsigned and as narrow as
-    ``n_columns`` allows (measured 1.4x faster than int32 from the dropped negative-index check,
-    1.8x with uint16: less memory traffic)."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
-    n_columns: int
-
-
-def _operand(M: sp.csr_matrix) -> _Operand:
-    """``M`` for the kernel (built right after each transpose, so that two index copies never pile up)."""
-    narrow = np.uint16 if M.shape[1] <= np.iinfo(np.uint16).max + 1 else np.uint32
-    return _Operand(M.indptr, M.indices.astype(narrow), M.data, M.shape[1])
-
-
-def _product(A: _Operand, B_t: _Operand, rows: np.ndarray) -> np.ndarray:
-    """Dense ``A[rows] @ B_t`` (``B_t``: the right factor, already transposed to CSR; same dtype as A)."""
-    out = np.zeros((rows.size, B_t.n_columns), A.data.dtype)
-    _accumulate_product(A.indptr, A.indices, A.data, B_t.indptr, B_t.indices, B_t.data, rows, out)
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _accumulate_product(indptr, indices, data, t_indptr, t_indices, t_data, rows, out):
-    """``out[i, j] += sum_c A[rows[i], c] * B_t[c, j]`` over the stored cells, c ascending."""
-    for i in range(rows.size):
-        target = out[i]
-        for p in range(indptr[rows[i]], indptr[rows[i] + 1]):
-            x = data[p]
-            column = indices[p]
-            for q in range(t_indptr[column], t_indptr[column + 1]):
-                target[t_indices[q]] += x * t_data[q]
 
 
 def _centre_in_place(X: sp.csr_matrix, measure: str) -> None:
@@ -575,10 +439,6 @@ def _inverse_norms(squared_norms: np.ndarray) -> np.ndarray:
     """1 / sqrt(squared_norms), and 0 where the norm is 0 (empty rows stay empty)."""
     norms = np.sqrt(squared_norms)
     return np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-
-
-def _with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
-    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
 
 
 def _exact_ties_possible(measure: str, shrinkage: float) -> bool:

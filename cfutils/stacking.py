@@ -51,6 +51,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from cfutils.features import similarity_features
 from cfutils.models import PAIR_COLUMNS, rating_scale, unfitted_copy
 from cfutils.parallel import parallel_map
 from cfutils.split import chronological_folds, validation_split_for
@@ -154,8 +155,6 @@ def stack_inputs(fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Seq
                  ) -> pd.DataFrame:
     """The 13 features (:func:`cfutils.features.similarity_features` with ``n``, ``k``) and the
     support counts of ``pairs`` from ``fit_part``, then one column per fitted base model."""
-    from cfutils.features import similarity_features
-
     features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=n, k=k)
     return pd.concat([features, support_counts(fit_part, pairs), base_predictions(fitted_models, pairs)], axis=1)
 
@@ -227,7 +226,7 @@ class StackedXGB:
         return stack_inputs(fit_part, pairs, fitted_models, self.n, self.k)
 
     def fit(self, train: pd.DataFrame) -> StackedXGB:
-        import xgboost
+        import xgboost  # here, not at the top: it takes seconds to load, and is needed only to fit
 
         self.train_ = train
         self.fitted_models_ = (

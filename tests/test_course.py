@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import NOTEBOOKS_DIR
 
 from cfutils import pipeline
-from conftest import NOTEBOOKS_DIR
 
 NOTEBOOKS = pipeline.discover_notebooks(NOTEBOOKS_DIR)
 GLOSSARY = Path(NOTEBOOKS_DIR) / "GLOSSARY.md"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cfutils import dataset, synth
-from cfutils.dataset import Dataset, find_titles, load_dataset
+from cfutils.dataset import find_titles, load_dataset
 from cfutils.io import empty_titles, read_ratings, read_titles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
@@ -45,13 +44,6 @@ def test_without_titles_file_titles_are_empty_with_contract_dtypes(tmp_path):
     assert len(data.ratings) == 3
     pd.testing.assert_frame_equal(data.titles, empty_titles())
     assert data.titles.index.dtype == np.int32 and str(data.titles["year"].dtype) == "Int16"
-
-
-def test_dataset_is_frozen():
-    data = load_dataset(FIXTURES / "kaggle", cache=False)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        data.name = "other"  # type: ignore[misc]
-    assert isinstance(data, Dataset)
 
 
 def test_sample_is_generated_on_first_use_then_reused(tmp_path, monkeypatch):

@@ -34,8 +34,8 @@ def _conda_pins(environment: str = "environment.yml") -> dict[str, str]:
 
 @pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-spark.txt"])
 def test_every_requirement_is_pinned_exactly(requirements):
-    lines = [l.split("#", 1)[0].strip() for l in (ROOT / requirements).read_text().splitlines()]
-    assert all("==" in l for l in lines if l), f"{requirements} must pin exact versions"
+    lines = [line.split("#", 1)[0].strip() for line in (ROOT / requirements).read_text().splitlines()]
+    assert all("==" in line for line in lines if line), f"{requirements} must pin exact versions"
 
 
 def test_environment_yml_matches_requirements():

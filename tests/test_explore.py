@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from ratings_factory import ratings_frame
 
 from cfutils.explore import MovieExplorer, UserExplorer
 from cfutils.matrix import RatingMatrix
 from cfutils.similarity import similar_movies, similar_users
-from ratings_factory import ratings_frame
 
 TITLES = pd.DataFrame({"title": ["Alien", "Aliens", "Heat", "Up", "Alien Nation"],
                        "year": pd.array([1979, 1986, 1995, 2009, 1988], dtype="Int16")},

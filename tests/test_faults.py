@@ -29,6 +29,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from cfutils import io, pipeline
 from cfutils.dataset import load_dataset
 from cfutils.io import DataFormatError, read_ratings, read_titles
+from cfutils.io import cache as io_cache
+from cfutils.io import ratings as io_ratings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 
@@ -47,14 +49,14 @@ def assert_same_frame(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def cache_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "cfutils.io" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name.startswith("cfutils.io") and r.levelno == logging.WARNING]
 
 
 def forbid_parsing(monkeypatch):
     def fail(*args):
         raise AssertionError("parsed although a valid cache exists")
 
-    monkeypatch.setattr(io, "_parse_ratings", fail)
+    monkeypatch.setattr(io_ratings, "_parse_ratings", fail)
 
 
 def write_netflix(folder: Path, n_movies: int = 6, n_users: int = 40) -> Path:
@@ -194,7 +196,7 @@ def test_cache_write_failure_only_warns_and_leaves_no_temporary_file(tmp_path, c
         Path(where).write_bytes(b"PAR1 and a part")
         raise OSError(code, os.strerror(code), str(where))
 
-    monkeypatch.setattr(io.pq, "write_table", write_part_then_fail)
+    monkeypatch.setattr(io_cache.pq, "write_table", write_part_then_fail)
     with caplog.at_level(logging.WARNING, logger="cfutils.io"):
         assert_same_frame(cached(source, cache_dir), parse(source))
     assert len(cache_warnings(caplog)) == 1 and os.strerror(code) in caplog.text
@@ -204,7 +206,7 @@ def test_cache_write_failure_only_warns_and_leaves_no_temporary_file(tmp_path, c
 def test_default_cache_outside_a_checkout_is_the_users_cache_folder(tmp_path, monkeypatch):
     """An installed package (no ``<repo>/data/processed``) caches under XDG_CACHE_HOME or ~/.cache."""
     monkeypatch.delenv(io.CACHE_DIR_ENV, raising=False)
-    monkeypatch.setattr(io, "CHECKOUT_CACHE_DIR", tmp_path / "site-packages" / "data" / "processed")
+    monkeypatch.setattr(io_cache, "CHECKOUT_CACHE_DIR", tmp_path / "site-packages" / "data" / "processed")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     source = write_netflix(tmp_path / "netflix")
     read_ratings(source, progress=False)

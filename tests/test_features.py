@@ -20,8 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cfutils.features import feature_names, neighbour_ratings, similarity_features
+from cfutils.io import read_ratings
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
+from cfutils.split import temporal_split
+from cfutils.synth import TINY, write_preset
 from tests.ratings_factory import ratings_frame, ratings_frames
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -186,8 +189,6 @@ def test_pairs_rating_column_is_never_read():
 
 def test_no_leakage_changing_test_ratings_changes_no_test_feature(tiny_ratings):
     """Split by date, build test features, change every test rating, split and build again."""
-    from cfutils.split import temporal_split
-
     train, test = temporal_split(tiny_ratings)
     before = similarity_features(train, test)
     changed = tiny_ratings.copy()
@@ -200,8 +201,6 @@ def test_no_leakage_changing_test_ratings_changes_no_test_feature(tiny_ratings):
 
 def test_embedded_sample_sized_data_equals_the_reference_on_a_subset(tiny_ratings):
     """The TINY synthetic preset (Netflix format, 400 users x 80 movies): train and test pairs."""
-    from cfutils.split import temporal_split
-
     train, test = temporal_split(tiny_ratings)
     for pairs in (train.sample(150, random_state=0), test.sample(150, random_state=0)):
         assert_same_features(similarity_features(train, pairs), reference_features(train, pairs))
@@ -284,7 +283,4 @@ def test_neighbour_ratings_answers_the_transposed_question_too():
 
 @pytest.fixture(scope="module")
 def tiny_ratings(tmp_path_factory):
-    from cfutils.io import read_ratings
-    from cfutils.synth import TINY, write_preset
-
     return read_ratings(write_preset(tmp_path_factory.mktemp("tiny"), TINY), cache=False)

@@ -19,6 +19,9 @@ from hypothesis import strategies as st
 
 from cfutils import io
 from cfutils.io import DataFormatError, read_ratings, read_titles
+from cfutils.io import ratings as io_ratings
+from cfutils.io import titles as io_titles
+from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 BAD = FIXTURES / "bad"
@@ -45,7 +48,7 @@ def read(path, piece_bytes: int | None = None) -> pd.DataFrame:
     """read_ratings without cache; ``piece_bytes`` shrinks the pieces parsed at once."""
     with pytest.MonkeyPatch.context() as patch:
         if piece_bytes is not None:
-            patch.setattr(io, "PIECE_BYTES", piece_bytes)
+            patch.setattr(io_ratings, "PIECE_BYTES", piece_bytes)
         return read_ratings(path, cache=False, progress=False)
 
 
@@ -228,7 +231,7 @@ def test_blank_line_inside_data_is_an_error_but_trailing_blank_lines_are_not(tmp
 @pytest.fixture
 def tiny_pieces(monkeypatch):
     """Pieces of 64 bytes: movie blocks and files straddle many piece boundaries."""
-    monkeypatch.setattr(io, "PIECE_BYTES", 64)
+    monkeypatch.setattr(io_ratings, "PIECE_BYTES", 64)
 
 
 def test_small_pieces_give_the_same_frame(tiny_pieces):
@@ -255,8 +258,8 @@ def test_error_line_number_counts_lines_of_earlier_pieces(tiny_pieces, tmp_path)
 
 ratings_rows = st.lists(
     st.tuples(
-        st.integers(1, 2_649_429),
-        st.integers(1, 17_770),
+        st.integers(1, MAX_CUSTOMER_ID),
+        st.integers(1, NETFLIX.n_movies),
         st.integers(1, 5),
         st.dates(dt.date(1999, 11, 11), dt.date(2005, 12, 31)),
     ),
@@ -318,7 +321,7 @@ def test_training_set_layout_round_trip(tmp_path_factory, rows, newline, final, 
 
 
 def unix_seconds(day: dt.date) -> int:
-    return int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp())
+    return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
 
 
 #: Every second a rating may be dated at (io.FIRST_DATE to io.LAST_DATE, inclusive).
@@ -498,7 +501,7 @@ def forbid_parsing(monkeypatch):
     def fail(*args):
         raise AssertionError("parsed although the cache is valid")
 
-    monkeypatch.setattr(io, "_parse_ratings", fail)
+    monkeypatch.setattr(io_ratings, "_parse_ratings", fail)
 
 
 def test_cache_hit_returns_the_same_frame_dtypes_and_report(source, tmp_path, monkeypatch):
@@ -537,10 +540,15 @@ def test_cache_false_neither_reads_nor_writes(source, tmp_path, monkeypatch):
 
 def test_default_cache_dir_is_data_processed_in_the_repo(monkeypatch):
     monkeypatch.delenv(io.CACHE_DIR_ENV, raising=False)
-    assert io.default_cache_dir() == Path(io.__file__).resolve().parents[1] / "data" / "processed"
+    assert io.default_cache_dir() == Path(__file__).resolve().parents[1] / "data" / "processed"
 
 
 def test_cache_dir_defaults_to_the_environment_variable(source, tmp_path, monkeypatch):
     monkeypatch.setenv(io.CACHE_DIR_ENV, str(tmp_path / "from_env"))
     read_ratings(source, cache=True, progress=False)
     assert len(list((tmp_path / "from_env").glob("ratings-*.parquet"))) == 1
+
+
+def test_every_titles_file_name_has_a_reader_and_no_reader_is_unlisted():
+    assert set(io_titles._READERS) == set(io.TITLES_FILE_NAMES)
+    assert len(io.TITLES_FILE_NAMES) == len(set(io.TITLES_FILE_NAMES))

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from ratings_factory import ratings_frame, ratings_frames
 
 from cfutils.matrix import RatingMatrix
 from cfutils.stats import dense_bytes, sparsity
-from ratings_factory import ratings_frame, ratings_frames
+from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -58,7 +59,7 @@ def test_map_pairs_flags_unknown_users_and_movies():
 
 def test_compact_ids_not_raw_ids():
     # Netflix-like sparse raw ids: the tutorial's raw-id matrix would have 2.6M rows here.
-    ratings = ratings_frame([7, 2_649_429], [1, 17_770], [3, 4])
+    ratings = ratings_frame([7, MAX_CUSTOMER_ID], [1, NETFLIX.n_movies], [3, 4])
     matrix = RatingMatrix.from_ratings(ratings)
     assert matrix.csr.shape == (2, 2)
     assert dense_bytes(matrix) == 16

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from cfutils.memory import (
@@ -50,8 +51,6 @@ def test_rss_readings_are_plausible():
 
 
 def test_reset_peak_rss_forgets_a_freed_allocation():
-    import numpy as np
-
     block = np.ones(50_000_000 // 8 * 8)  # ~400 MB touched
     with_block = peak_rss_bytes()
     del block

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame
 from sklearn.metrics import ndcg_score
 
 from cfutils.metrics import (
@@ -23,11 +24,11 @@ from cfutils.metrics import (
     mean_popularity,
     ndcg_at_k,
     precision_at_k,
+    quiz_rmse,
     ranking_metrics,
     recall_at_k,
     rmse,
 )
-from ratings_factory import ratings_frame
 
 
 def from_rows(rows) -> pd.DataFrame:
@@ -73,6 +74,14 @@ def test_rmse_and_mape_by_hand():
     assert rmse(y, yhat) == pytest.approx(math.sqrt(2.25 / 4))
     # relative errors 0.125, 0, 0.2, 1 -> mean 0.33125 -> 33.125 %
     assert mape(y, yhat) == pytest.approx(33.125)
+
+
+def test_quiz_rmse_scores_each_model_on_the_qualifying_rows_only_by_hand():
+    answers = pd.Series([4.0, 2.0, 5.0, 1.0], index=[10, 11, 12, 13])  # the full qualifying set
+    qualifying = pd.DataFrame(index=[12, 10])  # a part of it, in another order
+    got = quiz_rmse({"a": np.array([4.0, 3.0]), "b": np.array([5.0, 4.0])}, answers, qualifying)
+    # a: errors 1 (row 12), 1 (row 10) -> 1; b: errors 0 and 0 -> 0
+    assert got.to_dict() == {"a": pytest.approx(1.0), "b": pytest.approx(0.0)}
 
 
 def test_rating_errors_reject_bad_input():

@@ -11,25 +11,14 @@ import pandas as pd
 import pytest
 import surprise
 from hypothesis import given, reject, settings
+from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
-from cfutils import models
+from cfutils import models, tuning
 from cfutils.memory import MemoryBudgetError
 from cfutils.split import per_user_temporal_split, temporal_split
-from ratings_factory import ratings_frame, ratings_frames
 
 TOLERANCE = 1e-9
 UNKNOWN = 10**6  # a raw id that no frame here uses
-
-
-def random_ratings(n_users=40, n_movies=25, n_ratings=500, seed=0, half_stars=False) -> pd.DataFrame:
-    """A ratings frame with user and movie effects, on sparse raw ids, no duplicate pairs."""
-    rng = np.random.default_rng(seed)
-    cells = rng.choice(n_users * n_movies, size=n_ratings, replace=False)
-    users, movies = cells // n_movies, cells % n_movies
-    score = 3.5 + rng.normal(0, 0.6, n_users)[users] + rng.normal(0, 0.6, n_movies)[movies] + rng.normal(0, 0.7, n_ratings)
-    step = 0.5 if half_stars else 1.0
-    stars = np.clip(np.round(score / step) * step, step, 5)
-    return ratings_frame(users * 3 + 11, movies * 7 + 2, stars, rng.integers(0, 400, n_ratings))
 
 
 def with_unknowns(train: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -45,15 +34,15 @@ def surprise_reference(algo: surprise.AlgoBase, pairs: pd.DataFrame) -> np.ndarr
 
 @pytest.fixture(scope="module")
 def data():
-    ratings = random_ratings()
+    ratings = random_ratings(n_ratings=500, n_days=400)
     train, test = temporal_split(ratings, test_size=0.25)
     return train, with_unknowns(train, pd.concat([test, train.head(60)]))
 
 
 def test_rating_scale_follows_the_stars():
-    assert models.rating_scale(random_ratings()) == (1.0, 5.0)
-    assert models.rating_scale(random_ratings(half_stars=True)) == (0.5, 5.0)
-    assert models.to_trainset(random_ratings(half_stars=True)).rating_scale == (0.5, 5.0)
+    assert models.rating_scale(random_ratings(n_ratings=500, n_days=400)) == (1.0, 5.0)
+    assert models.rating_scale(random_ratings(n_ratings=500, n_days=400, half_stars=True)) == (0.5, 5.0)
+    assert models.to_trainset(random_ratings(n_ratings=500, n_days=400, half_stars=True)).rating_scale == (0.5, 5.0)
 
 
 @settings(max_examples=40, deadline=None)
@@ -211,11 +200,11 @@ class _Shift:
 
 
 def test_tune_scores_each_combination_on_the_latest_ratings():
-    ratings = random_ratings(n_ratings=300)
+    ratings = random_ratings(n_ratings=300, n_days=400)
     fit_part, val = temporal_split(ratings, test_size=0.2)
     _Shift.fitted_on = []
     # n_jobs=1: _Shift records its fits in this process
-    result = models.tune(_Shift, {"shift": [-1.0, 0.0, 0.5]}, ratings, val_fraction=0.2, n_jobs=1)
+    result = tuning.tune(_Shift, {"shift": [-1.0, 0.0, 0.5]}, ratings, val_fraction=0.2, n_jobs=1)
     assert all(frame.index.equals(fit_part.index) for frame in _Shift.fitted_on) and len(_Shift.fitted_on) == 3
     expected = [np.sqrt(np.mean((val["rating"] - fit_part["rating"].mean() - s) ** 2)) for s in (-1.0, 0.0, 0.5)]
     np.testing.assert_allclose(result.table["val_rmse"], expected, rtol=1e-6)
@@ -224,14 +213,14 @@ def test_tune_scores_each_combination_on_the_latest_ratings():
 
 
 def test_tune_validates_on_each_users_latest_with_per_user_split():
-    ratings = random_ratings(n_ratings=300)
+    ratings = random_ratings(n_ratings=300, n_days=400)
     fit_part, val = per_user_temporal_split(ratings, test_size=0.2)
     _Shift.fitted_on = []
-    models.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time", n_jobs=1)
+    tuning.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time", n_jobs=1)
     assert _Shift.fitted_on[0].index.equals(fit_part.index)
     assert set(val["user_id"]) <= set(fit_part["user_id"])
     with pytest.raises(ValueError, match="time split"):
-        models.tune(_Shift, {"shift": [0.0]}, ratings, split="random")
+        tuning.tune(_Shift, {"shift": [0.0]}, ratings, split="random")
 
 
 def test_tune_each_gives_the_same_tables_in_worker_processes(data):
@@ -239,8 +228,8 @@ def test_tune_each_gives_the_same_tables_in_worker_processes(data):
     searches = {"baseline": (models.BiasBaseline, {"reg_u": [2, 15], "reg_i": [5]}),
                 "svd": (lambda n_factors: models.SVD(n_factors=n_factors, n_epochs=3), {"n_factors": [2, 4]}),
                 "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]})}
-    serial, serial_skipped = models.tune_each(searches, train, n_jobs=1)
-    parallel, parallel_skipped = models.tune_each(searches, train, n_jobs=2)
+    serial, serial_skipped = tuning.tune_each(searches, train, n_jobs=1)
+    parallel, parallel_skipped = tuning.tune_each(searches, train, n_jobs=2)
     assert list(serial) == list(parallel) == ["baseline", "svd"] and serial_skipped == parallel_skipped
     for name in serial:
         pd.testing.assert_frame_equal(serial[name].table, parallel[name].table)
@@ -284,8 +273,8 @@ def test_a_model_over_its_memory_budget_is_skipped_with_the_guards_reason(data):
     train, _ = data
     searches = {"baseline": (models.BiasBaseline, {"reg_u": [5]}),
                 "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]})}
-    tuning, skipped = models.tune_each(searches, train)
-    assert list(tuning) == ["baseline"] and list(skipped) == ["knn_users"]
+    tuned, skipped = tuning.tune_each(searches, train)
+    assert list(tuned) == ["baseline"] and list(skipped) == ["knn_users"]
     assert "needs about" in skipped["knn_users"] and "budget_bytes" in skipped["knn_users"]
 
     small = models.KNNBaseline(k=10, budget_bytes=1000)

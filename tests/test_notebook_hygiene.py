@@ -11,10 +11,10 @@ import ast
 import nbformat
 import papermill
 import pytest
+from conftest import NOTEBOOKS_DIR
 from IPython.core.inputtransformer2 import TransformerManager
 
 from cfutils import pipeline
-from conftest import NOTEBOOKS_DIR
 
 NOTEBOOKS = pipeline.discover_notebooks(NOTEBOOKS_DIR)
 SHARED_DEFAULTS = {"DATA": "sample", "SEED": 0, "OUTPUT_DIR": "outputs", "SPLIT": "global_time"}

@@ -7,10 +7,10 @@ import json
 
 import nbformat
 import pytest
+from conftest import run_pipeline
 
 from cfutils.plotting import FigurePath, save_figure
 from cfutils.progress import ENVIRONMENT_VARIABLE, batch_environment, interactive, progress_bar
-from conftest import run_pipeline
 
 pytestmark = pytest.mark.notebook
 

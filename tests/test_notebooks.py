@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NOTEBOOKS_DIR
 
 from cfutils import pipeline, synth
 from cfutils.dataset import load_dataset
@@ -24,7 +25,6 @@ from cfutils.recommend import PopularRecommender, RandomRecommender
 from cfutils.similarity import cosine_top_k, neighbour_recall, similar_movies, svd_cosine_top_k
 from cfutils.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
 from cfutils.stats import cold_start_report, sparsity
-from conftest import NOTEBOOKS_DIR
 
 pytestmark = pytest.mark.notebook
 

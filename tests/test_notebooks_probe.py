@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import run_pipeline
 
 from cfutils import synth
 from cfutils.dataset import load_dataset
@@ -18,7 +19,6 @@ from cfutils.models import GlobalMean, is_cold
 from cfutils.prize import PRIZE_REFERENCES, read_qualifying_predictions
 from cfutils.split import probe_split
 from cfutils.stats import cold_start_report
-from conftest import run_pipeline
 
 pytestmark = pytest.mark.notebook
 

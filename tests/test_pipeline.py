@@ -12,10 +12,10 @@ import os
 
 import nbformat
 import pytest
+from conftest import NOTEBOOKS_DIR, run_pipeline
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from cfutils import pipeline
-from conftest import NOTEBOOKS_DIR, run_pipeline
 
 pytestmark = pytest.mark.notebook
 

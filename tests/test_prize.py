@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame, ratings_frames
 
 from cfutils import prize, synth
 from cfutils.dataset import load_dataset
@@ -30,7 +31,7 @@ from cfutils.prize import (
     write_qualifying_predictions,
 )
 from cfutils.split import make_split, probe_split
-from ratings_factory import ratings_frame, ratings_frames
+from cfutils.synth import writer as synth_writer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prize"
 
@@ -296,7 +297,7 @@ def test_generator_holds_out_the_prize_sets_from_the_same_ratings(generated):
 
 def test_generator_lists_the_prize_files_in_its_marker_and_refuses_foreign_ones(generated, tmp_path):
     held_dir, _ = generated
-    marker = synth._read_marker(held_dir)
+    marker = synth_writer._read_marker(held_dir)
     assert {"probe.txt", "qualifying.txt", "qualifying_answers.txt"} <= set(marker["files"])
     assert marker["prize_holdout"] is True
     (tmp_path / "probe.txt").write_text("1:\n5\n")

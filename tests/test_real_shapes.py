@@ -12,9 +12,9 @@ never take the run down. (The sample and movielens-small are run by ``make run``
 from __future__ import annotations
 
 import pytest
+from conftest import run_pipeline
 
 from cfutils import pipeline, synth
-from conftest import run_pipeline
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 

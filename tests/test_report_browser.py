@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import run_pipeline
 
 CHROMIUM = "/usr/bin/chromium"

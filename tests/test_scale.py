@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cfutils.synth import NETFLIX
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 STAGES = ["generate", "parse_and_cache", "reload", "prize_files", "probe", "split", "matrix", "movie_top_k",
           "user_top_k", "features", "xgboost_fit", "test_rmse", "top_n_ease", "top_n_rerank"]
@@ -30,8 +32,8 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
             "--trees", "5", "--top-n-users", "20"]
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
-    assert result["ratings"] == round(100_480_507 * TINY_FRACTION)
-    assert result["movies"] == 17_770 and result["users"] == round(480_189 * TINY_FRACTION)
+    assert result["ratings"] == round(NETFLIX.n_ratings * TINY_FRACTION)
+    assert result["movies"] == NETFLIX.n_movies and result["users"] == round(NETFLIX.n_users * TINY_FRACTION)
     assert list(result["stages"]) == STAGES
     for stage in result["stages"].values():
         assert stage["seconds"] >= 0 and stage["peak_rss_mb"] > 0

@@ -14,21 +14,28 @@ cos² as a ``fractions.Fraction`` of integers (with the sign of the dot product)
 
 from fractions import Fraction
 
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame
 
+from cfutils.kernels import operand, product
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
 from cfutils.similarity import (
-    MEASURES, _operand, _product, block_rows, cosine_top_k, neighbour_recall, plan_top_k, similar_movies,
-    similar_users, similarity_rows, svd_cosine_top_k,
+    MEASURES,
+    block_rows,
+    cosine_top_k,
+    neighbour_recall,
+    plan_top_k,
+    similar_movies,
+    similar_users,
+    similarity_rows,
+    svd_cosine_top_k,
 )
-from ratings_factory import ratings_frame
 
 SETTINGS = settings(max_examples=40, deadline=None)
 ATOL_FLOAT32 = 1e-5  # float32 products of unit vectors: ~1e-7 relative error per term
@@ -270,8 +277,8 @@ def test_kernel_product_equals_the_dense_product(n_a, n_b, width, seed, data):
                   data_rvs=lambda size: np.random.default_rng(seed).integers(-5, 6, size)).astype(np.float64)
     rows = np.array(data.draw(st.lists(st.integers(0, n_a - 1), max_size=5)), dtype=np.int64)
     expected = A.toarray()[rows] @ B.toarray().T
-    assert np.array_equal(_product(_operand(A), _operand(B.T.tocsr()), rows), expected)
-    assert _operand(A).indices.dtype == (np.uint16 if width <= 65_536 else np.uint32)
+    assert np.array_equal(product(operand(A), operand(B.T.tocsr()), rows), expected)
+    assert operand(A).indices.dtype == (np.uint16 if width <= 65_536 else np.uint32)
 
 
 def test_empty_rows_and_k_larger_than_rows():

@@ -16,12 +16,13 @@ pytest.importorskip("pyspark", reason="pyspark is not installed; `make spark` ad
 pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
+from conftest import run_pipeline  # noqa: E402
+from test_spark import popularity_scores, reference_lists  # noqa: E402
+
 from cfutils.dataset import load_dataset  # noqa: E402
 from cfutils.metrics import item_popularity, list_report, rmse  # noqa: E402
 from cfutils.models import BiasBaseline, GlobalMean, is_cold  # noqa: E402
 from cfutils.split import make_split  # noqa: E402
-from conftest import run_pipeline  # noqa: E402
-from test_spark import popularity_scores, reference_lists  # noqa: E402
 
 pytestmark.append(pytest.mark.notebook)
 

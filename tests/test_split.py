@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ratings_factory import ratings_frame, ratings_frames
 
 from cfutils.split import (
     chronological_folds,
@@ -14,7 +15,6 @@ from cfutils.split import (
     temporal_split,
     validation_split_for,
 )
-from ratings_factory import ratings_frame, ratings_frames
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

@@ -7,14 +7,21 @@ from functools import partial
 import numpy as np
 import pandas as pd
 import pytest
+from ratings_factory import random_ratings
 
 from cfutils import models
 from cfutils.features import feature_names
 from cfutils.split import chronological_folds, temporal_split
-from cfutils.stacking import (StackedXGB, base_predictions, fold_ids, folds_for, out_of_fold,
-                              out_of_fold_predictions, refit_and_predict, support_counts)
-
-from test_models import random_ratings
+from cfutils.stacking import (
+    StackedXGB,
+    base_predictions,
+    fold_ids,
+    folds_for,
+    out_of_fold,
+    out_of_fold_predictions,
+    refit_and_predict,
+    support_counts,
+)
 
 N_FOLDS = 3
 
@@ -31,7 +38,7 @@ def base_models():
 
 @pytest.fixture(scope="module")
 def data():
-    ratings = random_ratings(n_users=40, n_movies=25, n_ratings=400, seed=3)
+    ratings = random_ratings(n_users=40, n_movies=25, n_ratings=400, seed=3, n_days=400)
     return temporal_split(ratings, test_size=0.25)
 
 

@@ -1,8 +1,8 @@
 import pytest
+from ratings_factory import ratings_frame
 
 from cfutils.matrix import RatingMatrix
 from cfutils.stats import averages, cold_start_report
-from ratings_factory import ratings_frame
 
 
 def test_averages_are_indexed_by_raw_ids():

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 import cfutils
 from cfutils import synth
+from cfutils.synth import model as synth_model
+from cfutils.synth import sampler as synth_sampler
 
 HEADER = re.compile(r"([1-9]\d*):")
 RATING = re.compile(r"([1-9]\d*),([1-5]),(\d{4}-\d{2}-\d{2})")
@@ -255,8 +257,8 @@ def test_duplicates_are_earlier_ratings_of_the_same_pairs(tiny, tmp_path):
 
 def test_every_rating_follows_its_user_and_movie_start():
     preset = synth.TINY
-    pop = synth._population(preset.n_users, preset.n_movies, preset.n_ratings, preset.seed)
-    for block in synth._blocks(pop, range(preset.n_movies), preset.seed, 0.0):
+    pop = synth_model._population(preset.n_users, preset.n_movies, preset.n_ratings, preset.seed)
+    for block in synth_model._blocks(pop, range(preset.n_movies), preset.seed, 0.0):
         movie_start = pop.movie_start[block.movie_id - 1]
         assert (block.days >= np.maximum(pop.user_start[block.users], movie_start)).all()
     assert (pop.user_start > synth.N_DAYS // 2).mean() > 0.3  # users keep arriving
@@ -264,7 +266,7 @@ def test_every_rating_follows_its_user_and_movie_start():
 
 def test_sampler_draws_proportionally_and_distinct_without_replacement():
     weights = np.array([8.0, 4.0, 2.0, 1.0, 1.0, 0.0 + 1e-9])
-    sampler = synth._WeightedSampler(weights)
+    sampler = synth_sampler._WeightedSampler(weights)
     rng = np.random.default_rng(0)
     frequency = np.bincount(sampler.draw(rng, 200_000), minlength=len(weights)) / 200_000
     np.testing.assert_allclose(frequency, weights / weights.sum(), atol=0.005)
@@ -283,9 +285,9 @@ def test_allocation_is_exact_capped_and_proportional(total, cells):
     weights, room = np.array([w for w, _ in cells]), np.array([r for _, r in cells])
     if total > room.sum():
         with pytest.raises(ValueError):
-            synth._allocate(total, weights, room)
+            synth_model._allocate(total, weights, room)
         return
-    counts = synth._allocate(total, weights, room)
+    counts = synth_model._allocate(total, weights, room)
     assert counts.sum() == total and (counts >= 0).all() and (counts <= room).all()
     # Reference: the water level L with sum(min(room, L w)) = total, found by bisection.
     low, high = 0.0, float(np.max(room / weights))

@@ -54,6 +54,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 from tqdm.auto import tqdm
 
+from cfutils.matrix import with_data
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.metrics import ranking_metrics
 from cfutils.models import BiasBaseline
@@ -77,12 +78,6 @@ class RatingModel(Protocol):
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``scorer(user_idx, movie_idx) -> scores``: compact-index pairs of equal length -> one score each."""
-
-
-
-def _with_data(csr: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
-    """A CSR matrix with the sparsity pattern of ``csr`` (copied, never shared) and new cell values."""
-    return sp.csr_matrix((data, csr.indices.copy(), csr.indptr.copy()), shape=csr.shape)
 
 
 def residual_svd(residuals: sp.csr_matrix, rank: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,11 +183,11 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
         self.b_item[m.movie_index(biases.movie_ids_)] = biases.bi_
         user_of_cell = np.repeat(np.arange(m.n_users), m.user_counts)
         baseline_of_cell = m.global_mean + self.b_user[user_of_cell] + self.b_item[m.csr.indices]
-        self._residuals = _with_data(m.csr, m.csr.data - baseline_of_cell)
+        self._residuals = with_data(m.csr, m.csr.data - baseline_of_cell)
         liked = m.csr.data >= np.minimum(m.user_means()[user_of_cell], self.like_threshold)
-        self._liked = _with_data(m.csr, liked.astype(np.float32))
+        self._liked = with_data(m.csr, liked.astype(np.float32))
         self._liked.eliminate_zeros()
-        self._rated = _with_data(m.csr, np.ones(m.nnz, np.float32))
+        self._rated = with_data(m.csr, np.ones(m.nnz, np.float32))
         sim = cosine_top_k(m.csc.T.tocsr(), self.n_neighbours, budget_bytes=self.budget_bytes, progress=self.progress)
         self.similarity = sim.maximum(sim.T).tocsr()
         rank = min(self.n_factors, min(m.n_users, m.n_movies) - 1)
