@@ -239,7 +239,7 @@ def test_05_model_comparison(pipeline_run, ratings):
     assert set(timings["fit_seconds"]) == set(results)  # timings recorded apart, never in metrics.json
     best = {name: tuning["best_params"] for name, tuning in got["tuning"].items()}
     for name, model in (("global_mean", GlobalMean()), ("baseline", BiasBaseline(**best["baseline"])),
-                        ("svd", SVD(n_epochs=20, random_state=0, **best["svd"]))):
+                        ("svd", SVD(random_state=0, **best["svd"]))):
         predicted = model.fit(train).predict(test)
         assert results[name]["test_rmse"] == pytest.approx(rmse(test.rating, predicted))
         assert results[name]["test_mape"] == pytest.approx(mape(test.rating, predicted))
