@@ -42,6 +42,17 @@ def title_matches(matrix: RatingMatrix, titles: pd.DataFrame, text: str, max_mat
     return [(movie_label(matrix, titles, m), int(m)) for m in found]
 
 
+def offer(dropdown: widgets.Dropdown, options: list[tuple[str, int]], show) -> None:
+    """Put ``options`` in ``dropdown`` and select the first (None when empty); ``show()`` renders
+    the selection, through the dropdown's observer when the value changes."""
+    dropdown.options = options
+    first = options[0][1] if options else None
+    if dropdown.value == first:
+        show()
+    else:
+        dropdown.value = first  # its observer shows it
+
+
 def movie_label(matrix: RatingMatrix, titles: pd.DataFrame, movie_id: int) -> str:
     """"Title (n ratings)", with the movie's number of training ratings."""
     return f"{titles['title'].get(movie_id, movie_id)} ({matrix.movie_counts[matrix.movie_index([movie_id])[0]]:,} ratings)"
@@ -73,13 +84,7 @@ class MovieExplorer:
 
     def find(self, text: str) -> None:
         """Offer the movies matching ``text``; the first is shown."""
-        options = self.matches(text)
-        self.movie.options = options
-        first = options[0][1] if options else None
-        if self.movie.value == first:
-            self.show()
-        else:
-            self.movie.value = first  # its observer shows it
+        offer(self.movie, self.matches(text), self.show)
 
     def show(self) -> pd.DataFrame | None:
         """Compute and render the nearest movies of the selected movie (none selected: nothing)."""
@@ -221,13 +226,7 @@ class ListExplorer:
 
     def find(self, text: str) -> None:
         """Offer the movies whose title contains ``text`` for the what-if; the first is selected."""
-        options = title_matches(self.model.matrix, self.titles, text, self.max_matches)
-        self.movie.options = options
-        first = options[0][1] if options else None
-        if self.movie.value == first:
-            self.show()
-        else:
-            self.movie.value = first  # its observer shows it
+        offer(self.movie, title_matches(self.model.matrix, self.titles, text, self.max_matches), self.show)
 
     def show(self) -> dict[str, pd.DataFrame]:
         """Compute and render the selected user's list and, when a movie and stars are picked, the what-if list."""
