@@ -50,7 +50,7 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 test-spark: $(SPARK_STAMP)
 	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py $(PYTEST_ARGS)
 
-# The report (and the explorers) in a real browser: Debian's chromium, installed with apt-get when
+# The report and notebook 06's explorer in JupyterLab, in a real browser: Debian's chromium, installed with apt-get when
 # missing (as root, as in CI), driven by Playwright's Python package; no browser download.
 $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 	test -x $(CHROMIUM) || { test "$$(id -u)" = 0 || { echo "make test-browser: $(CHROMIUM) missing; run as root or: sudo apt-get install chromium"; exit 1; }; \
@@ -60,10 +60,12 @@ $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 
 test-browser: $(BROWSER_STAMP)
 	test -x $(CHROMIUM) || { rm -f $(BROWSER_STAMP); echo "make test-browser: $(CHROMIUM) is gone; run it again"; exit 1; }
-	CFUTILS_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_report_browser.py -s $(PYTEST_ARGS)
+	CFUTILS_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_report_browser.py tests/test_lab_browser.py -s $(PYTEST_ARGS)
 
+# JupyterLab with the explorer widgets (ipywidgets and jupyterlab_widgets are pinned); the config
+# turns off its news feed, update check and PyPI extension manager, so it never reaches the network.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --config=jupyter_lab_config.py $$(test "$$(id -u)" = 0 && echo --allow-root) notebooks/
 
 # Each benchmark runs the naive approach and ours on the same data and prints the ratio
 # (slow: minutes each). Figures: benchmarks/README.md.

@@ -4,11 +4,14 @@
   raters in common, year, number of ratings); a slider sets k.
 - :class:`UserExplorer`: pick a user (or a "heaviest", "median", "lightest" preset) and see their
   history (top-rated and most recent) and their nearest users.
+- :class:`ListExplorer`: pick a user (a "heavy", "light" or "new" preset) and see their top-N list
+  with "because you rated ..."; pick a movie and stars to see the list had they rated it (the
+  rating folded into the fitted model, no refit).
 
 Each explorer holds its widgets as attributes and renders its current table into ``view`` (an
 ``HTML`` widget), so a test drives it headless by setting ``widget.value`` and reading
-``view.value`` or ``table``. Nothing heavy happens at construction: a neighbour list is computed
-when a movie or user is shown. ``widget()`` is what a notebook displays when ``INTERACTIVE``;
+``view.value`` or ``table``. Nothing heavy happens at construction: a neighbour list or a top-N
+list is computed when a movie or user is shown. ``widget()`` is what a notebook displays when ``INTERACTIVE``;
 under papermill (``INTERACTIVE=False``) it shows ``static()``, the same rendering of the default
 selection.
 """
@@ -27,6 +30,32 @@ from cfutils.similarity import similar_movies, similar_users
 
 def _html(table: pd.DataFrame) -> str:
     return table.to_html(index=False, float_format="{:.3f}".format, na_rep="")
+
+
+def title_matches(matrix: RatingMatrix, titles: pd.DataFrame, text: str, max_matches: int) -> list[tuple[str, int]]:
+    """``(label, movie_id)`` of the first ``max_matches`` training movies whose title contains
+    ``text`` (any case), most-rated first; the label gives the title and the number of ratings."""
+    order = np.argsort(-matrix.movie_counts, kind="stable")
+    ids = matrix.movie_ids[order]
+    names = titles["title"].reindex(ids).fillna("").astype(str)
+    found = ids[names.str.contains(text, case=False, regex=False).to_numpy()][:max_matches]
+    return [(movie_label(matrix, titles, m), int(m)) for m in found]
+
+
+def offer(dropdown: widgets.Dropdown, options: list[tuple[str, int]], show) -> None:
+    """Put ``options`` in ``dropdown`` and select the first (None when empty); ``show()`` renders
+    the selection, through the dropdown's observer when the value changes."""
+    dropdown.options = options
+    first = options[0][1] if options else None
+    if dropdown.value == first:
+        show()
+    else:
+        dropdown.value = first  # its observer shows it
+
+
+def movie_label(matrix: RatingMatrix, titles: pd.DataFrame, movie_id: int) -> str:
+    """"Title (n ratings)", with the movie's number of training ratings."""
+    return f"{titles['title'].get(movie_id, movie_id)} ({matrix.movie_counts[matrix.movie_index([movie_id])[0]]:,} ratings)"
 
 
 class MovieExplorer:
@@ -50,24 +79,12 @@ class MovieExplorer:
         self.k.observe(lambda change: self.show(), names="value")
 
     def matches(self, text: str) -> list[tuple[str, int]]:
-        """``(label, movie_id)`` of the training movies whose title contains ``text`` (any case),
-        most-rated first."""
-        order = np.argsort(-self.matrix.movie_counts, kind="stable")
-        ids = self.matrix.movie_ids[order]
-        names = self.titles["title"].reindex(ids).fillna("").astype(str)
-        found = ids[names.str.contains(text, case=False, regex=False).to_numpy()][: self.max_matches]
-        counts = self.matrix.movie_counts[self.matrix.movie_index(found)]
-        return [(f"{self.titles['title'].get(m, m)} ({n:,} ratings)", int(m)) for m, n in zip(found, counts)]
+        """:func:`title_matches` of ``text``."""
+        return title_matches(self.matrix, self.titles, text, self.max_matches)
 
     def find(self, text: str) -> None:
         """Offer the movies matching ``text``; the first is shown."""
-        options = self.matches(text)
-        self.movie.options = options
-        first = options[0][1] if options else None
-        if self.movie.value == first:
-            self.show()
-        else:
-            self.movie.value = first  # its observer shows it
+        offer(self.movie, self.matches(text), self.show)
 
     def show(self) -> pd.DataFrame | None:
         """Compute and render the nearest movies of the selected movie (none selected: nothing)."""
@@ -144,3 +161,120 @@ class UserExplorer:
         """The explorer for JupyterLab, opened on the heaviest user."""
         self.show()
         return widgets.VBox([widgets.HBox([self.user, self.k]), self.view])
+
+
+class ListExplorer:
+    r"""A user's top-N list with "because you rated …", and a "what if" rating folded in.
+
+    ``model`` is a fitted list recommender with :class:`~cfutils.recommenders.fold_in.FoldIn`
+    (EASE, item-kNN and their variants), ``train`` the ratings frame it was fit on, ``titles``
+    as for :class:`MovieExplorer`, ``users`` the presets ``{name: raw user id}`` (default: the
+    ``heavy`` user with the most train ratings, the ``light`` one with the fewest, and a ``new``
+    id with none, who gets the fallback list). ``n`` is the list length, ``name`` the model's name
+    in the headings.
+
+    **What if.** Pick a movie (type part of a title) and stars: the user's train ratings, with that
+    movie added (dated the last day of train) or its stars changed, are folded into the fitted
+    model (:meth:`~cfutils.recommenders.fold_in.FoldIn.folded_in`), with no refit:
+
+    .. math:: \mathrm{score}'(u, i) = \sum_j x'_{uj} W_{ji},
+
+    where :math:`W` is the fitted item side and :math:`x'_u` the changed row. On a binary row an
+    added movie :math:`j` adds :math:`W_{j\cdot}` to every score; new stars on a rated movie
+    change the explanation only. The what-if table's ``before`` column gives each movie's rank in
+    the list before the change ("new" when it entered the list).
+    """
+
+    def __init__(self, model, train: pd.DataFrame, titles: pd.DataFrame, users: dict[str, int] | None = None,
+                 n: int = 10, name: str | None = None, max_matches: int = 20):
+        self.model, self.train, self.titles, self.n, self.max_matches = model, train, titles, n, max_matches
+        self.name = name or type(model).__name__
+        matrix = model.matrix
+        if users is None:
+            order = np.lexsort((matrix.user_ids, -matrix.user_counts))
+            users = {"heavy": int(matrix.user_ids[order[0]]), "light": int(matrix.user_ids[order[-1]]),
+                     "new": int(matrix.user_ids.max(initial=0)) + 1}
+        counts = {user: int(matrix.user_counts[i]) if i >= 0 else 0 for user, i in zip(users.values(), matrix.user_index(list(users.values())))}
+        self.user = widgets.Dropdown(description="user", options=[
+            (f"{kind}: user {user} ({counts[user]:,} train ratings)", int(user)) for kind, user in users.items()],
+            layout=widgets.Layout(width="30rem"))
+        self.search = widgets.Text(description="title", placeholder="part of a title")
+        self.movie = widgets.Dropdown(description="what if", options=[], layout=widgets.Layout(width="30rem"))
+        self.stars = widgets.Dropdown(description="stars", options=[("no what-if", 0)] + [(f"{s}★", s) for s in range(1, 6)])
+        self.view = widgets.HTML()
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.user.observe(lambda change: self.show(), names="value")
+        self.search.observe(lambda change: self.find(change["new"]), names="value")
+        self.movie.observe(lambda change: self.show(), names="value")
+        self.stars.observe(lambda change: self.show(), names="value")
+
+    def history(self, user_id: int) -> pd.DataFrame:
+        """The user's train ratings ``[movie_id, rating, date]`` (empty for a new user)."""
+        return self.train.loc[self.train["user_id"] == user_id, ["movie_id", "rating", "date"]]
+
+    def what_if(self, user_id: int, movie_id: int, stars: int) -> pd.DataFrame:
+        """The user's list (as ``model.top_n``) had they rated ``movie_id`` with ``stars``: a
+        changed rating keeps its date, a new one is dated the last day of train."""
+        history = self.history(user_id)
+        rated = history["movie_id"] == movie_id
+        if rated.any():
+            history = history.assign(rating=history["rating"].where(~rated, stars))
+        else:
+            added = pd.DataFrame({"movie_id": [movie_id], "rating": [stars], "date": [self.train["date"].max()]})
+            history = pd.concat([history, added.astype(history.dtypes.to_dict())], ignore_index=True)
+        return self.model.folded_in(user_id, history).top_n(user_id, self.n)
+
+    def find(self, text: str) -> None:
+        """Offer the movies whose title contains ``text`` for the what-if; the first is selected."""
+        offer(self.movie, title_matches(self.model.matrix, self.titles, text, self.max_matches), self.show)
+
+    def show(self) -> dict[str, pd.DataFrame]:
+        """Compute and render the selected user's list and, when a movie and stars are picked, the what-if list."""
+        user = self.user.value
+        before = self.model.top_n(user, self.n)
+        self.tables = {"list": before}
+        html = f"<h4>{self.name}: the top {self.n} of user {user}</h4>{_html(before)}"
+        if self.movie.value is not None and self.stars.value:
+            after = self.what_if(user, self.movie.value, self.stars.value)
+            rank = pd.Series(np.arange(1, len(before) + 1), index=before["movie_id"])
+            after.insert(0, "before", [str(rank[m]) if m in rank.index else "new" for m in after["movie_id"]])
+            self.tables["what if"] = after
+            html += f"<h4>What if user {user} rated {self._title(self.movie.value)} {self.stars.value}★</h4>"
+            html += f"<p>{self._change(before, after, user)}</p>{_html(after)}"
+        self.view.value = html
+        return self.tables
+
+    def _title(self, movie_id: int) -> str:
+        return str(self.titles["title"].get(movie_id, f"movie {movie_id}"))
+
+    def _change(self, before: pd.DataFrame, after: pd.DataFrame, user: int) -> str:
+        old = self.history(user).set_index("movie_id")["rating"].get(self.movie.value)
+        what = f"It changes their {old:g}★ rating." if old is not None else "The movie is new to their train ratings."
+        entered = [self._title(m) for m in after["movie_id"] if m not in set(before["movie_id"])]
+        left = [self._title(m) for m in before["movie_id"] if m not in set(after["movie_id"])]
+        if not entered and not left:
+            order = "the same order" if before["movie_id"].tolist() == after["movie_id"].tolist() else "a new order"
+            return f"{what} The same movies stay in the list, in {order}."
+        return f"{what} Entered the list: {', '.join(entered) or 'none'}. Left it: {', '.join(left) or 'none'}."
+
+    def select_default(self) -> None:
+        """The default selection: the first preset, rating its top recommendation 5★."""
+        self.user.value = self.user.options[0][1]
+        top = self.model.top_n(self.user.value, 1)["movie_id"]
+        self.find("")
+        if len(top):
+            movie = int(top.iloc[0])
+            if movie not in [value for _, value in self.movie.options]:
+                self.movie.options = [(movie_label(self.model.matrix, self.titles, movie), movie), *self.movie.options]
+            self.movie.value = movie
+        self.stars.value = 5
+
+    def static(self) -> HTML:
+        """The rendering of the default selection, for a notebook run with no one to click."""
+        self.select_default()
+        return HTML(self.view.value)
+
+    def widget(self) -> widgets.VBox:
+        """The explorer for JupyterLab, opened on the default selection."""
+        self.select_default()
+        return widgets.VBox([self.user, widgets.HBox([self.search, self.movie, self.stars]), self.view])

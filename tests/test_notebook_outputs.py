@@ -69,3 +69,12 @@ def test_progress_bars_are_off_in_a_batch_environment_only(monkeypatch):
     with batch_environment():
         assert not interactive() and progress_bar(range(3)).disable
     assert interactive()
+
+
+def test_notebook_06s_explorer_is_a_static_table_of_its_default_selection_under_the_pipeline(pipeline_run):
+    heavy = pipeline_run.records("06_recommendations")["example_users"]["heavy"]["user_id"]
+    outputs = _outputs(pipeline_run, "06_recommendations")
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    explorer = [o["data"]["text/html"] for o in outputs if "What if user" in o.get("data", {}).get("text/html", "")]
+    assert len(explorer) == 1 and f"the top 10 of user {heavy}</h4>" in explorer[0]
+    assert f"What if user {heavy} rated" in explorer[0] and explorer[0].count("<table") == 2

@@ -1,27 +1,19 @@
 """The run report in a real browser (``make test-browser``): Debian's chromium driven by Playwright.
 
 The report of a small run (notebooks 02 and 05 on the tiny data: formulas, a model comparison,
-figures) is opened from disk with the network cut off, as on a machine without internet. Skipped
-unless ``CFUTILS_BROWSER_TESTS=1`` (which ``make test-browser`` sets after installing chromium and
-Playwright), so ``make test`` needs neither.
+figures) is opened from disk with the network cut off, as on a machine without internet.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from browser import WIDTH, launch, requires_browser, watch_console
 from conftest import run_pipeline
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-WIDTH = 1280
-
-pytestmark = [
-    pytest.mark.notebook,
-    pytest.mark.skipif(os.environ.get("CFUTILS_BROWSER_TESTS") != "1", reason="browser tests: run make test-browser"),
-]
+pytestmark = [pytest.mark.notebook, requires_browser]
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +29,11 @@ def page(report):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         context = browser.new_context(viewport={"width": WIDTH, "height": 900}, offline=True)
         page = context.new_page()
-        page.failed_requests, page.console_errors = [], []
+        page.failed_requests, page.console_errors = [], watch_console(page)
         page.on("requestfailed", lambda request: page.failed_requests.append(request.url))
-        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
         page.goto(report.as_uri(), wait_until="load")
         yield page
         browser.close()

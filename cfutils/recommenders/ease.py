@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.recommenders.explain import ExplainedByRatedMovies
+from cfutils.recommenders.fold_in import FoldIn, binary_rows
 from cfutils.recommenders.item_knn import binary_item_similarity
 from cfutils.recommenders.lists import ListRecommender
 from cfutils.recommenders.time_features import recency_ranks
@@ -57,7 +58,7 @@ def most_rated(counts: np.ndarray, max_items: int | None) -> np.ndarray:
     return np.sort(np.lexsort((np.arange(counts.size), -counts))[:max_items])
 
 
-class EASE(ExplainedByRatedMovies, ListRecommender):
+class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
     r"""EASE on binary interactions: :math:`\mathrm{score}(u, i) = \sum_j x_{uj} B_{ji}` (module docstring).
 
     Only the ``max_items`` most rated train movies (None: all) are in the model; the others are
@@ -77,9 +78,11 @@ class EASE(ExplainedByRatedMovies, ListRecommender):
 
     def _fit(self, train: pd.DataFrame) -> None:
         self.items = most_rated(self.matrix.movie_counts, self.max_items)
-        self.binary = sp.csr_matrix(self.matrix.csr[:, self.items], dtype=np.float64)
-        self.binary.data[:] = 1.0
+        self._fit_users(train)
         self.weights = ease_weights(self.binary, self.lam, self.budget_bytes)
+
+    def _fit_users(self, train: pd.DataFrame) -> None:
+        self.binary = binary_rows(self.matrix.csr[:, self.items])
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
         """Rows :math:`x_u` over the model's movies (binary here; weighted in :class:`RecencyEASE`)."""
@@ -130,8 +133,11 @@ class RecencyEASE(EASE):
 
     def _fit(self, train: pd.DataFrame) -> None:
         super()._fit(train)
-        self.later = sp.csr_matrix(recency_ranks(train, self.matrix)[:, self.items])
         self.similarity = binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes)
+
+    def _fit_users(self, train: pd.DataFrame) -> None:
+        super()._fit_users(train)
+        self.later = sp.csr_matrix(recency_ranks(train, self.matrix)[:, self.items])
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
         rows = self.later[user_idx]

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES
 from cfutils.recommenders.explain import ExplainedByRatedMovies
+from cfutils.recommenders.fold_in import FoldIn, binary_rows
 from cfutils.recommenders.lists import ListRecommender
 from cfutils.similarity import cosine_top_k
 
@@ -25,7 +26,7 @@ def binary_item_similarity(binary: sp.csr_matrix, k: int, budget_bytes: float = 
     return cosine_top_k(binary.T.tocsr(), k, budget_bytes=budget_bytes, dtype=np.float64).tocsr()
 
 
-class ItemKNN(ExplainedByRatedMovies, ListRecommender):
+class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):
     """Binary item-kNN: the sum of the top-``n_neighbours`` cosines from the user's movies (module docstring).
 
     An unknown user gets the fallback; the explanation names the rated movies most similar to
@@ -41,9 +42,11 @@ class ItemKNN(ExplainedByRatedMovies, ListRecommender):
         self.budget_bytes = budget_bytes
 
     def _fit(self, train: pd.DataFrame) -> None:
-        self.binary = sp.csr_matrix(self.matrix.csr, dtype=np.float64)
-        self.binary.data[:] = 1.0
+        self._fit_users(train)
         self.similarity = binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes)
+
+    def _fit_users(self, train: pd.DataFrame) -> None:
+        self.binary = binary_rows(self.matrix.csr)
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
         scores = (self.binary[user_idx] @ self.similarity).toarray()
