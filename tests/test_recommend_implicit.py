@@ -12,7 +12,7 @@ from ratings_factory import ratings_frame
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import FALLBACK_REASON, PopularRecommender
 from cfutils.recommenders.ease import EASE, RecencyEASE
-from cfutils.recommenders.evaluation import candidate_recall, list_reports, variant
+from cfutils.recommenders.evaluation import candidate_recall, example_users, list_reports, variant
 from cfutils.recommenders.factors import ALS, BPR
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.lists import TitleTable
@@ -245,3 +245,14 @@ def test_title_table_agrees_with_a_reindex_of_the_titles_frame():
     assert found["title"].tolist() == reference["title"].fillna("movie 5").tolist()
     empty = TitleTable(None).frame(ids)
     assert empty["title"].tolist() == [f"movie {m}" for m in ids] and empty["year"].isna().all()
+
+
+def test_example_users_pick_the_heaviest_the_lightest_known_test_user_and_a_new_one():
+    train = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3, 4], "movie_id": [10, 11, 12, 10, 11, 10, 12]})
+    test = pd.DataFrame({"user_id": [2, 3, 9, 8], "movie_id": [12, 11, 10, 10]})
+    assert example_users(train, test) == {"heavy": 1, "light": 3, "new": 8}
+    assert example_users(train, test, {"heavy": 2, "light": None}) == {"heavy": 2, "light": 3, "new": 8}
+    # No known user in test: the lightest train user; no new user: an id nobody has.
+    assert example_users(train, test[test["user_id"] > 7]) == {"heavy": 1, "light": 3, "new": 8}
+    assert example_users(train, test[test["user_id"] < 4])["new"] == 5
+    assert example_users(train, test[test["user_id"] < 4])["light"] == 3

@@ -97,3 +97,25 @@ def variant(recommender: ListRecommender, **knobs) -> ListRecommender:
             raise AttributeError(f"{type(recommender).__name__} has no knob {name!r}")
         setattr(copied, name, value)
     return copied
+
+
+def example_users(train: pd.DataFrame, test: pd.DataFrame, chosen: dict[str, int | None] | None = None
+                  ) -> dict[str, int]:
+    """A ``heavy``, a ``light`` and a ``new`` user whose lists a notebook shows.
+
+    ``heavy``: the most train ratings. ``light``: the fewest train ratings among the test users
+    that train knows (ties: the smallest id; every train user when test holds none of them).
+    ``new``: the smallest test user unknown to train, else an id no one has (the largest plus 1).
+    A raw id in ``chosen`` (``{"heavy": 42}``) replaces the pick; ``None`` keeps it.
+    """
+    counts = train["user_id"].value_counts()
+    test_users = pd.Index(np.unique(test["user_id"].to_numpy()))
+    known_in_test = counts[counts.index.isin(test_users)]
+    new_in_test = test_users.difference(counts.index)
+    picked = {
+        "heavy": counts.index[0],
+        "light": (known_in_test if len(known_in_test) else counts).sort_index().idxmin(),
+        "new": new_in_test[0] if len(new_in_test) else counts.index.max() + 1,
+    }
+    chosen = chosen or {}
+    return {kind: int(picked[kind] if chosen.get(kind) is None else chosen[kind]) for kind in picked}
