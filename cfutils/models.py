@@ -559,14 +559,3 @@ def activity_bucket(train: pd.DataFrame, pairs: pd.DataFrame, edges: Sequence[in
     labels = ["0 (cold)", *(f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:])), f"{edges[-1]}+"]
     bucket = np.searchsorted(np.asarray(edges), counts, side="right")
     return pd.Series(pd.Categorical.from_codes(bucket, labels), index=pairs.index, name="user_activity")
-
-
-def __getattr__(name: str):
-    """``tune``, ``tune_each`` and ``Tuning`` live in :mod:`cfutils.tuning`, which scores with
-    :mod:`cfutils.metrics` (downstream of this module); looked up here only when asked for, so
-    that importing this module never imports them."""
-    if name in ("tune", "tune_each", "Tuning"):
-        from cfutils import tuning
-
-        return getattr(tuning, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -456,13 +456,3 @@ def prize_story(scores: pd.DataFrame, split: str, generated: bool, submission: s
             "withheld, so no quiz RMSE can be measured. If this is the real Netflix data, the probe RMSE values "
             "compare directly with Cinematch's.")
     return " ".join([*text, submission])
-
-
-def __getattr__(name: str):
-    """``quiz_rmse`` lives in :mod:`cfutils.metrics`, downstream of this module (``split`` imports this
-    one); looked up here only when asked for, so that importing this module never imports metrics."""
-    if name == "quiz_rmse":
-        from cfutils import metrics
-
-        return metrics.quiz_rmse
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
