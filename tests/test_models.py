@@ -13,7 +13,7 @@ import surprise
 from hypothesis import given, reject, settings
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
-from cfutils import models, tuning
+from cfutils import models, surprise_batch, tuning
 from cfutils.memory import MemoryBudgetError
 from cfutils.split import per_user_temporal_split, temporal_split
 
@@ -42,22 +42,22 @@ def data():
 def test_rating_scale_follows_the_stars():
     assert models.rating_scale(random_ratings(n_ratings=500, n_days=400)) == (1.0, 5.0)
     assert models.rating_scale(random_ratings(n_ratings=500, n_days=400, half_stars=True)) == (0.5, 5.0)
-    assert models.to_trainset(random_ratings(n_ratings=500, n_days=400, half_stars=True)).rating_scale == (0.5, 5.0)
+    assert surprise_batch.to_trainset(random_ratings(n_ratings=500, n_days=400, half_stars=True)).rating_scale == (0.5, 5.0)
 
 
 @settings(max_examples=40, deadline=None)
 @given(ratings_frames())
 def test_adapters_round_trip_raw_ids(ratings):
-    trainset = models.to_trainset(ratings)
-    u, i = models.inner_ids(trainset, ratings)
+    trainset = surprise_batch.to_trainset(ratings)
+    u, i = surprise_batch.inner_ids(trainset, ratings)
     assert [trainset.to_inner_uid(x) for x in ratings["user_id"]] == u.tolist()
     assert [trainset.to_inner_iid(x) for x in ratings["movie_id"]] == i.tolist()
-    users, movies = models.raw_ids(trainset)
+    users, movies = surprise_batch.raw_ids(trainset)
     np.testing.assert_array_equal(users[u], ratings["user_id"])
     np.testing.assert_array_equal(movies[i], ratings["movie_id"])
     # Each rating sits in Surprise's lists under its inner ids.
     assert all((movie, float(r)) in trainset.ur[user] for user, movie, r in zip(u, i, ratings["rating"]))
-    unknown = models.inner_ids(trainset, pd.DataFrame({"user_id": [UNKNOWN], "movie_id": [UNKNOWN]}))
+    unknown = surprise_batch.inner_ids(trainset, pd.DataFrame({"user_id": [UNKNOWN], "movie_id": [UNKNOWN]}))
     assert unknown == (np.array([-1]), np.array([-1]))
 
 
@@ -78,8 +78,8 @@ ALGORITHMS = {
 def test_batch_prediction_equals_surprise_predict(data, name):
     """Test pairs, in-sample pairs (own rating among the neighbours) and unknown users/items."""
     train, pairs = data
-    algo = ALGORITHMS[name]().fit(models.to_trainset(train))
-    np.testing.assert_allclose(models.predict_pairs(algo, pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
+    algo = ALGORITHMS[name]().fit(surprise_batch.to_trainset(train))
+    np.testing.assert_allclose(surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
 
 
 @settings(max_examples=40, deadline=None)
@@ -90,7 +90,7 @@ def test_knn_batch_prediction_keeps_surprises_neighbours_on_ties(ratings):
     Surprise keeps, of equal similarities at the k-th place, the neighbours met first in its
     list; the batch route must keep the same ones.
     """
-    trainset = models.to_trainset(ratings)
+    trainset = surprise_batch.to_trainset(ratings)
     pairs = with_unknowns(ratings, pd.DataFrame(
         [(u, m) for u in ratings["user_id"].unique() for m in ratings["movie_id"].unique()],
         columns=["user_id", "movie_id"]))
@@ -101,20 +101,20 @@ def test_knn_batch_prediction_keeps_surprises_neighbours_on_ties(ratings):
         except ZeroDivisionError:  # Surprise's pearson_baseline when a residual vector is all zero
             reject()
         algo.sim = np.round(algo.sim * 2) / 2
-        np.testing.assert_allclose(models.predict_pairs(algo, pairs), surprise_reference(algo, pairs), atol=TOLERANCE)
+        np.testing.assert_allclose(surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs), atol=TOLERANCE)
 
 
 def test_other_algorithms_fall_back_to_surprise_predict(data):
     train, pairs = data
-    algo = surprise.KNNBasic(k=3, verbose=False).fit(models.to_trainset(train))
-    np.testing.assert_array_equal(models.predict_pairs(algo, pairs), surprise_reference(algo, pairs))
+    algo = surprise.KNNBasic(k=3, verbose=False).fit(surprise_batch.to_trainset(train))
+    np.testing.assert_array_equal(surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs))
 
 
 @pytest.mark.parametrize("method", ["als", "sgd"])
 def test_bias_baseline_equals_surprise_baseline_only(data, method):
     train, pairs = data
     model = models.BiasBaseline(method=method, n_epochs=7).fit(train)
-    algo = surprise.BaselineOnly(bsl_options=model.surprise_options(), verbose=False).fit(models.to_trainset(train))
+    algo = surprise.BaselineOnly(bsl_options=model.surprise_options(), verbose=False).fit(surprise_batch.to_trainset(train))
     np.testing.assert_allclose(model.predict(pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
 
 
