@@ -28,7 +28,8 @@ ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The s
                         global_time validation cut of train) fit + top-10 lists of the same users
 
 ``--prize-only`` stops after stage 5 (the Prize's protocol at a size where the whole run would
-not fit the machine's time or memory).
+not fit the machine's time or memory). ``--top-n-only`` runs stages 1-3, 6, 13 and 14: the top-N
+stages at full size without the hour of the others.
 
 Users are sampled so that their train rows number ``--train-rows`` x fraction (5M at full
 size): sample users first, then keep all their rows, as the notebooks do. Each stage's peak
@@ -194,32 +195,36 @@ def run(args: argparse.Namespace) -> dict:
     with clock.stage("reload"):
         ratings = read_ratings(data_dir, cache=True, cache_dir=cache_dir, progress=False)
     n_ratings = len(ratings)
-    with clock.stage("prize_files"):
-        is_qualifying = write_prize_files(ratings, data_dir / "prize", args.seed)
-    with clock.stage("probe"):
-        prize = prize_protocol(ratings, is_qualifying, data_dir / "prize", budget)
-    del is_qualifying
+    prize = {} if args.top_n_only else prize_stages(ratings, data_dir / "prize", args.seed, budget, clock)
     if args.prize_only:
         return summary(args, preset, n_ratings, clock, prize=prize)
     with clock.stage("split"):
         train, test = temporal_split(ratings, test_size=0.2)
         train, test = train.reset_index(drop=True), test.reset_index(drop=True)
     del ratings
-    measured = model_stages(args, train, test, clock, step_budget)
+    users = sample_users_by_rows(train, int(args.train_rows * args.fraction), args.seed)
+    measured = {} if args.top_n_only else model_stages(args, train, test, users, clock, step_budget)
+    measured |= top_n_stages(args, train, users[: args.top_n_users], clock, step_budget)
     return summary(args, preset, n_ratings, clock, prize=prize, **measured)
 
 
-def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame, clock: StageClock,
-                 step_budget: float) -> dict:
-    """The stages after the split, each timed by ``clock``: the matrix, the top-k lists, the features
-    and XGBoost on a sample of users, then top-N lists; returns what they measured."""
+def prize_stages(ratings: pd.DataFrame, directory: Path, seed: int, budget: float, clock: StageClock) -> dict:
+    """The stages ``prize_files`` and ``probe``: the Prize's files of ``ratings``, then its protocol."""
+    with clock.stage("prize_files"):
+        is_qualifying = write_prize_files(ratings, directory, seed)
+    with clock.stage("probe"):
+        return prize_protocol(ratings, is_qualifying, directory, budget)
+
+
+def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame, users: np.ndarray,
+                 clock: StageClock, step_budget: float) -> dict:
+    """The rating stages after the split, each timed by ``clock``: the matrix, the top-k lists, and the
+    features and XGBoost on the sampled ``users``; returns what they measured."""
     with clock.stage("matrix"):
         matrix = RatingMatrix.from_ratings(train)
         _ = matrix.csc  # built once here, reused by every later stage
     with clock.stage("movie_top_k"):
         movie_top_k = cosine_top_k(matrix.csc.T.tocsr(), args.movie_k, budget_bytes=step_budget, progress=True)
-
-    users = sample_users_by_rows(train, int(args.train_rows * args.fraction), args.seed)
     train_pairs = train[train["user_id"].isin(users)]
     test_pairs = test[test["user_id"].isin(users)]
     with clock.stage("user_top_k"):
@@ -236,22 +241,25 @@ def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFra
         model.fit(train_features[feature_names()], train_pairs["rating"])
     with clock.stage("test_rmse"):
         test_rmse = rmse(test_pairs["rating"].to_numpy(), model.predict(test_features[feature_names()]))
-    del train_features, test_features, user_top_k, movie_top_k, model, matrix
-    listed = users[: args.top_n_users]
+    return {
+        "train_rows_featurised": int(len(train_pairs)),
+        "test_rows_featurised": int(len(test_pairs)),
+        "test_rmse": round(float(test_rmse), 5),
+    }
+
+
+def top_n_stages(args: argparse.Namespace, train: pd.DataFrame, listed: np.ndarray, clock: StageClock,
+                 step_budget: float) -> dict:
+    """``top_n_ease`` (EASE on the ``--ease-items`` most rated movies, 0: all) and ``top_n_rerank`` (the
+    re-ranker, trained on a global_time validation cut of train): each fits on train and lists ``listed``."""
     ease = EASE(max_items=args.ease_items or None, budget_bytes=step_budget)
     with clock.stage("top_n_ease"):
-        lists = copy.deepcopy(ease).fit(train).top_n_batch(listed, n=10)
+        copy.deepcopy(ease).fit(train).top_n_batch(listed, n=10)
     with clock.stage("top_n_rerank"):
         reranker = ReRanker(ease, ItemKNN(args.movie_k, budget_bytes=step_budget), split="global_time",
                             seed=args.seed, budget_bytes=step_budget).fit(train)
         lists = reranker.top_n_batch(listed, n=10)
-
-    return {
-        "train_rows_featurised": int(len(train_pairs)),
-        "test_rows_featurised": int(len(test_pairs)),
-        "users_listed": int(lists["user_id"].nunique()),
-        "test_rmse": round(float(test_rmse), 5),
-    }
+    return {"users_listed": int(lists["user_id"].nunique())}
 
 
 def summary(args: argparse.Namespace, preset: synth.Preset, n_ratings: int, clock: StageClock, **measured) -> dict:
@@ -272,8 +280,9 @@ def print_table(result: dict) -> None:
     test_rmse = f", test RMSE {result['test_rmse']:.4f}" if "test_rmse" in result else ""
     print(f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}): "
           f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB{test_rmse}")
-    print(f"Prize protocol: {result['prize']['probe_pairs']:,} probe and {result['prize']['qualifying_pairs']:,} "
-          f"qualifying pairs, BiasBaseline probe RMSE {result['prize']['probe_rmse']:.4f}")
+    if result["prize"]:
+        print(f"Prize protocol: {result['prize']['probe_pairs']:,} probe and {result['prize']['qualifying_pairs']:,} "
+              f"qualifying pairs, BiasBaseline probe RMSE {result['prize']['probe_rmse']:.4f}")
     print(f"{'stage':<18}{'seconds':>10}{'peak RSS MiB':>14}")
     for name, stage in result["stages"].items():
         print(f"{name:<18}{stage['seconds']:>10.1f}{stage['peak_rss_mb']:>14.0f}")
@@ -305,7 +314,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step-budget-gb", type=float, default=None,
                         help="working memory of one heavy step (default: cfutils.memory's machine-derived budget)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prize-only", action="store_true", help="stop after the probe stage")
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--prize-only", action="store_true", help="stop after the probe stage")
+    stop.add_argument("--top-n-only", action="store_true",
+                      help="only the data stages, the split and the top-N stages (no Prize files, top-k, features)")
     return parser.parse_args(argv)
 
 

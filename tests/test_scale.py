@@ -58,6 +58,18 @@ def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
     assert "test_rmse" not in result and 0.3 < result["prize"]["probe_rmse"] < 2.0
 
 
+def test_top_n_only_runs_the_data_stages_the_split_and_the_top_n_stages(scale, tmp_path, capsys):
+    output = tmp_path / "results.json"
+    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
+            "--top-n-only", "--top-n-users", "20"]
+    assert scale.main(args) == 0
+    result = json.loads(output.read_text())
+    assert list(result["stages"]) == [*STAGES[:3], "split", "top_n_ease", "top_n_rerank"]
+    assert result["prize"] == {} and "test_rmse" not in result and 0 < result["users_listed"] <= 20
+    assert not (tmp_path / "data" / "prize").exists()
+    assert "Prize protocol" not in capsys.readouterr().out
+
+
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):
     args = ["--fraction", "1", "--output", str(tmp_path / "r.json"), "--data-dir", str(tmp_path / "data"),
             "--memory-budget-gb", "1"]
