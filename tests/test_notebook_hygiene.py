@@ -1,7 +1,7 @@
 """Committed notebooks follow the project's conventions (no kernel needed).
 
 No outputs or execution counts, first cell markdown, exactly one ``parameters`` cell that declares
-DATA/SEED/OUTPUT_DIR/SPLIT with their defaults, kernel ``python3``, and no long functions.
+DATA/SEED/OUTPUT_DIR/SPLIT with their defaults, kernel ``python3``, no long functions and no long code cells.
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ NOTEBOOKS = pipeline.discover_notebooks(NOTEBOOKS_DIR)
 SHARED_DEFAULTS = {"DATA": "sample", "SEED": 0, "OUTPUT_DIR": "outputs", "SPLIT": "global_time"}
 #: "A notebook defines no function longer than a few lines" (DESIGN.md).
 MAX_FUNCTION_LINES = 5
+#: Longer code cells hold logic that belongs in cfutils, where it is tested.
+MAX_CELL_LINES = 20
+#: Notebooks with code cells still over MAX_CELL_LINES, and which (cell id: lines). The mark is strict:
+#: once the cells are cut, the test fails until the notebook leaves this list.
+CELLS_OVER_THE_LIMIT = {
+    "05_model_comparison": "d8a67176 (parameters): 22, 97dfb373: 31",
+    "06_recommendations": "fdbcfb44 (parameters): 21, f6bc249a: 39, 642c7e73: 26",
+}
 
 
 def test_there_are_notebooks():
@@ -71,3 +79,19 @@ def test_defines_no_long_functions(notebook):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 length = node.end_lineno - node.lineno + 1
                 assert length <= MAX_FUNCTION_LINES, f"{node.name} has {length} lines; move it into cfutils"
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(path, id=path.stem, marks=[pytest.mark.xfail(
+        strict=True, reason=f"code cells over {MAX_CELL_LINES} lines: {CELLS_OVER_THE_LIMIT[path.stem]}")]
+        if path.stem in CELLS_OVER_THE_LIMIT else [])
+    for path in NOTEBOOKS])
+def test_code_cells_are_short(path):
+    nb = nbformat.read(path, as_version=4)
+    long = {cell.get("id"): len(cell.source.splitlines()) for cell in nb.cells
+            if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CELL_LINES}
+    assert not long, f"code cells over {MAX_CELL_LINES} lines (id: lines): {long}; move their logic into cfutils"
+
+
+def test_only_existing_notebooks_are_excused_from_the_cell_limit():
+    assert set(CELLS_OVER_THE_LIMIT) <= {path.stem for path in NOTEBOOKS}
