@@ -286,7 +286,8 @@ def test_warm_cold_table_leaves_a_part_without_rows_nan_and_picks_columns():
     assert list(table.columns) == ["cold_mape", "warm_rmse", "test_rmse"]
     assert math.isnan(table.loc["m", "cold_mape"])
     assert table.loc["m", "warm_rmse"] == table.loc["m", "test_rmse"] == pytest.approx(math.sqrt(0.5))
-    assert warm_cold_errors(y_true, {"m": np.array([3.0, 2.0])}, np.zeros(2, dtype=bool))["rows"].tolist() == ["all", "warm"]
+    errors = warm_cold_errors(y_true, {"m": np.array([3.0, 2.0])}, np.zeros(2, dtype=bool))
+    assert errors["rows"].tolist() == ["all", "warm"]
 
 
 def test_warm_cold_errors_refuse_misaligned_inputs_and_unknown_columns():
