@@ -58,6 +58,11 @@ def machine_budget_bytes(available_bytes: float | None = None) -> int:
 DEFAULT_BUDGET_BYTES = machine_budget_bytes()
 
 
+def budget_from_gib(gib: float | None) -> float:
+    """A budget given in GiB, in bytes; ``None`` gives :data:`DEFAULT_BUDGET_BYTES`."""
+    return DEFAULT_BUDGET_BYTES if gib is None else gib * GiB
+
+
 class MemoryBudgetError(MemoryError):
     """A step would need more memory than its budget allows."""
 

@@ -3,6 +3,9 @@ r"""Error metrics for predicted ratings and ranking metrics for top-N lists.
 Rating prediction (the tutorial's metrics)
 ------------------------------------------
 :func:`rmse` and :func:`mape` compare predicted with true ratings, row by row.
+:func:`warm_cold_errors` gives both for several models on all test rows, on the *warm* rows
+(user and movie both in train) and on the *cold* ones; :func:`warm_cold_table` lays them out
+one row per model.
 
 Ranking (what a recommendation list is judged by)
 -------------------------------------------------
@@ -43,6 +46,8 @@ recommended items, a measure of popularity bias).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -92,6 +97,57 @@ def quiz_rmse(predictions: dict[str, np.ndarray], answers: pd.Series, qualifying
     scores the whole set, which plays the same role."""
     truth = answers.loc[qualifying.index].to_numpy(np.float64)
     return pd.Series({name: rmse(truth, values) for name, values in predictions.items()}, dtype=np.float64)
+
+
+ROW_PARTS = ("all", "warm", "cold")
+"""The parts of a test set that :func:`warm_cold_errors` scores apart."""
+
+
+def warm_cold_errors(y_true, predictions: Mapping[str, object], cold) -> pd.DataFrame:
+    """RMSE and MAPE of each model's predictions on all test rows, on the warm rows and on the cold rows.
+
+    ``predictions`` maps a model's name to its predictions, aligned with ``y_true``; ``cold`` is
+    the boolean mask of the cold rows (user or movie without a training rating, as
+    :func:`cfutils.models.is_cold` gives it), the warm rows are the others. Returns a long frame,
+    one row per model and part, models in the order given and parts in :data:`ROW_PARTS` order:
+    ``model``, ``rows`` (``"all"``, ``"warm"`` or ``"cold"``), ``n`` (the rows in that part),
+    ``rmse`` and ``mape`` over those rows (:func:`rmse`, :func:`mape`). A part without rows is left out.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    cold = np.asarray(cold, dtype=bool).ravel()
+    if cold.shape != y_true.shape:
+        raise ValueError(f"cold has {cold.size} rows, y_true {y_true.size}")
+    masks = dict(zip(ROW_PARTS, (np.ones_like(cold), ~cold, cold)))
+    rows = []
+    for model, prediction in predictions.items():
+        prediction = np.asarray(prediction, dtype=np.float64).ravel()
+        if prediction.shape != y_true.shape:
+            raise ValueError(f"predictions of {model!r} differ in length from y_true: {prediction.size} != {y_true.size}")
+        for part, mask in masks.items():
+            if mask.any():
+                rows.append({"model": model, "rows": part, "n": int(mask.sum()),
+                             "rmse": rmse(y_true[mask], prediction[mask]), "mape": mape(y_true[mask], prediction[mask])})
+    return pd.DataFrame(rows, columns=["model", "rows", "n", "rmse", "mape"])
+
+
+def warm_cold_table(
+    y_true, predictions: Mapping[str, object], cold,
+    columns: Sequence[str] = ("test_rmse", "test_mape", "warm_rmse", "cold_rmse"),
+) -> pd.DataFrame:
+    """:func:`warm_cold_errors` as one row per model (index ``model``, in the order given).
+
+    Column ``f"{part}_{metric}"`` holds ``metric`` (``rmse`` or ``mape``) on ``part``, where
+    ``test`` names all rows: ``test_rmse``, ``test_mape``, ``warm_rmse``, ``warm_mape``,
+    ``cold_rmse``, ``cold_mape``. ``columns`` picks and orders them; a part without rows is NaN.
+    """
+    errors = warm_cold_errors(y_true, predictions, cold)
+    table = pd.DataFrame(index=pd.Index(list(predictions), name="model"))
+    for part, metric in (name.rsplit("_", 1) for name in columns):
+        if metric not in ("rmse", "mape") or part not in ("test", "warm", "cold"):
+            raise ValueError(f"unknown column {part}_{metric}: expected test|warm|cold _ rmse|mape")
+        found = errors[errors["rows"] == ("all" if part == "test" else part)].set_index("model")[metric]
+        table[f"{part}_{metric}"] = found.reindex(table.index).astype(np.float64)
+    return table
 
 
 def as_padded_array(recommendations: pd.DataFrame, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:

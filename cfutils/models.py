@@ -305,7 +305,7 @@ class SVDpp(SVD):
 
 
 class FeatureXGB:
-    r"""XGBoost regression on the tutorial's 13 features (issue 5, :mod:`cfutils.features`).
+    r"""XGBoost regression on the tutorial's 13 features (:mod:`cfutils.features`).
 
     Features of a pair (u, i): GAvg, sur1..sur5 (ratings of i by the users most
     cosine-similar to u), smr1..smr5 (u's ratings of the movies most similar to i),

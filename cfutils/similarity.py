@@ -297,6 +297,31 @@ def similar_movies(
     return table
 
 
+def find_movies(matrix, titles: pd.DataFrame, text: str = "", *, exact: bool = False) -> np.ndarray:
+    """Raw ids of the movies of ``matrix`` whose title contains ``text``, ignoring case; most-rated first.
+
+    ``exact=True`` keeps only the titles equal to ``text`` (ignoring case). ``matrix`` is a
+    :class:`cfutils.matrix.RatingMatrix`: only its movies are searched, so each found movie has
+    neighbours to show. ``titles`` is indexed by ``movie_id`` with a ``title`` column; a movie it
+    lacks has the empty title, so the empty ``text`` finds every movie. Ties in the number of
+    ratings go to the smaller movie id.
+    """
+    ids = matrix.movie_ids[np.argsort(-matrix.movie_counts, kind="stable")]
+    names = titles["title"].reindex(ids).fillna("").astype(str).str.casefold()
+    wanted = text.casefold()
+    found = (names == wanted) if exact else names.str.contains(wanted, regex=False)
+    return ids[found.to_numpy()]
+
+
+def pick_movie(matrix, titles: pd.DataFrame, title: str | None = None) -> int:
+    """The most-rated movie of ``matrix`` titled ``title`` (ignoring case), or the most-rated movie
+    of all for ``None``; :func:`find_movies` decides. ``ValueError`` when no movie has that title."""
+    found = find_movies(matrix, titles, "" if title is None else title, exact=title is not None)
+    if not found.size:
+        raise ValueError(f"no movie titled {title!r} in the training data")
+    return int(found[0])
+
+
 def similar_users(
     matrix, user_id: int, k: int = 10, top_k: sp.csr_matrix | None = None,
     *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,

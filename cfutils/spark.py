@@ -226,6 +226,13 @@ def predict_ratings(model: ALSModel, pairs: DataFrame, train_mean: float, scale:
     return model.transform(pairs).withColumn("prediction", clipped.cast("double"))
 
 
+def predict_in_row_order(model: ALSModel, pairs: DataFrame, train_mean: float, scale: tuple[float, float]) -> np.ndarray:
+    """:func:`predict_ratings` of ``pairs``, collected as a numpy array in ``row`` order: aligned with
+    ``to_pandas(pairs)``, so it scores against the same rows as a single-machine model's predictions."""
+    predictions = predict_ratings(model, pairs, train_mean, scale).select(ROW, "prediction").orderBy(ROW)
+    return predictions.toPandas()["prediction"].to_numpy()
+
+
 def spark_rmse(predictions: DataFrame) -> float:
     r""":math:`\sqrt{\frac{1}{n}\sum_i (r_i - \hat r_i)^2}` of ``rating`` and ``prediction``, computed in Spark."""
     error = F.col("rating").cast("double") - F.col("prediction")

@@ -218,3 +218,25 @@ def sample_ratings(
             chosen = rng.choice(ids, size=size, replace=False)
             keep &= np.isin(ratings[column].to_numpy(), chosen)
     return ratings[keep]
+
+
+def sample_ids(ids: np.ndarray, size: int | None, seed: int = 0) -> np.ndarray:
+    """At most ``size`` of ``ids``, drawn uniformly without replacement and sorted.
+
+    The draw is ``numpy.random.default_rng(seed).choice(ids, size, replace=False)``. ``ids`` comes
+    back unchanged when ``size`` is ``None`` or ``ids`` has no more than ``size`` elements. Used to
+    cap how many users an evaluation scores.
+    """
+    ids = np.asarray(ids)
+    if size is None or ids.size <= size:
+        return ids
+    return np.sort(np.random.default_rng(seed).choice(ids, size, replace=False))
+
+
+def sample_rows(n_rows: int, size: int | None, seed: int = 0) -> np.ndarray | None:
+    """``size`` random row indices out of ``n_rows`` (:func:`sample_ids` of ``0 .. n_rows - 1``),
+    or ``None``, meaning every row, when ``size`` is ``None`` or at least ``n_rows``: the ``rows``
+    argument of :func:`cfutils.similarity.cosine_top_k`."""
+    if size is None or size >= n_rows:
+        return None
+    return sample_ids(np.arange(n_rows), size, seed)

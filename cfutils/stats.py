@@ -1,4 +1,4 @@
-"""Descriptive statistics of a rating matrix: sparsity, averages and cold start."""
+"""Descriptive statistics of ratings: sparsity, averages, cold start, a split at a glance, the long tail."""
 
 from __future__ import annotations
 
@@ -73,3 +73,38 @@ def cold_start_report(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, floa
         report[key] = value
         report[f"{key}_pct"] = _percent(value, n)
     return report
+
+
+def _date_range(ratings: pd.DataFrame) -> str:
+    return f"{ratings['date'].min():%Y-%m-%d} .. {ratings['date'].max():%Y-%m-%d}" if len(ratings) else "-"
+
+
+def split_summary(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, object]:
+    """A train/test split at a glance: its sizes, date ranges, cold start and overlap in time.
+
+    Keys: ``train ratings``, ``test ratings``, ``train dates`` and ``test dates`` (``"first .. last"``,
+    ``"-"`` when empty), ``test movies never seen in train (%)`` and ``test users never seen in
+    train (%)`` (:func:`cold_start_report`'s ``new_movies_pct`` and ``new_users_pct``), and
+    ``test ratings older than the newest train rating (%)`` (0 for an empty test set): above 0,
+    a model trained on this split learns from ratings made after some it is tested on.
+    """
+    cold = cold_start_report(train, test)
+    older = 100 * (test["date"] < train["date"].max()).mean() if len(test) else 0.0
+    return {
+        "train ratings": len(train),
+        "test ratings": len(test),
+        "train dates": _date_range(train),
+        "test dates": _date_range(test),
+        "test movies never seen in train (%)": cold["new_movies_pct"],
+        "test users never seen in train (%)": cold["new_users_pct"],
+        "test ratings older than the newest train rating (%)": older,
+    }
+
+
+def top_decile_share(counts: pd.Series) -> float:
+    r"""Share (%) of the total held by the largest tenth of ``counts``: :math:`100 \sum_{top} c / \sum c`.
+
+    The top tenth is the :math:`\lceil n / 10 \rceil` largest counts (at least one), e.g. the
+    ratings given by the most active 10 % of users.
+    """
+    return 100 * counts.nlargest(max(1, -(-len(counts) // 10))).sum() / counts.sum()

@@ -1,4 +1,4 @@
-"""cfutils.features against a slow reference written straight from the definition (issue 5).
+"""cfutils.features against a slow reference written straight from the definition. 
 
 The reference loops over pairs in Python and compares cosines exactly: it ranks neighbours by
 cos^2 as a ``Fraction`` of Python integers (the same order as cos, since only cos > 0 counts), so a mathematical

@@ -3,9 +3,11 @@ import pytest
 
 from cfutils.memory import (
     BUDGET_ENV,
+    DEFAULT_BUDGET_BYTES,
     MIN_DEFAULT_BUDGET_BYTES,
     GiB,
     MemoryBudgetError,
+    budget_from_gib,
     check_budget,
     current_rss_bytes,
     format_bytes,
@@ -57,3 +59,8 @@ def test_reset_peak_rss_forgets_a_freed_allocation():
     if not reset_peak_rss():
         pytest.skip("this kernel does not allow resetting the peak RSS")
     assert peak_rss_bytes() < with_block - 200 * 2**20
+
+
+def test_budget_from_gib_converts_and_defaults_to_the_machine_budget():
+    assert budget_from_gib(1.5) == 1.5 * 1024**3
+    assert budget_from_gib(None) == DEFAULT_BUDGET_BYTES

@@ -28,6 +28,8 @@ from cfutils.metrics import (
     ranking_metrics,
     recall_at_k,
     rmse,
+    warm_cold_errors,
+    warm_cold_table,
 )
 
 
@@ -241,3 +243,66 @@ def test_list_report_combines_the_metrics():
     assert report["precision@2"] == pytest.approx((0.5 + 0) / 2)
     assert report["coverage"] == pytest.approx(1.0)
     assert report["mean_popularity"] == pytest.approx((1 + 1 + 2) / 3)
+
+
+# --------------------------------------------------------------------------- warm and cold rows
+
+
+def reference_errors(y_true, predictions, cold) -> list[dict]:
+    """The warm/cold error table by hand: one loop per model and part, plain floats."""
+    rows = []
+    for model, prediction in predictions.items():
+        for part, wanted in (("all", None), ("warm", False), ("cold", True)):
+            pairs = [(float(y), float(p)) for y, p, c in zip(y_true, prediction, cold) if wanted is None or c == wanted]
+            if pairs:
+                rows.append({"model": model, "rows": part, "n": len(pairs),
+                             "rmse": math.sqrt(math.fsum((y - p) ** 2 for y, p in pairs) / len(pairs)),
+                             "mape": 100 * math.fsum(abs(y - p) / y for y, p in pairs) / len(pairs)})
+    return rows
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data(), st.integers(1, 30), st.integers(1, 3))
+def test_warm_cold_errors_equal_a_plain_python_reference(data, n, n_models):
+    stars = st.sampled_from([0.5, 1.0, 2.0, 3.5, 4.0, 5.0])
+    y_true = data.draw(st.lists(stars, min_size=n, max_size=n))
+    cold = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    predictions = {f"model {m}": np.array(data.draw(st.lists(st.floats(0.0, 6.0), min_size=n, max_size=n)))
+                   for m in range(n_models)}
+    got = warm_cold_errors(pd.Series(y_true, dtype=np.float32), predictions, np.array(cold))
+    expected = reference_errors(np.float32(y_true), predictions, cold)
+    assert got[["model", "rows", "n"]].to_dict("records") == [
+        {key: row[key] for key in ("model", "rows", "n")} for row in expected]
+    assert got["rmse"].tolist() == pytest.approx([row["rmse"] for row in expected], rel=1e-12, abs=1e-12)
+    assert got["mape"].tolist() == pytest.approx([row["mape"] for row in expected], rel=1e-12, abs=1e-12)
+
+
+def test_warm_cold_table_lays_out_the_parts_per_model():
+    y_true = np.array([4.0, 3.0, 5.0, 1.0])
+    predictions = {"b": np.array([4.0, 4.0, 4.0, 4.0]), "a": np.array([3.0, 3.0, 5.0, 2.0])}
+    table = warm_cold_table(y_true, predictions, np.array([False, True, False, False]))
+    assert table.index.name == "model" and list(table.index) == ["b", "a"]  # the order given
+    assert list(table.columns) == ["test_rmse", "test_mape", "warm_rmse", "cold_rmse"]
+    # a: errors 1, 0, 0, 1 on all rows; the cold row (index 1) is exact.
+    assert table.loc["a"].tolist() == pytest.approx([math.sqrt(2 / 4), 100 * (1 / 4 + 1) / 4, math.sqrt(2 / 3), 0.0])
+    assert table.loc["b", "cold_rmse"] == pytest.approx(1.0)
+
+
+def test_warm_cold_table_leaves_a_part_without_rows_nan_and_picks_columns():
+    y_true = np.array([4.0, 2.0])
+    table = warm_cold_table(y_true, {"m": np.array([3.0, 2.0])}, np.zeros(2, dtype=bool),
+                            columns=("cold_mape", "warm_rmse", "test_rmse"))
+    assert list(table.columns) == ["cold_mape", "warm_rmse", "test_rmse"]
+    assert math.isnan(table.loc["m", "cold_mape"])
+    assert table.loc["m", "warm_rmse"] == table.loc["m", "test_rmse"] == pytest.approx(math.sqrt(0.5))
+    errors = warm_cold_errors(y_true, {"m": np.array([3.0, 2.0])}, np.zeros(2, dtype=bool))
+    assert errors["rows"].tolist() == ["all", "warm"]
+
+
+def test_warm_cold_errors_refuse_misaligned_inputs_and_unknown_columns():
+    with pytest.raises(ValueError, match="cold has 2 rows, y_true 3"):
+        warm_cold_errors([1.0, 2.0, 3.0], {"m": [1.0, 2.0, 3.0]}, [True, False])
+    with pytest.raises(ValueError, match="differ in length"):
+        warm_cold_errors([1.0, 2.0], {"m": [1.0]}, [True, False])
+    with pytest.raises(ValueError, match="unknown column"):
+        warm_cold_table([1.0], {"m": [1.0]}, [False], columns=("train_rmse",))

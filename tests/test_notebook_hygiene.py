@@ -1,7 +1,7 @@
 """Committed notebooks follow the project's conventions (no kernel needed).
 
 No outputs or execution counts, first cell markdown, exactly one ``parameters`` cell that declares
-DATA/SEED/OUTPUT_DIR/SPLIT with their defaults, kernel ``python3``, and no long functions.
+DATA/SEED/OUTPUT_DIR/SPLIT with their defaults, kernel ``python3``, no long functions and no long code cells.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from cfutils import pipeline
 
 NOTEBOOKS = pipeline.discover_notebooks(NOTEBOOKS_DIR)
 SHARED_DEFAULTS = {"DATA": "sample", "SEED": 0, "OUTPUT_DIR": "outputs", "SPLIT": "global_time"}
-#: "A notebook defines no function longer than a few lines" (DESIGN.md).
+#: A notebook defines no function longer than a few lines: logic lives in cfutils, where it is tested.
 MAX_FUNCTION_LINES = 5
+#: Longer code cells hold logic that belongs in cfutils, where it is tested.
+MAX_CELL_LINES = 20
 
 
 def test_there_are_notebooks():
@@ -71,3 +73,12 @@ def test_defines_no_long_functions(notebook):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 length = node.end_lineno - node.lineno + 1
                 assert length <= MAX_FUNCTION_LINES, f"{node.name} has {length} lines; move it into cfutils"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_code_cells_are_short(path):
+    nb = nbformat.read(path, as_version=4)
+    long = {cell.get("id"): len(cell.source.splitlines()) for cell in nb.cells
+            if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CELL_LINES}
+    assert not long, f"code cells over {MAX_CELL_LINES} lines (id: lines): {long}; move their logic into cfutils"
+

@@ -19,12 +19,12 @@ from cfutils import pipeline, synth
 from cfutils.dataset import load_dataset
 from cfutils.features import feature_names, similarity_features
 from cfutils.matrix import RatingMatrix
-from cfutils.metrics import item_popularity, list_report, mape, rmse
+from cfutils.metrics import item_popularity, list_report, mape, rmse, warm_cold_errors
 from cfutils.models import SVD, BiasBaseline, GlobalMean, is_cold
 from cfutils.recommend import PopularRecommender, RandomRecommender
-from cfutils.similarity import cosine_top_k, neighbour_recall, similar_movies, svd_cosine_top_k
+from cfutils.similarity import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
 from cfutils.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
-from cfutils.stats import cold_start_report, sparsity
+from cfutils.stats import cold_start_report, sparsity, split_summary
 
 pytestmark = pytest.mark.notebook
 
@@ -83,11 +83,9 @@ def test_01_eda(pipeline_run, ratings, tiny_data_dir):
 
     splits = _by_split(got["split_comparison"])
     file_order, by_time = splits["tutorial: file order"], splits["this project: global_time"]
-    train, test = file_order_split(ratings, TEST_SIZE)
+    assert file_order == _approx_row(split_summary(*file_order_split(ratings, TEST_SIZE)))
+    assert by_time == _approx_row(split_summary(*make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)))
     assert file_order["test ratings"] == by_time["test ratings"] == round(TEST_SIZE * n)
-    report = cold_start_report(train, test)
-    assert file_order["test movies never seen in train (%)"] == pytest.approx(report["new_movies_pct"])
-    assert file_order["test users never seen in train (%)"] == pytest.approx(report["new_users_pct"])
     # The point of the comparison: on Netflix-format files the file-order split is by movie and overlaps in
     # time; the time split is neither.
     assert file_order["test movies never seen in train (%)"] > 50 > by_time["test movies never seen in train (%)"]
@@ -146,8 +144,9 @@ def test_03_similarity(pipeline_run, ratings, tiny_data_dir):
     assert got["median_kept_cosine"] == pytest.approx(
         {"user": np.median(user_top_k.data), "movie": np.median(movie_top_k.data)}, abs=1e-4)
 
-    most_rated = int(matrix.movie_ids[np.argmax(matrix.movie_counts)])
     titles = load_dataset(str(tiny_data_dir), cache=False).titles
+    most_rated = pick_movie(matrix, titles)  # MOVIE_TITLE = None
+    assert matrix.movie_counts[matrix.movie_index([most_rated])[0]] == matrix.movie_counts.max()
     expected = similar_movies(matrix, most_rated, k=10, titles=titles, top_k=movie_top_k)
     assert got["similar_movies_title"] == titles.loc[most_rated, "title"]
     assert [row["movie_id"] for row in got["similar_movies"]] == expected["movie_id"].tolist()
@@ -166,7 +165,7 @@ def test_03_similarity(pipeline_run, ratings, tiny_data_dir):
 def test_04_features_xgboost(pipeline_run, ratings):
     got = pipeline_run.records("04_features_xgboost")
     train, test = make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)
-    warm = test["user_id"].isin(train["user_id"]).to_numpy() & test["movie_id"].isin(train["movie_id"]).to_numpy()
+    warm = ~is_cold(train, test)
     assert got["n_ratings"] == {"sample": len(ratings), "train": len(train), "test": len(test),
                                 "test_warm": int(warm.sum()), "test_cold": int((~warm).sum())}
 
@@ -177,13 +176,17 @@ def test_04_features_xgboost(pipeline_run, ratings):
     assert got["leakage_demo"]["rmse_UAvg_from_test_matrix"] < got["leakage_demo"]["rmse_UAvg_from_train"]
 
     errors = pd.DataFrame(got["test_errors"])
+    assert list(errors["model"].unique()) == ["xgboost", "global mean", "UAvg", "MAvg", "bias baseline"]
     for model, rows in errors.groupby("model"):
         by_part = rows.set_index("rows")["n"]
         assert by_part["all"] == len(test) == by_part.get("warm", 0) + by_part.get("cold", 0), model
-    overall = errors[errors["rows"] == "all"].set_index("model")["rmse"]
+    # The rows of the simple predictors, recomputed from the features (the global mean by hand) with cfutils.
     global_mean = train["rating"].to_numpy(np.float64).mean()
-    assert overall["global mean"] == pytest.approx(rmse(test["rating"], np.full(len(test), global_mean)), abs=1e-5)
-    assert overall["UAvg"] == pytest.approx(rmse(test["rating"], features["UAvg"]), abs=1e-5)
+    simple = {"global mean": np.full(len(test), global_mean), "UAvg": features["UAvg"], "MAvg": features["MAvg"]}
+    expected = warm_cold_errors(test["rating"], simple, ~warm).to_dict("records")
+    assert errors[errors["model"].isin(list(simple))].to_dict("records") == [
+        {**row, "rmse": pytest.approx(row["rmse"], abs=1e-5), "mape": pytest.approx(row["mape"], abs=1e-4)}
+        for row in expected]
 
     gain = got["feature_importance_gain"]
     assert sorted(gain) == sorted(feature_names()) and all(value >= 0 for value in gain.values())

@@ -18,7 +18,7 @@ from cfutils.metrics import rmse
 from cfutils.models import GlobalMean, is_cold
 from cfutils.prize import PRIZE_REFERENCES, read_qualifying_predictions
 from cfutils.split import probe_split
-from cfutils.stats import cold_start_report
+from cfutils.stats import cold_start_report, split_summary
 
 pytestmark = pytest.mark.notebook
 
@@ -48,7 +48,9 @@ def probe_run(prize_dir, tmp_path_factory):
 def test_01_to_04_use_the_probe_set_as_test(probe_run, dataset):
     train, test = probe_split(dataset.ratings, dataset.probe)
     assert len(test) == len(dataset.probe) > 0
-    comparison = {row["split"]: row for row in probe_run.records("01_eda")["split_comparison"]}
+    comparison = {row.pop("split"): row for row in probe_run.records("01_eda")["split_comparison"]}
+    expected = split_summary(train, test)
+    assert comparison["this project: probe"] == {key: pytest.approx(value) for key, value in expected.items()}
     assert comparison["this project: probe"]["test ratings"] == len(test)
     sparsity = probe_run.records("02_sparsity_cold_start")
     assert sparsity["n_train_ratings"] == len(train)

@@ -29,7 +29,9 @@ from cfutils.similarity import (
     MEASURES,
     block_rows,
     cosine_top_k,
+    find_movies,
     neighbour_recall,
+    pick_movie,
     plan_top_k,
     similar_movies,
     similar_users,
@@ -414,3 +416,43 @@ def test_similar_users_with_other_measures_and_unknown_ids(small_matrix):
     with pytest.raises(KeyError, match="movie_id 5"):
         similar_movies(small_matrix, 5)
     assert similar_movies(small_matrix, int(small_matrix.movie_ids[0]), k=3)["title"].isna().all()
+
+
+# --- finding a movie by title -----------------------------------------------------------------
+
+def _title_matrix():
+    """Movies 10..14 with 1, 3, 3, 2, 1 ratings; titles for all but movie 14."""
+    movies = [10, 11, 11, 11, 12, 12, 12, 13, 13, 14]
+    matrix = RatingMatrix.from_ratings(ratings_frame(list(range(len(movies))), movies, [3] * len(movies)))
+    titles = pd.DataFrame({"title": ["Alien", "Aliens", "The ALIEN Saga", "Heat", "Not rated"], "year": [1979] * 5},
+                          index=pd.Index([10, 11, 12, 13, 99], name="movie_id"))
+    return matrix, titles
+
+
+def reference_find(matrix, titles, text, exact=False):
+    """Search by hand: every movie of the matrix, sorted by (-ratings, id), title compared in casefold."""
+    counts = dict(zip(matrix.movie_ids.tolist(), matrix.movie_counts.tolist()))
+    found = []
+    for movie in sorted(counts, key=lambda m: (-counts[m], m)):
+        title = str(titles["title"].get(movie, "")).casefold()
+        if (title == text.casefold()) if exact else (text.casefold() in title):
+            found.append(movie)
+    return found
+
+
+@pytest.mark.parametrize("text", ["", "alien", "ALIENS", "the alien saga", "heat", "zzz", "not rated"])
+@pytest.mark.parametrize("exact", [False, True])
+def test_find_movies_equals_a_search_by_hand(text, exact):
+    matrix, titles = _title_matrix()
+    assert find_movies(matrix, titles, text, exact=exact).tolist() == reference_find(matrix, titles, text, exact)
+
+
+def test_find_movies_order_and_pick_movie():
+    matrix, titles = _title_matrix()
+    # 11 and 12 tie on 3 ratings: the smaller id first; 14 has no title and still matches the empty text.
+    assert find_movies(matrix, titles, "").tolist() == [11, 12, 13, 10, 14]
+    assert find_movies(matrix, titles, "alien").tolist() == [11, 12, 10]
+    assert pick_movie(matrix, titles) == 11  # the most-rated movie
+    assert pick_movie(matrix, titles, "alien") == 10 and pick_movie(matrix, titles, "HEAT") == 13
+    with pytest.raises(ValueError, match="no movie titled 'Not rated' in the training data"):
+        pick_movie(matrix, titles, "Not rated")  # a title, but no rating in the matrix

@@ -128,6 +128,19 @@ def test_predict_ratings_clips_and_gives_unknown_pairs_the_mean(spark):
         rmse(pairs["rating"], predicted["prediction"]))
 
 
+def test_predict_in_row_order_equals_the_factors_row_by_row(spark):
+    train = random_ratings(6)
+    model = cs.fit_als(cs.from_pandas(spark, train), rank=4, maxIter=5)
+    pairs = random_ratings(7, n=80, n_users=45, n_movies=35)  # users and movies above 40 and 30: unknown
+    frame = cs.from_pandas(spark, pairs).repartition(3)  # the rows leave their order
+    got = cs.predict_in_row_order(model, frame, 3.25, (1.0, 5.0))
+    users = {row.id: np.array(row.features) for row in model.userFactors.collect()}
+    movies = {row.id: np.array(row.features) for row in model.itemFactors.collect()}
+    expected = [float(np.clip(users[u] @ movies[m], 1.0, 5.0)) if u in users and m in movies else 3.25
+                for u, m in zip(pairs["user_id"], pairs["movie_id"])]
+    assert 3.25 in expected and got.tolist() == pytest.approx(expected, abs=1e-5)
+
+
 def test_grid_search_keeps_the_best_and_the_first_of_a_tie():
     grid = {"rank": [1, 2, 3], "regParam": [0.1, 0.2]}
     score = {(1, 0.1): 3.0, (1, 0.2): 1.0, (2, 0.1): 1.0, (2, 0.2): 2.0, (3, 0.1): 5.0, (3, 0.2): 0.5}

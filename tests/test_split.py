@@ -11,7 +11,9 @@ from cfutils.split import (
     make_split,
     per_user_temporal_split,
     random_split,
+    sample_ids,
     sample_ratings,
+    sample_rows,
     temporal_split,
     validation_split_for,
 )
@@ -106,6 +108,20 @@ def test_sample_ratings_keeps_only_drawn_users_and_movies():
     assert len(sample) == 20  # complete grid: every drawn user rated every drawn movie
     assert sample.equals(sample_ratings(ratings, n_users=4, n_movies=5, seed=7))
     pd.testing.assert_frame_equal(sample_ratings(ratings), ratings)
+
+
+@SETTINGS
+@given(st.integers(0, 30), st.one_of(st.none(), st.integers(0, 40)), st.integers(0, 5))
+def test_sample_ids_draws_a_sorted_subset_the_seeded_way(n, size, seed):
+    ids = np.arange(n) * 3 + 10
+    drawn = sample_ids(ids, size, seed)
+    if size is None or size >= n:
+        assert np.array_equal(drawn, ids)
+        assert sample_rows(n, size, seed) is None  # every row
+    else:
+        expected = sorted(np.random.default_rng(seed).choice(ids, size, replace=False).tolist())
+        assert drawn.tolist() == expected and len(set(expected)) == size
+        assert sample_rows(n, size, seed).tolist() == sorted(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
 @SETTINGS
