@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from IPython.display import HTML
 
 from cfutils.matrix import RatingMatrix
-from cfutils.similarity import similar_movies, similar_users
+from cfutils.similarity import find_movies, similar_movies, similar_users
 
 
 def _html(table: pd.DataFrame) -> str:
@@ -35,11 +35,7 @@ def _html(table: pd.DataFrame) -> str:
 def title_matches(matrix: RatingMatrix, titles: pd.DataFrame, text: str, max_matches: int) -> list[tuple[str, int]]:
     """``(label, movie_id)`` of the first ``max_matches`` training movies whose title contains
     ``text`` (any case), most-rated first; the label gives the title and the number of ratings."""
-    order = np.argsort(-matrix.movie_counts, kind="stable")
-    ids = matrix.movie_ids[order]
-    names = titles["title"].reindex(ids).fillna("").astype(str)
-    found = ids[names.str.contains(text, case=False, regex=False).to_numpy()][:max_matches]
-    return [(movie_label(matrix, titles, m), int(m)) for m in found]
+    return [(movie_label(matrix, titles, m), int(m)) for m in find_movies(matrix, titles, text)[:max_matches]]
 
 
 def offer(dropdown: widgets.Dropdown, options: list[tuple[str, int]], show) -> None:
