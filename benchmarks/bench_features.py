@@ -57,14 +57,20 @@ def timed(function, *args, **kwargs):
 
 def frame_of(matrix) -> pd.DataFrame:
     coo = matrix.tocoo()
-    return pd.DataFrame({"user_id": coo.row.astype(np.int32), "movie_id": coo.col.astype(np.int32),
-                         "rating": coo.data.astype(np.float32)})
+    return pd.DataFrame(
+        {
+            "user_id": coo.row.astype(np.int32),
+            "movie_id": coo.col.astype(np.int32),
+            "rating": coo.data.astype(np.float32),
+        }
+    )
 
 
 def movielens_100k_like() -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as directory:
-        ratings = read_ratings(write_netflix(directory, n_users=943, n_movies=1682, n_ratings=100_000, seed=1),
-                               cache=False, progress=False)
+        ratings = read_ratings(
+            write_netflix(directory, n_users=943, n_movies=1682, n_ratings=100_000, seed=1), cache=False, progress=False
+        )
     ratings["user_id"] = (np.unique(ratings["user_id"], return_inverse=True)[1] + 1).astype(np.int32)
     return ratings
 
@@ -95,8 +101,9 @@ def tutorial_rows(train: pd.DataFrame, pairs: pd.DataFrame, fixed: bool) -> np.n
     return np.array([row[2:] for row in rows], dtype=np.float32) if fixed else rows
 
 
-def compare_with_tutorial(name: str, train: pd.DataFrame, pairs: pd.DataFrame, ours: pd.DataFrame,
-                          ours_seconds: float, n_loop: int, seed: int) -> None:
+def compare_with_tutorial(
+    name: str, train: pd.DataFrame, pairs: pd.DataFrame, ours: pd.DataFrame, ours_seconds: float, n_loop: int, seed: int
+) -> None:
     sample = pairs.sample(n_loop, random_state=seed)
     sample = sample[sample["user_id"].isin(train["user_id"]) & sample["movie_id"].isin(train["movie_id"])]
     faithful, loop_seconds, _ = timed(tutorial_rows, train, sample, fixed=False)
@@ -104,11 +111,15 @@ def compare_with_tutorial(name: str, train: pd.DataFrame, pairs: pd.DataFrame, o
     per_pair = loop_seconds / len(sample)
     ragged = sum(len(row) != 15 for row in faithful)
     mismatches = int((~np.isclose(fixed, ours.loc[sample.index].to_numpy(), rtol=1e-6, atol=0)).any(axis=1).sum())
-    print(f"  tutorial loop (faithful): {per_pair * 1e3:.2f} ms/pair on {len(sample)} warm pairs "
-          f"-> {per_pair * len(pairs):,.0f} s extrapolated to {len(pairs):,} pairs "
-          f"({ragged} of {len(sample)} rows ragged from the padding bug)")
-    print(f"  tutorial loop (fixed):    {fixed_seconds / len(sample) * 1e3:.2f} ms/pair; rows differing from "
-          f"cfutils: {mismatches} of {len(sample)}")
+    print(
+        f"  tutorial loop (faithful): {per_pair * 1e3:.2f} ms/pair on {len(sample)} warm pairs "
+        f"-> {per_pair * len(pairs):,.0f} s extrapolated to {len(pairs):,} pairs "
+        f"({ragged} of {len(sample)} rows ragged from the padding bug)"
+    )
+    print(
+        f"  tutorial loop (fixed):    {fixed_seconds / len(sample) * 1e3:.2f} ms/pair; rows differing from "
+        f"cfutils: {mismatches} of {len(sample)}"
+    )
     print(f"  {name}: speed-up {per_pair * len(pairs) / ours_seconds:,.0f}x")
     if mismatches:
         raise SystemExit("cfutils and the fixed tutorial loop disagree")
@@ -118,8 +129,10 @@ def part_movielens(n_loop: int) -> None:
     ratings = movielens_100k_like()
     train, test = temporal_split(ratings)
     pairs = pd.concat([train, test])
-    print(f"\n[1] MovieLens-100K-sized: {len(ratings):,} ratings, {ratings.user_id.nunique()} users, "
-          f"{ratings.movie_id.nunique()} movies; {len(pairs):,} pairs ({len(test):,} test), k=None")
+    print(
+        f"\n[1] MovieLens-100K-sized: {len(ratings):,} ratings, {ratings.user_id.nunique()} users, "
+        f"{ratings.movie_id.nunique()} movies; {len(pairs):,} pairs ({len(test):,} test), k=None"
+    )
     similarity_features(train, pairs.iloc[:10])  # compile (cached on disk afterwards)
     ours, seconds, peak = timed(similarity_features, train, pairs)
     print(f"  cfutils: {seconds:.2f} s ({seconds / len(pairs) * 1e6:.1f} us/pair), peak {format_bytes(peak)}")
@@ -130,9 +143,11 @@ def part_movielens(n_loop: int) -> None:
     by_numpy, numpy_seconds, numpy_peak = timed(numpy_lexsort_sur, matrix, users, movies, 5)
     by_numba, numba_seconds, numba_peak = timed(neighbour_ratings, matrix.csr, matrix.csc, None, users, movies, 5)
     assert np.array_equal(by_numpy, by_numba, equal_nan=True)
-    print(f"  sur of {len(users):,} train pairs, same values: numpy lexsort route {numpy_seconds:.2f} s "
-          f"(peak {format_bytes(numpy_peak)}), compiled scan {numba_seconds:.2f} s (peak {format_bytes(numba_peak)}) "
-          f"-> numba {numpy_seconds / numba_seconds:.1f}x faster")
+    print(
+        f"  sur of {len(users):,} train pairs, same values: numpy lexsort route {numpy_seconds:.2f} s "
+        f"(peak {format_bytes(numpy_peak)}), compiled scan {numba_seconds:.2f} s (peak {format_bytes(numba_peak)}) "
+        f"-> numba {numpy_seconds / numba_seconds:.1f}x faster"
+    )
 
 
 def part_applied_ai(n_loop: int) -> None:
@@ -140,8 +155,10 @@ def part_applied_ai(n_loop: int) -> None:
     full = netflix_like_matrix(10_000 / NETFLIX_USERS, seed=1)
     movies = np.sort(rng.choice(full.shape[1], 1_150, replace=False))
     train = frame_of(full[:, movies])
-    print(f"\n[2] AppliedAI-sized: {len(train):,} train ratings, {train.user_id.nunique():,} users, "
-          f"{train.movie_id.nunique():,} movies; features of every train rating, k=None")
+    print(
+        f"\n[2] AppliedAI-sized: {len(train):,} train ratings, {train.user_id.nunique():,} users, "
+        f"{train.movie_id.nunique():,} movies; features of every train rating, k=None"
+    )
     ours, seconds, peak = timed(similarity_features, train, train)
     print(f"  cfutils: {seconds:.2f} s, peak {format_bytes(peak)} (goal: < 10 s)")
     compare_with_tutorial("AppliedAI-sized", train, train, ours, seconds, n_loop, seed=1)
@@ -156,12 +173,16 @@ def part_netflix(fractions: list[float], k: int) -> None:
         lists, list_seconds, _ = timed(lambda m=matrix: (cosine_top_k(m.csr, k), cosine_top_k(m.csc.T, k)))
         _, seconds, peak = timed(similarity_features, train, train, k=k, neighbours=lists)
         per_pair.append(seconds / len(train))
-        print(f"  fraction {fraction:g}: {matrix.n_users:,} users, {len(train):,} ratings; cosine_top_k "
-              f"{list_seconds:.1f} s (not counted); features {seconds:.1f} s = {per_pair[-1] * 1e6:.2f} us/pair, "
-              f"peak {format_bytes(peak)} = {peak / len(train):.0f} B/pair")
-    print(f"  extrapolated to {NETFLIX_TRAIN_RATINGS:,} train ratings at the largest fraction's rate: "
-          f"{per_pair[-1] * NETFLIX_TRAIN_RATINGS / 60:.1f} min (goal: < 30 min); "
-          f"Netflix has {NETFLIX_RATINGS:,} ratings in all")
+        print(
+            f"  fraction {fraction:g}: {matrix.n_users:,} users, {len(train):,} ratings; cosine_top_k "
+            f"{list_seconds:.1f} s (not counted); features {seconds:.1f} s = {per_pair[-1] * 1e6:.2f} us/pair, "
+            f"peak {format_bytes(peak)} = {peak / len(train):.0f} B/pair"
+        )
+    print(
+        f"  extrapolated to {NETFLIX_TRAIN_RATINGS:,} train ratings at the largest fraction's rate: "
+        f"{per_pair[-1] * NETFLIX_TRAIN_RATINGS / 60:.1f} min (goal: < 30 min); "
+        f"Netflix has {NETFLIX_RATINGS:,} ratings in all"
+    )
 
 
 def main() -> None:

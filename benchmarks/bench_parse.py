@@ -50,7 +50,11 @@ def worker(approach: str, data_dir: Path, output: Path, cache_dir: Path) -> None
         frame = read_ratings(data_dir, cache=approach != "fast", cache_dir=cache_dir, progress=False)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     frame.to_parquet(output)
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss": peak_rss_bytes(), "baseline_rss": baseline}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss": peak_rss_bytes(), "baseline_rss": baseline}
+        )
+    )
 
 
 def run_worker(approach: str, data_dir: Path, output: Path, cache_dir: Path) -> dict:

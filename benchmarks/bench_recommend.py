@@ -125,8 +125,10 @@ def main() -> None:
     args = parse_args()
     t0 = time.perf_counter()
     train = ratings_from_matrix(netflix_like_matrix(args.fraction, seed=args.seed), args.seed)
-    print(f"data: {train['user_id'].nunique():,} users x {train['movie_id'].nunique():,} movies, "
-          f"{len(train):,} ratings ({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"data: {train['user_id'].nunique():,} users x {train['movie_id'].nunique():,} movies, "
+        f"{len(train):,} ratings ({time.perf_counter() - t0:.1f} s)"
+    )
     counts = train["user_id"].value_counts()
     rng = np.random.default_rng(args.seed)
     others = rng.choice(counts.index[20:].to_numpy(), size=max(args.users - 20, 0), replace=False)
@@ -136,9 +138,13 @@ def main() -> None:
 
     budget = args.budget_gb * 1024**3
     ease = EASE(max_items=args.ease_items or None, budget_bytes=budget)
-    models = {"EASE": (ease, naive_ease),
-              "re-ranker": (ReRanker(ease, ItemKNN(50, budget_bytes=budget), split="per_user_time",
-                                     budget_bytes=budget), naive_rerank)}
+    models = {
+        "EASE": (ease, naive_ease),
+        "re-ranker": (
+            ReRanker(ease, ItemKNN(50, budget_bytes=budget), split="per_user_time", budget_bytes=budget),
+            naive_rerank,
+        ),
+    }
     for name, (rec, naive) in models.items():
         start = time.perf_counter()
         rec.fit(train)
@@ -153,7 +159,9 @@ def main() -> None:
                 expected, ms = timed(naive, rec, int(user), args.n)
                 naive_ms.append(ms)
                 if name == "EASE":
-                    assert same_ease_list(rec, int(user), ours["movie_id"].to_numpy(), expected), f"user {user}: EASE list != dense reference"
+                    assert same_ease_list(rec, int(user), ours["movie_id"].to_numpy(), expected), (
+                        f"user {user}: EASE list != dense reference"
+                    )
                 if expected.size:  # empty when the user rated every movie the model knows
                     kept.append(np.isin(expected, ours["movie_id"].to_numpy()).mean())
         print(f"  ours, ranking only (top_n_batch of one)   {percentiles(ranking_ms)}")
@@ -161,7 +169,11 @@ def main() -> None:
         print(f"  naive ({len(naive_ms)} users)                      {percentiles(naive_ms)}")
         ratio = np.median(naive_ms) / np.median(ranking_ms[: len(naive_ms)])
         print(f"  ratio naive / ours (median)               {ratio:.2f}x")
-        agreement = "identical lists up to 1e-9 ties (asserted)" if name == "EASE" else f"{np.mean(kept):.1%} of the naive top-{args.n} kept"
+        agreement = (
+            "identical lists up to 1e-9 ties (asserted)"
+            if name == "EASE"
+            else f"{np.mean(kept):.1%} of the naive top-{args.n} kept"
+        )
         print(f"  agreement                                 {agreement}")
     print(f"\npeak memory (RSS): {format_bytes(peak_rss_bytes())}")
 

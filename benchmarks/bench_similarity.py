@@ -46,6 +46,7 @@ from cfutils.similarity import neighbour_recall  # noqa: E402
 
 # --- the approaches, each run in a fresh process by `isolated` -----------------------------------
 
+
 def tutorial_top_k(X: sp.csr_matrix, k: int, rows: np.ndarray) -> sp.csr_matrix:
     """The tutorial: one ``cosine_similarity(row, whole matrix)`` and a full argsort per row."""
     from sklearn.metrics.pairwise import cosine_similarity
@@ -66,7 +67,7 @@ def sklearn_top_k(X: sp.csr_matrix, k: int) -> sp.csr_matrix:
     full = cosine_similarity(X, dense_output=False).tocsr()
     out = []
     for i in range(X.shape[0]):
-        cols, vals = full.indices[full.indptr[i]:full.indptr[i + 1]], full.data[full.indptr[i]:full.indptr[i + 1]]
+        cols, vals = full.indices[full.indptr[i] : full.indptr[i + 1]], full.data[full.indptr[i] : full.indptr[i + 1]]
         keep = (cols != i) & (vals > 0)
         cols, vals = cols[keep], vals[keep]
         out.append(cols[np.lexsort((cols, -vals))[:k]])
@@ -82,7 +83,7 @@ def sdt_top_k(X: sp.csr_matrix, k: int) -> sp.csr_matrix:
     full = sp_matmul_topn(Y, Y.T.tocsr(), top_n=k + 1, threshold=0, sort=True, n_threads=2)
     out = []
     for i in range(X.shape[0]):
-        cols = full.indices[full.indptr[i]:full.indptr[i + 1]]
+        cols = full.indices[full.indptr[i] : full.indptr[i + 1]]
         out.append(cols[cols != i][:k])
     return np.arange(X.shape[0]), out
 
@@ -110,8 +111,9 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
     with ThreadPoolExecutor(2) as pool:
         parts = list(pool.map(lambda rows: select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k), blocks))
     indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
-    return sp.csr_matrix((np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr),
-                         shape=(n, n))
+    return sp.csr_matrix(
+        (np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr), shape=(n, n)
+    )
 
 
 def svd_top_k(X: sp.csr_matrix, k: int, n_components: int) -> sp.csr_matrix:
@@ -128,8 +130,7 @@ def _lists_to_csr(n: int, rows: np.ndarray, neighbour_lists: list, X: sp.csr_mat
     counts[rows] = [len(c) for c in neighbour_lists]
     cols = np.concatenate(neighbour_lists).astype(np.int32) if neighbour_lists else np.zeros(0, np.int32)
     row_of = np.repeat(np.asarray(rows), [len(c) for c in neighbour_lists])
-    return sp.csr_matrix((exact_cosines(X, row_of, cols), cols, np.concatenate([[0], np.cumsum(counts)])),
-                         shape=(n, n))
+    return sp.csr_matrix((exact_cosines(X, row_of, cols), cols, np.concatenate([[0], np.cumsum(counts)])), shape=(n, n))
 
 
 def exact_cosines(X: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -162,12 +163,13 @@ def isolated(name: str, path: Path, **kwargs):
 
 # --- checks and reports ----------------------------------------------------------------------------
 
+
 def agreement(reference: sp.csr_matrix, other: sp.csr_matrix, rows: np.ndarray, X: sp.csr_matrix) -> str:
     """Rows with identical neighbour lists; the rest must differ only among (near-)equal values."""
     identical, near_ties = 0, 0
     for i in rows:
-        a = reference.indices[reference.indptr[i]:reference.indptr[i + 1]]
-        b = other.indices[other.indptr[i]:other.indptr[i + 1]]
+        a = reference.indices[reference.indptr[i] : reference.indptr[i + 1]]
+        b = other.indices[other.indptr[i] : other.indptr[i + 1]]
         if np.array_equal(np.sort(a), np.sort(b)):
             identical += 1
             continue
@@ -175,13 +177,17 @@ def agreement(reference: sp.csr_matrix, other: sp.csr_matrix, rows: np.ndarray, 
         vb = np.sort(exact_cosines(X, np.full(b.size, i), b))
         near_ties += int(va.size == vb.size and np.allclose(va, vb, atol=1e-6))
     bad = len(rows) - identical - near_ties
-    return (f"{identical}/{len(rows)} rows identical, {near_ties} differ only among tied values"
-            + ("" if bad == 0 else f", {bad} DISAGREE"))
+    return f"{identical}/{len(rows)} rows identical, {near_ties} differ only among tied values" + (
+        "" if bad == 0 else f", {bad} DISAGREE"
+    )
 
 
 def line(name: str, seconds: float, peak: float, base_seconds: float, base_peak: float, note: str = "") -> None:
-    print(f"  {name:<34} {seconds:9.1f} s {format_bytes(peak):>11}   time x{seconds / base_seconds:7.1f}"
-          f"   memory x{peak / max(base_peak, 1):6.1f}  {note}", flush=True)
+    print(
+        f"  {name:<34} {seconds:9.1f} s {format_bytes(peak):>11}   time x{seconds / base_seconds:7.1f}"
+        f"   memory x{peak / max(base_peak, 1):6.1f}  {note}",
+        flush=True,
+    )
 
 
 def compare(path: Path, X: sp.csr_matrix, k: int, tutorial_rows: int, what: str) -> None:
@@ -192,8 +198,14 @@ def compare(path: Path, X: sp.csr_matrix, k: int, tutorial_rows: int, what: str)
     line("cfutils.cosine_top_k", ours_s, ours_peak, ours_s, ours_peak)
     rows = np.random.default_rng(0).choice(n, min(tutorial_rows, n), replace=False)
     tut_s, tut_peak, tut = isolated("tutorial_top_k", path, k=k, rows=rows, transpose=transpose)
-    line(f"tutorial loop (x{n / len(rows):.0f} of {len(rows)} rows)", tut_s * n / len(rows), tut_peak, ours_s,
-         ours_peak, agreement(ours, tut, rows, X))
+    line(
+        f"tutorial loop (x{n / len(rows):.0f} of {len(rows)} rows)",
+        tut_s * n / len(rows),
+        tut_peak,
+        ours_s,
+        ours_peak,
+        agreement(ours, tut, rows, X),
+    )
     old_s, old_peak, old = isolated("scipy_blocks_top_k", path, k=k, transpose=transpose)
     line("cfutils before (scipy blocks)", old_s, old_peak, ours_s, ours_peak, agreement(ours, old, np.arange(n), X))
     sk_s, sk_peak, sk = isolated("sklearn_top_k", path, k=k, transpose=transpose)
@@ -208,20 +220,28 @@ def compare(path: Path, X: sp.csr_matrix, k: int, tutorial_rows: int, what: str)
 def scale(fraction: float, user_fraction: float, k: int, workdir: Path) -> None:
     start = time.perf_counter()
     X = netflix_like_matrix(fraction)
-    print(f"\nNetflix-like matrix at fraction {fraction} generated in {time.perf_counter() - start:.0f} s:",
-          degree_summary(X), flush=True)
+    print(
+        f"\nNetflix-like matrix at fraction {fraction} generated in {time.perf_counter() - start:.0f} s:",
+        degree_summary(X),
+        flush=True,
+    )
     path = workdir / "scale.npz"
     sp.save_npz(path, X, compressed=False)
     budget = 6 * GiB
     seconds, peak, movies = isolated("ours_top_k", path, k=k, transpose=True, budget_bytes=budget)
-    print(f"  movie-movie top-{k}, all {X.shape[1]:,} movies: {seconds:.1f} s, working peak {format_bytes(peak)}"
-          f" (budget {format_bytes(budget)}); at fraction 1 about {seconds / fraction:.0f} s (cost ~ users)",
-          flush=True)
+    print(
+        f"  movie-movie top-{k}, all {X.shape[1]:,} movies: {seconds:.1f} s, working peak {format_bytes(peak)}"
+        f" (budget {format_bytes(budget)}); at fraction 1 about {seconds / fraction:.0f} s (cost ~ users)",
+        flush=True,
+    )
     X_movies = X.T.tocsr()
     old_s, old_peak, old = isolated("scipy_blocks_top_k", path, k=k, transpose=True, budget_bytes=budget)
-    print(f"    before (scipy blocks): {old_s:.1f} s, working peak {format_bytes(old_peak)}, x{old_s / seconds:.1f}"
-          f" the time; at fraction 1 about {old_s / fraction:.0f} s; "
-          f"{agreement(movies, old, np.arange(X.shape[1]), X_movies)}", flush=True)
+    print(
+        f"    before (scipy blocks): {old_s:.1f} s, working peak {format_bytes(old_peak)}, x{old_s / seconds:.1f}"
+        f" the time; at fraction 1 about {old_s / fraction:.0f} s; "
+        f"{agreement(movies, old, np.arange(X.shape[1]), X_movies)}",
+        flush=True,
+    )
     # no sparse_dot_topn here: at fraction 0.1 it was killed for memory at 23.6 GB RSS (2-core box, 23 GB RAM)
     del X, X_movies, movies, old
 
@@ -231,20 +251,27 @@ def scale(fraction: float, user_fraction: float, k: int, workdir: Path) -> None:
     n = U.shape[0]
     exact_s, exact_peak, exact = isolated("ours_top_k", path, k=k, budget_bytes=budget)
     growth = 1 / user_fraction**2
-    print(f"  user-user exact top-{k}, {n:,} users ({U.nnz:,} ratings): {exact_s:.1f} s, working peak "
-          f"{format_bytes(exact_peak)}; at fraction 1 (cost ~ users**2) about {exact_s * growth / 60:.0f} min",
-          flush=True)
+    print(
+        f"  user-user exact top-{k}, {n:,} users ({U.nnz:,} ratings): {exact_s:.1f} s, working peak "
+        f"{format_bytes(exact_peak)}; at fraction 1 (cost ~ users**2) about {exact_s * growth / 60:.0f} min",
+        flush=True,
+    )
     old_s, old_peak, old = isolated("scipy_blocks_top_k", path, k=k, budget_bytes=budget)
-    print(f"    before (scipy blocks): {old_s:.1f} s, working peak {format_bytes(old_peak)}, x{old_s / exact_s:.1f}"
-          f" the time; at fraction 1 about {old_s * growth / 60:.0f} min; {agreement(exact, old, np.arange(n), U)}",
-          flush=True)
+    print(
+        f"    before (scipy blocks): {old_s:.1f} s, working peak {format_bytes(old_peak)}, x{old_s / exact_s:.1f}"
+        f" the time; at fraction 1 about {old_s * growth / 60:.0f} min; {agreement(exact, old, np.arange(n), U)}",
+        flush=True,
+    )
     del old
     sample = np.random.default_rng(0).choice(n, min(2000, n), replace=False)
     for n_components in (64, 256):
         svd_s, svd_peak, approx = isolated("svd_top_k", path, k=k, n_components=n_components)
-        print(f"  user-user SVD-{n_components} top-{k}: {svd_s:.1f} s, working peak {format_bytes(svd_peak)},"
-              f" recall@{k} vs exact {neighbour_recall(exact, approx, sample):.3f} on {len(sample)} users;"
-              f" at fraction 1 about {svd_s * growth / 60:.0f} min", flush=True)
+        print(
+            f"  user-user SVD-{n_components} top-{k}: {svd_s:.1f} s, working peak {format_bytes(svd_peak)},"
+            f" recall@{k} vs exact {neighbour_recall(exact, approx, sample):.3f} on {len(sample)} users;"
+            f" at fraction 1 about {svd_s * growth / 60:.0f} min",
+            flush=True,
+        )
 
 
 def main(argv=None) -> None:

@@ -27,8 +27,10 @@ def growth_exponents(results: list[dict]) -> dict[str, float]:
     """Slope of log(seconds) against log(ratings) between the two largest runs, per stage."""
     small, large = results[-2], results[-1]
     return {
-        name: float(np.log(large["stages"][name]["seconds"] / small["stages"][name]["seconds"])
-                    / np.log(large["ratings"] / small["ratings"]))
+        name: float(
+            np.log(large["stages"][name]["seconds"] / small["stages"][name]["seconds"])
+            / np.log(large["ratings"] / small["ratings"])
+        )
         for name in large["stages"]
         if small["stages"].get(name, {}).get("seconds", 0) > 0 and large["stages"][name]["seconds"] > 0
     }
@@ -42,11 +44,21 @@ def plot(results: list[dict], output: Path) -> None:
         seconds = np.array([result["stages"].get(name, {}).get("seconds", 0.0) for result in results], dtype=float)
         measured = seconds > 0.01  # ~0 s: the stage was skipped (e.g. data already generated) or did not exist yet
         if measured.any():
-            ax.plot(np.array(ratings)[measured], seconds[measured], marker="os^v"[number % 4],
-                    color=colours[number % len(colours)], label=name)
+            ax.plot(
+                np.array(ratings)[measured],
+                seconds[measured],
+                marker="os^v"[number % 4],
+                color=colours[number % len(colours)],
+                label=name,
+            )
     ax.plot(ratings, [result["total_seconds"] for result in results], marker="s", color="black", lw=2, label="total")
-    ax.set(xscale="log", yscale="log", xlabel="ratings", ylabel="wall seconds",
-           title="scale.py: cost of each stage as the data grows")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="ratings",
+        ylabel="wall seconds",
+        title="scale.py: cost of each stage as the data grows",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()

@@ -161,8 +161,9 @@ def prize_protocol(ratings: pd.DataFrame, is_qualifying: np.ndarray, directory: 
     train, test = ratings[~(is_probe | is_qualifying)], ratings[is_probe]
     del is_probe
     model = BiasBaseline()
-    check_budget(model.required_bytes(len(train), 0, 0), budget_bytes, "the probe stage's BiasBaseline fit",
-                 "--memory-budget-gb")
+    check_budget(
+        model.required_bytes(len(train), 0, 0), budget_bytes, "the probe stage's BiasBaseline fit", "--memory-budget-gb"
+    )
     model.fit(train)
     probe_rmse = rmse(test["rating"].to_numpy(), model.predict(test))
     write_qualifying_predictions(qualifying, model.predict(qualifying), directory / "submission.txt")
@@ -171,7 +172,8 @@ def prize_protocol(ratings: pd.DataFrame, is_qualifying: np.ndarray, directory: 
 
 def check_run_fits(n_ratings: int, budget_bytes: float) -> None:
     check_budget(
-        RESIDENT_BYTES_PER_RATING * n_ratings, budget_bytes,
+        RESIDENT_BYTES_PER_RATING * n_ratings,
+        budget_bytes,
         f"a run on {n_ratings:,} ratings ({RESIDENT_BYTES_PER_RATING} bytes per rating at peak)",
         "--memory-budget-gb",
     )
@@ -216,8 +218,14 @@ def prize_stages(ratings: pd.DataFrame, directory: Path, seed: int, budget: floa
         return prize_protocol(ratings, is_qualifying, directory, budget)
 
 
-def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame, users: np.ndarray,
-                 clock: StageClock, step_budget: float) -> dict:
+def model_stages(
+    args: argparse.Namespace,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    users: np.ndarray,
+    clock: StageClock,
+    step_budget: float,
+) -> dict:
     """The rating stages after the split, each timed by ``clock``: the matrix, the top-k lists, and the
     features and XGBoost on the sampled ``users``; returns what they measured."""
     with clock.stage("matrix"):
@@ -230,14 +238,24 @@ def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFra
     with clock.stage("user_top_k"):
         user_top_k = user_neighbours(matrix, users, args.user_k, step_budget)
     with clock.stage("features"):
-        options = dict(k=max(args.user_k, args.movie_k), neighbours=(user_top_k, movie_top_k),
-                       budget_bytes=step_budget, progress=True)
+        options = dict(
+            k=max(args.user_k, args.movie_k),
+            neighbours=(user_top_k, movie_top_k),
+            budget_bytes=step_budget,
+            progress=True,
+        )
         # One call for both parts: the features build their own train matrix, so two calls would build it twice.
         features = similarity_features(train, pd.concat([train_pairs, test_pairs], ignore_index=True), **options)
-        train_features, test_features = features.iloc[: len(train_pairs)], features.iloc[len(train_pairs):]
+        train_features, test_features = features.iloc[: len(train_pairs)], features.iloc[len(train_pairs) :]
     with clock.stage("xgboost_fit"):
-        model = xgboost.XGBRegressor(n_estimators=args.trees, max_depth=6, learning_rate=0.1, n_jobs=2,
-                                     random_state=args.seed, tree_method="hist")
+        model = xgboost.XGBRegressor(
+            n_estimators=args.trees,
+            max_depth=6,
+            learning_rate=0.1,
+            n_jobs=2,
+            random_state=args.seed,
+            tree_method="hist",
+        )
         model.fit(train_features[feature_names()], train_pairs["rating"])
     with clock.stage("test_rmse"):
         test_rmse = rmse(test_pairs["rating"].to_numpy(), model.predict(test_features[feature_names()]))
@@ -248,16 +266,22 @@ def model_stages(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFra
     }
 
 
-def top_n_stages(args: argparse.Namespace, train: pd.DataFrame, listed: np.ndarray, clock: StageClock,
-                 step_budget: float) -> dict:
+def top_n_stages(
+    args: argparse.Namespace, train: pd.DataFrame, listed: np.ndarray, clock: StageClock, step_budget: float
+) -> dict:
     """``top_n_ease`` (EASE on the ``--ease-items`` most rated movies, 0: all) and ``top_n_rerank`` (the
     re-ranker, trained on a global_time validation cut of train): each fits on train and lists ``listed``."""
     ease = EASE(max_items=args.ease_items or None, budget_bytes=step_budget)
     with clock.stage("top_n_ease"):
         copy.deepcopy(ease).fit(train).top_n_batch(listed, n=10)
     with clock.stage("top_n_rerank"):
-        reranker = ReRanker(ease, ItemKNN(args.movie_k, budget_bytes=step_budget), split="global_time",
-                            seed=args.seed, budget_bytes=step_budget).fit(train)
+        reranker = ReRanker(
+            ease,
+            ItemKNN(args.movie_k, budget_bytes=step_budget),
+            split="global_time",
+            seed=args.seed,
+            budget_bytes=step_budget,
+        ).fit(train)
         lists = reranker.top_n_batch(listed, n=10)
     return {"users_listed": int(lists["user_id"].nunique())}
 
@@ -278,11 +302,15 @@ def summary(args: argparse.Namespace, preset: synth.Preset, n_ratings: int, cloc
 
 def print_table(result: dict) -> None:
     test_rmse = f", test RMSE {result['test_rmse']:.4f}" if "test_rmse" in result else ""
-    print(f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}): "
-          f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB{test_rmse}")
+    print(
+        f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}): "
+        f"{result['total_seconds']:.0f} s, peak RSS {result['peak_rss_mb']:.0f} MiB{test_rmse}"
+    )
     if result["prize"]:
-        print(f"Prize protocol: {result['prize']['probe_pairs']:,} probe and {result['prize']['qualifying_pairs']:,} "
-              f"qualifying pairs, BiasBaseline probe RMSE {result['prize']['probe_rmse']:.4f}")
+        print(
+            f"Prize protocol: {result['prize']['probe_pairs']:,} probe and {result['prize']['qualifying_pairs']:,} "
+            f"qualifying pairs, BiasBaseline probe RMSE {result['prize']['probe_rmse']:.4f}"
+        )
     print(f"{'stage':<18}{'seconds':>10}{'peak RSS MiB':>14}")
     for name, stage in result["stages"].items():
         print(f"{name:<18}{stage['seconds']:>10.1f}{stage['peak_rss_mb']:>14.0f}")
@@ -311,13 +339,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top-n-users", type=int, default=1_000)
     parser.add_argument("--ease-items", type=int, default=2_000, help="EASE's most rated movies (0: all 17,770)")
     parser.add_argument("--memory-budget-gb", type=float, default=16.0, help="whole-run resident budget")
-    parser.add_argument("--step-budget-gb", type=float, default=None,
-                        help="working memory of one heavy step (default: cfutils.memory's machine-derived budget)")
+    parser.add_argument(
+        "--step-budget-gb",
+        type=float,
+        default=None,
+        help="working memory of one heavy step (default: cfutils.memory's machine-derived budget)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--prize-only", action="store_true", help="stop after the probe stage")
-    stop.add_argument("--top-n-only", action="store_true",
-                      help="only the data stages, the split and the top-N stages (no Prize files, top-k, features)")
+    stop.add_argument(
+        "--top-n-only",
+        action="store_true",
+        help="only the data stages, the split and the top-N stages (no Prize files, top-k, features)",
+    )
     return parser.parse_args(argv)
 
 
@@ -326,9 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(args)
     except MemoryBudgetError as error:
-        print(f"scale.py stopped before running out of memory: {error}\n"
-              "(a step's `budget_bytes` is set with --step-budget-gb; the whole run's with --memory-budget-gb)",
-              file=sys.stderr)
+        print(
+            f"scale.py stopped before running out of memory: {error}\n"
+            "(a step's `budget_bytes` is set with --step-budget-gb; the whole run's with --memory-budget-gb)",
+            file=sys.stderr,
+        )
         return 2
     save_result(args.output, result)
     print_table(result)

@@ -62,8 +62,10 @@ def _draw_chunk(rng: np.random.Generator, degrees: np.ndarray, popularity: np.nd
     cdf /= cdf[-1]
     users = np.arange(degrees.size, dtype=np.int64)
     heavy = degrees > _HEAVY_USER
-    parts = [u * NETFLIX_MOVIES + rng.choice(NETFLIX_MOVIES, d, replace=False, p=popularity)
-             for u, d in zip(users[heavy], degrees[heavy])]
+    parts = [
+        u * NETFLIX_MOVIES + rng.choice(NETFLIX_MOVIES, d, replace=False, p=popularity)
+        for u, d in zip(users[heavy], degrees[heavy])
+    ]
     missing = np.where(heavy, 0, degrees)
     for _ in range(2):
         rows = np.repeat(users, missing)

@@ -86,10 +86,18 @@ class Stages:
         start = time.perf_counter()
         with PeakMemory() as peak:
             yield
-        row = {"route": route, "stage": name, "seconds": round(time.perf_counter() - start, 2),
-               "python_peak_mb": round(peak.python / MiB), "jvm_peak_mb": round(peak.children / MiB)}
+        row = {
+            "route": route,
+            "stage": name,
+            "seconds": round(time.perf_counter() - start, 2),
+            "python_peak_mb": round(peak.python / MiB),
+            "jvm_peak_mb": round(peak.children / MiB),
+        }
         self.rows.append(row)
-        print(f"{'':9}{row['seconds']:.1f} s, Python {row['python_peak_mb']} MiB, JVM {row['jvm_peak_mb']} MiB", flush=True)
+        print(
+            f"{'':9}{row['seconds']:.1f} s, Python {row['python_peak_mb']} MiB, JVM {row['jvm_peak_mb']} MiB",
+            flush=True,
+        )
 
 
 def prepare(fraction: float, data_dir: Path) -> Path:
@@ -126,8 +134,12 @@ def run(args: argparse.Namespace) -> dict:
     del train, test, models
 
     with stages.stage("spark", "start"):
-        spark = cs.start_session(args.master, driver_memory=args.driver_memory,
-                                 shuffle_partitions=args.shuffle_partitions, app_name="spark_scale")
+        spark = cs.start_session(
+            args.master,
+            driver_memory=args.driver_memory,
+            shuffle_partitions=args.shuffle_partitions,
+            app_name="spark_scale",
+        )
     with stages.stage("spark", "read"):
         ratings = cs.read_ratings_parquet(spark, parquet).persist()
         n_ratings = ratings.count()
@@ -143,18 +155,30 @@ def run(args: argparse.Namespace) -> dict:
         rmses["als"] = cs.spark_rmse(cs.predict_ratings(model, test, mean, scale))
     spark.stop()
 
-    return {"fraction": args.fraction, "ratings": n_ratings, "master": args.master or cs.DEFAULT_MASTER,
-            "driver_memory": args.driver_memory, "rank": args.rank, "iterations": args.iterations,
-            "test_rmse": {k: round(float(v), 5) for k, v in rmses.items()}, "stages": stages.rows,
-            "cpus": os.cpu_count(), "load_average_1min": [load_before, os.getloadavg()[0]]}
+    return {
+        "fraction": args.fraction,
+        "ratings": n_ratings,
+        "master": args.master or cs.DEFAULT_MASTER,
+        "driver_memory": args.driver_memory,
+        "rank": args.rank,
+        "iterations": args.iterations,
+        "test_rmse": {k: round(float(v), 5) for k, v in rmses.items()},
+        "stages": stages.rows,
+        "cpus": os.cpu_count(),
+        "load_average_1min": [load_before, os.getloadavg()[0]],
+    }
 
 
 def print_table(result: dict) -> None:
-    print(f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}), Spark {result['master']}; "
-          f"test RMSE {result['test_rmse']}; {result['cpus']} CPUs, load average {result['load_average_1min']}")
+    print(
+        f"\n{result['ratings']:,} ratings (fraction {result['fraction']:g}), Spark {result['master']}; "
+        f"test RMSE {result['test_rmse']}; {result['cpus']} CPUs, load average {result['load_average_1min']}"
+    )
     print(f"{'route':<7}{'stage':<16}{'seconds':>9}{'Python MiB':>12}{'JVM MiB':>9}")
     for row in result["stages"]:
-        print(f"{row['route']:<7}{row['stage']:<16}{row['seconds']:>9.1f}{row['python_peak_mb']:>12}{row['jvm_peak_mb']:>9}")
+        print(
+            f"{row['route']:<7}{row['stage']:<16}{row['seconds']:>9.1f}{row['python_peak_mb']:>12}{row['jvm_peak_mb']:>9}"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -165,8 +189,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, default=None, help="ALS user and item blocks (default Spark's 10)")
     parser.add_argument("--rank", type=int, default=10)
     parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--svd-max-ratings", type=int, default=20_000_000,
-                        help="skip the Surprise SVD fit above this many train ratings (159 bytes per rating)")
+    parser.add_argument(
+        "--svd-max-ratings",
+        type=int,
+        default=20_000_000,
+        help="skip the Surprise SVD fit above this many train ratings (159 bytes per rating)",
+    )
     return parser.parse_args(argv)
 
 

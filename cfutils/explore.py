@@ -50,8 +50,9 @@ def offer(dropdown: widgets.Dropdown, options: list[tuple[str, int]], show) -> N
 
 
 def movie_label(matrix: RatingMatrix, titles: pd.DataFrame, movie_id: int) -> str:
-    """"Title (n ratings)", with the movie's number of training ratings."""
-    return f"{titles['title'].get(movie_id, movie_id)} ({matrix.movie_counts[matrix.movie_index([movie_id])[0]]:,} ratings)"
+    """ "Title (n ratings)", with the movie's number of training ratings."""
+    count = matrix.movie_counts[matrix.movie_index([movie_id])[0]]
+    return f"{titles['title'].get(movie_id, movie_id)} ({count:,} ratings)"
 
 
 class MovieExplorer:
@@ -62,8 +63,15 @@ class MovieExplorer:
     default movie is the most-rated one; ``max_matches`` caps the title matches offered, most-rated first.
     """
 
-    def __init__(self, matrix: RatingMatrix, titles: pd.DataFrame, top_k: sp.csr_matrix | None = None,
-                 k: int = 10, max_k: int = 50, max_matches: int = 20):
+    def __init__(
+        self,
+        matrix: RatingMatrix,
+        titles: pd.DataFrame,
+        top_k: sp.csr_matrix | None = None,
+        k: int = 10,
+        max_k: int = 50,
+        max_matches: int = 20,
+    ):
         self.matrix, self.titles, self.top_k, self.max_matches = matrix, titles, top_k, max_matches
         self.search = widgets.Text(description="title", placeholder="part of a title")
         self.movie = widgets.Dropdown(description="movie", options=[], layout=widgets.Layout(width="40rem"))
@@ -116,15 +124,26 @@ class UserExplorer:
     user-user ``cosine_top_k``. The presets are the heaviest, median and lightest users.
     """
 
-    def __init__(self, ratings: pd.DataFrame, matrix: RatingMatrix, titles: pd.DataFrame,
-                 top_k: sp.csr_matrix | None = None, k: int = 10, n_history: int = 10):
+    def __init__(
+        self,
+        ratings: pd.DataFrame,
+        matrix: RatingMatrix,
+        titles: pd.DataFrame,
+        top_k: sp.csr_matrix | None = None,
+        k: int = 10,
+        n_history: int = 10,
+    ):
         self.ratings, self.matrix, self.titles, self.top_k = ratings, matrix, titles, top_k
         self.n_history = n_history
         order = np.argsort(-matrix.user_counts, kind="stable")
         presets = {"heaviest": order[0], "median": order[len(order) // 2], "lightest": order[-1]}
-        self.user = widgets.Dropdown(description="user", options=[
-            (f"{name}: user {matrix.user_ids[i]} ({matrix.user_counts[i]:,} ratings)", int(matrix.user_ids[i]))
-            for name, i in presets.items()])
+        self.user = widgets.Dropdown(
+            description="user",
+            options=[
+                (f"{name}: user {matrix.user_ids[i]} ({matrix.user_counts[i]:,} ratings)", int(matrix.user_ids[i]))
+                for name, i in presets.items()
+            ],
+        )
         self.k = widgets.IntSlider(value=k, min=1, max=50, description="k")
         self.view = widgets.HTML()
         self.tables: dict[str, pd.DataFrame] = {}
@@ -136,16 +155,21 @@ class UserExplorer:
         rows = self.ratings[self.ratings["user_id"] == user_id].join(self.titles[["title", "year"]], on="movie_id")
         columns = ["movie_id", "title", "year", "rating", "date"]
         return {
-            "top-rated": rows.sort_values(["rating", "date"], ascending=False, kind="stable")[columns].head(self.n_history),
+            "top-rated": rows.sort_values(["rating", "date"], ascending=False, kind="stable")[columns].head(
+                self.n_history
+            ),
             "most recent": rows.sort_values("date", ascending=False, kind="stable")[columns].head(self.n_history),
         }
 
     def show(self) -> dict[str, pd.DataFrame]:
         """Compute and render the selected user's history and nearest users."""
-        self.tables = {**self.history(self.user.value),
-                       "nearest users": similar_users(self.matrix, self.user.value, k=self.k.value, top_k=self.top_k)}
+        self.tables = {
+            **self.history(self.user.value),
+            "nearest users": similar_users(self.matrix, self.user.value, k=self.k.value, top_k=self.top_k),
+        }
         self.view.value = f"<h4>User {self.user.value}</h4>" + "".join(
-            f"<h4>{name}</h4>{_html(table)}" for name, table in self.tables.items())
+            f"<h4>{name}</h4>{_html(table)}" for name, table in self.tables.items()
+        )
         return self.tables
 
     def static(self) -> HTML:
@@ -181,22 +205,42 @@ class ListExplorer:
     the list before the change ("new" when it entered the list).
     """
 
-    def __init__(self, model, train: pd.DataFrame, titles: pd.DataFrame, users: dict[str, int] | None = None,
-                 n: int = 10, name: str | None = None, max_matches: int = 20):
+    def __init__(
+        self,
+        model,
+        train: pd.DataFrame,
+        titles: pd.DataFrame,
+        users: dict[str, int] | None = None,
+        n: int = 10,
+        name: str | None = None,
+        max_matches: int = 20,
+    ):
         self.model, self.train, self.titles, self.n, self.max_matches = model, train, titles, n, max_matches
         self.name = name or type(model).__name__
         matrix = model.matrix
         if users is None:
             order = np.lexsort((matrix.user_ids, -matrix.user_counts))
-            users = {"heavy": int(matrix.user_ids[order[0]]), "light": int(matrix.user_ids[order[-1]]),
-                     "new": int(matrix.user_ids.max(initial=0)) + 1}
-        counts = {user: int(matrix.user_counts[i]) if i >= 0 else 0 for user, i in zip(users.values(), matrix.user_index(list(users.values())))}
-        self.user = widgets.Dropdown(description="user", options=[
-            (f"{kind}: user {user} ({counts[user]:,} train ratings)", int(user)) for kind, user in users.items()],
-            layout=widgets.Layout(width="30rem"))
+            users = {
+                "heavy": int(matrix.user_ids[order[0]]),
+                "light": int(matrix.user_ids[order[-1]]),
+                "new": int(matrix.user_ids.max(initial=0)) + 1,
+            }
+        counts = {
+            user: int(matrix.user_counts[i]) if i >= 0 else 0
+            for user, i in zip(users.values(), matrix.user_index(list(users.values())))
+        }
+        self.user = widgets.Dropdown(
+            description="user",
+            options=[
+                (f"{kind}: user {user} ({counts[user]:,} train ratings)", int(user)) for kind, user in users.items()
+            ],
+            layout=widgets.Layout(width="30rem"),
+        )
         self.search = widgets.Text(description="title", placeholder="part of a title")
         self.movie = widgets.Dropdown(description="what if", options=[], layout=widgets.Layout(width="30rem"))
-        self.stars = widgets.Dropdown(description="stars", options=[("no what-if", 0)] + [(f"{s}★", s) for s in range(1, 6)])
+        self.stars = widgets.Dropdown(
+            description="stars", options=[("no what-if", 0)] + [(f"{s}★", s) for s in range(1, 6)]
+        )
         self.view = widgets.HTML()
         self.tables: dict[str, pd.DataFrame] = {}
         self.user.observe(lambda change: self.show(), names="value")

@@ -205,8 +205,15 @@ def _exact_neighbour_ratings(X, X_csc, rows, cols, out, budget_bytes, progress) 
         dots[: len(ids)] = 0.0
         accumulate_product(X.indptr, X.indices, X.data, X_csc.indptr, X_csc.indices, X_csc.data, ids, dots)
         out[queries] = _scan_raters(
-            dots, squared_norms, np.searchsorted(ids, rows[queries]), rows[queries], cols[queries],
-            X_csc.indptr, X_csc.indices, X_csc.data, out.shape[1],
+            dots,
+            squared_norms,
+            np.searchsorted(ids, rows[queries]),
+            rows[queries],
+            cols[queries],
+            X_csc.indptr,
+            X_csc.indices,
+            X_csc.data,
+            out.shape[1],
         )
 
 
@@ -234,8 +241,15 @@ def _top_k_neighbour_ratings(X, X_csc, top_k, rows, cols, out, budget_bytes, pro
     for start in progress_bar(range(0, len(order), _WALK_CHUNK), desc="top-k walks", disable=not progress):
         queries = order[start : start + _WALK_CHUNK]
         out[queries] = _walk_neighbours(
-            indptr, neighbours_sorted, X_csc.indptr, X_csc.indices, X_csc.data,
-            rows[queries], cols[queries], out.shape[1], scratch,
+            indptr,
+            neighbours_sorted,
+            X_csc.indptr,
+            X_csc.indices,
+            X_csc.data,
+            rows[queries],
+            cols[queries],
+            out.shape[1],
+            scratch,
         )
 
 

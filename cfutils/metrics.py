@@ -122,16 +122,27 @@ def warm_cold_errors(y_true, predictions: Mapping[str, object], cold) -> pd.Data
     for model, prediction in predictions.items():
         prediction = np.asarray(prediction, dtype=np.float64).ravel()
         if prediction.shape != y_true.shape:
-            raise ValueError(f"predictions of {model!r} differ in length from y_true: {prediction.size} != {y_true.size}")
+            raise ValueError(
+                f"predictions of {model!r} differ in length from y_true: {prediction.size} != {y_true.size}"
+            )
         for part, mask in masks.items():
             if mask.any():
-                rows.append({"model": model, "rows": part, "n": int(mask.sum()),
-                             "rmse": rmse(y_true[mask], prediction[mask]), "mape": mape(y_true[mask], prediction[mask])})
+                rows.append(
+                    {
+                        "model": model,
+                        "rows": part,
+                        "n": int(mask.sum()),
+                        "rmse": rmse(y_true[mask], prediction[mask]),
+                        "mape": mape(y_true[mask], prediction[mask]),
+                    }
+                )
     return pd.DataFrame(rows, columns=["model", "rows", "n", "rmse", "mape"])
 
 
 def warm_cold_table(
-    y_true, predictions: Mapping[str, object], cold,
+    y_true,
+    predictions: Mapping[str, object],
+    cold,
     columns: Sequence[str] = ("test_rmse", "test_mape", "warm_rmse", "cold_rmse"),
 ) -> pd.DataFrame:
     """:func:`warm_cold_errors` as one row per model (index ``model``, in the order given).

@@ -143,8 +143,9 @@ class BiasBaseline:
             return {"method": "als", "n_epochs": self.n_epochs, "reg_u": self.reg_u, "reg_i": self.reg_i}
         return {"method": "sgd", "n_epochs": self.n_epochs, "reg": self.reg, "learning_rate": self.learning_rate}
 
-    def required_bytes(self, n_ratings: int, n_users: int, n_movies: int,
-                       bytes_per_rating: float = SURPRISE_BYTES_PER_RATING) -> float:
+    def required_bytes(
+        self, n_ratings: int, n_users: int, n_movies: int, bytes_per_rating: float = SURPRISE_BYTES_PER_RATING
+    ) -> float:
         """Estimated peak memory of a fit: for ALS the 20-byte ratings frame plus 48 bytes of
         int64/float64 work arrays per rating (codes, ratings, residuals); for SGD a Surprise trainset."""
         return (20 + 48) * n_ratings if self.method == "als" else bytes_per_rating * n_ratings
@@ -194,15 +195,20 @@ class SurpriseModel:
     def make_algo(self) -> surprise.AlgoBase:
         raise NotImplementedError
 
-    def required_bytes(self, n_ratings: int, n_users: int, n_movies: int,
-                       bytes_per_rating: float = SURPRISE_BYTES_PER_RATING) -> float:
+    def required_bytes(
+        self, n_ratings: int, n_users: int, n_movies: int, bytes_per_rating: float = SURPRISE_BYTES_PER_RATING
+    ) -> float:
         """Estimated peak memory of a fit: the trainset's Python objects (the factors are small)."""
         return bytes_per_rating * n_ratings
 
     def fit(self, train: pd.DataFrame) -> SurpriseModel:
         sizes = len(train), train["user_id"].nunique(), train["movie_id"].nunique()
-        check_budget(self.required_bytes(*sizes), self.budget_bytes,
-                     f"{self.name} (Surprise) on {len(train):,} ratings", "budget_bytes")
+        check_budget(
+            self.required_bytes(*sizes),
+            self.budget_bytes,
+            f"{self.name} (Surprise) on {len(train):,} ratings",
+            "budget_bytes",
+        )
         self.algo_ = self.make_algo().fit(to_trainset(train))
         return self
 
@@ -246,19 +252,34 @@ class KNNBaseline(SurpriseModel):
     ):
         super().__init__(name or ("knn_users" if user_based else "knn_items"), budget_bytes, progress)
         self.user_based, self.k, self.min_k, self.shrinkage, self.min_support = (
-            user_based, k, min_k, shrinkage, min_support)
+            user_based,
+            k,
+            min_k,
+            shrinkage,
+            min_support,
+        )
         self.baseline = baseline or BiasBaseline()
 
-    def required_bytes(self, n_ratings: int, n_users: int, n_movies: int,
-                       bytes_per_rating: float = SURPRISE_BYTES_PER_RATING) -> float:
+    def required_bytes(
+        self, n_ratings: int, n_users: int, n_movies: int, bytes_per_rating: float = SURPRISE_BYTES_PER_RATING
+    ) -> float:
         n = n_users if self.user_based else n_movies
         return super().required_bytes(n_ratings, n_users, n_movies, bytes_per_rating) + KNN_BYTES_PER_CELL * n**2
 
     def make_algo(self) -> surprise.KNNBaseline:
-        sim_options = {"name": "pearson_baseline", "user_based": self.user_based,
-                       "shrinkage": self.shrinkage, "min_support": self.min_support}
-        return surprise.KNNBaseline(k=self.k, min_k=self.min_k, sim_options=sim_options,
-                                    bsl_options=self.baseline.surprise_options(), verbose=False)
+        sim_options = {
+            "name": "pearson_baseline",
+            "user_based": self.user_based,
+            "shrinkage": self.shrinkage,
+            "min_support": self.min_support,
+        }
+        return surprise.KNNBaseline(
+            k=self.k,
+            min_k=self.min_k,
+            sim_options=sim_options,
+            bsl_options=self.baseline.surprise_options(),
+            verbose=False,
+        )
 
 
 class SVD(SurpriseModel):
@@ -270,16 +291,34 @@ class SVD(SurpriseModel):
     Unknown user: :math:`b_u = 0` and no factor term; the same for an unknown item.
     """
 
-    def __init__(self, n_factors: int = 50, n_epochs: int = 20, lr_all: float = 0.005, reg_all: float = 0.02,
-                 random_state: int = 0, name: str = "svd", budget_bytes: float = DEFAULT_BUDGET_BYTES,
-                 progress: bool = False):
+    def __init__(
+        self,
+        n_factors: int = 50,
+        n_epochs: int = 20,
+        lr_all: float = 0.005,
+        reg_all: float = 0.02,
+        random_state: int = 0,
+        name: str = "svd",
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+        progress: bool = False,
+    ):
         super().__init__(name, budget_bytes, progress)
         self.n_factors, self.n_epochs, self.lr_all, self.reg_all, self.random_state = (
-            n_factors, n_epochs, lr_all, reg_all, random_state)
+            n_factors,
+            n_epochs,
+            lr_all,
+            reg_all,
+            random_state,
+        )
 
     def make_algo(self) -> surprise.SVD:
-        return surprise.SVD(n_factors=self.n_factors, n_epochs=self.n_epochs, lr_all=self.lr_all,
-                            reg_all=self.reg_all, random_state=self.random_state)
+        return surprise.SVD(
+            n_factors=self.n_factors,
+            n_epochs=self.n_epochs,
+            lr_all=self.lr_all,
+            reg_all=self.reg_all,
+            random_state=self.random_state,
+        )
 
 
 class SVDpp(SVD):
@@ -294,14 +333,28 @@ class SVDpp(SVD):
     Unknown user or item: the baseline with that bias 0, no factor term.
     """
 
-    def __init__(self, n_factors: int = 20, n_epochs: int = 20, lr_all: float = 0.007, reg_all: float = 0.02,
-                 random_state: int = 0, name: str = "svdpp", budget_bytes: float = DEFAULT_BUDGET_BYTES,
-                 progress: bool = False):
+    def __init__(
+        self,
+        n_factors: int = 20,
+        n_epochs: int = 20,
+        lr_all: float = 0.007,
+        reg_all: float = 0.02,
+        random_state: int = 0,
+        name: str = "svdpp",
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+        progress: bool = False,
+    ):
         super().__init__(n_factors, n_epochs, lr_all, reg_all, random_state, name, budget_bytes, progress)
 
     def make_algo(self) -> surprise.SVDpp:
-        return surprise.SVDpp(n_factors=self.n_factors, n_epochs=self.n_epochs, lr_all=self.lr_all,
-                              reg_all=self.reg_all, random_state=self.random_state, cache_ratings=True)
+        return surprise.SVDpp(
+            n_factors=self.n_factors,
+            n_epochs=self.n_epochs,
+            lr_all=self.lr_all,
+            reg_all=self.reg_all,
+            random_state=self.random_state,
+            cache_ratings=True,
+        )
 
 
 class FeatureXGB:
@@ -318,8 +371,14 @@ class FeatureXGB:
 
     def __init__(self, n: int = 5, k: int | None = None, name: str = "xgb_features", **xgb_params):
         self.n, self.k, self.name = n, k, name
-        self.xgb_params = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, "random_state": 0,
-                           "n_jobs": 1, **xgb_params}
+        self.xgb_params = {
+            "n_estimators": 100,
+            "max_depth": 6,
+            "learning_rate": 0.1,
+            "random_state": 0,
+            "n_jobs": 1,
+            **xgb_params,
+        }
 
     def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
         """The 13 features of ``pairs`` computed from the training frame."""

@@ -45,5 +45,7 @@ def parallel_map(
     if n_jobs <= 1:
         results: Iterable = (function(*task) for task in tasks)
     else:
-        results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(delayed(function)(*task) for task in tasks)
+        results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+            delayed(function)(*task) for task in tasks
+        )
     return list(progress_bar(results, total=len(tasks), disable=not progress, desc=desc))

@@ -196,8 +196,7 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel
         raise PipelineError(_describe_cell_error(notebook, output, error)) from error
     except Exception as error:  # dead kernel, missing kernel, timeout: same report, no cell
         raise PipelineError(
-            f"{notebook.name} failed: {type(error).__name__}: {error}\n"
-            f"Partial executed notebook (if any): {output}"
+            f"{notebook.name} failed: {type(error).__name__}: {error}\nPartial executed notebook (if any): {output}"
         ) from error
     return time.perf_counter() - start
 
@@ -344,23 +343,41 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execute the numbered notebooks with papermill; write executed notebooks, "
         "figures/, metrics.json, timings.json and report.html into the output folder.",
     )
-    parser.add_argument("--data", default="sample", help='"sample" (default, generated), "movielens-small" (real, embedded) or a ratings file/folder')
+    parser.add_argument(
+        "--data",
+        default="sample",
+        help='"sample" (default, generated), "movielens-small" (real, embedded) or a ratings file/folder',
+    )
     parser.add_argument("--seed", type=int, default=0, help=f"SEED of every notebook, 0 to {MAX_SEED} (default 0)")
     parser.add_argument("--output-dir", default="outputs", help="where results go (default outputs/)")
-    parser.add_argument("--split", choices=SPLIT_METHODS, default="global_time", help="train/test split (default global_time)")
     parser.add_argument(
-        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        "--split", choices=SPLIT_METHODS, default="global_time", help="train/test split (default global_time)"
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
         help="another notebook parameter; VALUE is read as JSON or a Python literal, else as a string",
     )
     parser.add_argument(
-        "--only", action="append", default=[], metavar="NN",
+        "--only",
+        action="append",
+        default=[],
+        metavar="NN",
         help="run only this notebook (number or name); repeatable",
     )
     parser.add_argument("--notebooks-dir", type=Path, default=DEFAULT_NOTEBOOKS_DIR, help="where NN_*.ipynb are")
     parser.add_argument("--kernel", default=KERNEL_NAME, help="Jupyter kernel name (default python3)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="notebooks run at once (default: 2 on the embedded data, 1 on a file of yours)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks run at once (default: 2 on the embedded data, 1 on a file of yours)",
+    )
     return parser
 
 
@@ -375,7 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         notebooks = select_notebooks(discover_notebooks(args.notebooks_dir), args.only)
         if not notebooks:
             raise PipelineError(f"no NN_*.ipynb notebooks in {args.notebooks_dir}")
-        shared = {"DATA": resolve_data(args.data), "SEED": args.seed, "OUTPUT_DIR": str(output_dir), "SPLIT": args.split}
+        shared = {
+            "DATA": resolve_data(args.data),
+            "SEED": args.seed,
+            "OUTPUT_DIR": str(output_dir),
+            "SPLIT": args.split,
+        }
         parameters = plan(notebooks, shared, extra)
         if args.jobs is not None and args.jobs < 1:
             raise PipelineError(f"--jobs {args.jobs}: must be at least 1")

@@ -412,8 +412,9 @@ def find_pairs(ratings: pd.DataFrame, pairs: pd.DataFrame, chunk_rows: int = 8_0
         label = pairs.index[first]
         source, line_number, text = source_line(pairs, label)
         user, movie = pairs.loc[label, "user_id"], pairs.loc[label, "movie_id"]
-        raise DataFormatError(source, f"no rating has this probe pair (CustomerID {user}, MovieID {movie})",
-                              line_number, text)
+        raise DataFormatError(
+            source, f"no rating has this probe pair (CustomerID {user}, MovieID {movie})", line_number, text
+        )
     return mask
 
 
@@ -435,24 +436,30 @@ def prize_story(scores: pd.DataFrame, split: str, generated: bool, submission: s
     """Markdown that reads :func:`prize_scores`' table; ``generated`` says whether the data came
     with ``qualifying_answers.txt``; ``submission`` says what happened to the submission file."""
     if split != "probe":
-        return (f"`SPLIT` is `{split}`, not `probe`: the test RMSE above is not measured on the Prize's probe set, "
-                "so only the reference points are listed. Run with `SPLIT = \"probe\"` (pipeline `--split probe`) "
-                "on data that has `probe.txt`.")
+        return (
+            f"`SPLIT` is `{split}`, not `probe`: the test RMSE above is not measured on the Prize's probe set, "
+            'so only the reference points are listed. Run with `SPLIT = "probe"` (pipeline `--split probe`) '
+            "on data that has `probe.txt`."
+        )
     models = scores.drop(index=list(PRIZE_REFERENCES))
     best = models["probe"].idxmin()
     cinematch = PRIZE_REFERENCES["Cinematch (Netflix's system)"]
-    text = [f"Lowest probe RMSE: **{best}**, {models.loc[best, 'probe']:.4f} (Cinematch: {cinematch['probe']} "
-            "on the real probe set)."]
+    text = [
+        f"Lowest probe RMSE: **{best}**, {models.loc[best, 'probe']:.4f} (Cinematch: {cinematch['probe']} "
+        "on the real probe set)."
+    ]
     if generated:
         quiz = models["quiz"]
         text.append(
             f"Its quiz RMSE is {quiz[best]:.4f} (lowest: {quiz.idxmin()}, {quiz.min():.4f}). This data is generated "
             "(only generated data comes with `qualifying_answers.txt`), so the Prize's numbers are shown for scale "
             "only: the generator has its own rating model, noise level and ratings per user, and an RMSE below "
-            "Cinematch's here says nothing about beating Cinematch on Netflix.")
+            "Cinematch's here says nothing about beating Cinematch on Netflix."
+        )
     else:
         text.append(
             "There is no `qualifying_answers.txt` here, as on the real Netflix data: the qualifying ratings are "
             "withheld, so no quiz RMSE can be measured. If this is the real Netflix data, the probe RMSE values "
-            "compare directly with Cinematch's.")
+            "compare directly with Cinematch's."
+        )
     return " ".join([*text, submission])

@@ -174,8 +174,10 @@ def headline_tables(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     for notebook, name, columns in SUMMARY_TABLES:
         rows = metrics.get(notebook, {}).get(name)
         if isinstance(rows, list) and rows:
-            parts.append(f"<h3>{html.escape(notebook)}: {html.escape(name)}</h3>"
-                         + rows_table(rows, columns, css_class=f"summary-{name}"))
+            parts.append(
+                f"<h3>{html.escape(notebook)}: {html.escape(name)}</h3>"
+                + rows_table(rows, columns, css_class=f"summary-{name}")
+            )
     return "".join(parts)
 
 
@@ -201,8 +203,7 @@ def _folded(value: Any) -> str:
     if len(text) <= FOLD_LIMIT:
         return html.escape(text)
     full = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
-    return (f"<details><summary>{html.escape(text[: FOLD_LIMIT - 1])}…</summary>"
-            f"<pre>{html.escape(full)}</pre></details>")
+    return f"<details><summary>{html.escape(text[: FOLD_LIMIT - 1])}…</summary><pre>{html.escape(full)}</pre></details>"
 
 
 def metrics_table(metrics: Mapping[str, Mapping[str, Any]], wall_seconds: Mapping[str, float]) -> str:
@@ -229,14 +230,18 @@ def summary_section(
     figures_dir: Path,
 ) -> str:
     """``<section id="summary">``: parameters, key numbers, headline tables and figures, contents."""
-    params = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(v))}</td></tr>"
-                     for k, v in parameters.items())
+    params = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(v))}</td></tr>" for k, v in parameters.items()
+    )
     toc = "".join(f'<li><a href="#nb-{html.escape(p.stem)}">{html.escape(p.stem)}</a></li>' for p in notebooks)
-    skipped = "".join(f"<li>{html.escape(name)}: {html.escape(str(records['skipped']))}</li>"
-                      for name, records in metrics.items() if set(records) == {"skipped"})
+    skipped = "".join(
+        f"<li>{html.escape(name)}: {html.escape(str(records['skipped']))}</li>"
+        for name, records in metrics.items()
+        if set(records) == {"skipped"}
+    )
     return (
         '<section id="summary"><h1>Run report</h1><h2>Summary</h2>'
-        f'<h3>Parameters</h3>{_boxed(f"<table class=parameters><tbody>{params}</tbody></table>")}'
+        f"<h3>Parameters</h3>{_boxed(f'<table class=parameters><tbody>{params}</tbody></table>')}"
         f"{key_numbers(metrics)}{headline_tables(metrics)}{headline_figures(figures_dir, notebooks)}"
         + (f"<h3>Skipped notebooks</h3><ul>{skipped}</ul>" if skipped else "")
         + f'<h3>Notebooks</h3><ol>{toc}</ol><p><a href="#records">Every recorded value</a></p></section>'

@@ -120,7 +120,8 @@ def block_rows(n_rows: int, bytes_per_row: int, fixed_bytes: int, budget_bytes: 
     ``budget_bytes``) when not even one row per thread fits.
     """
     check_budget(
-        fixed_bytes + n_threads * bytes_per_row, budget_bytes,
+        fixed_bytes + n_threads * bytes_per_row,
+        budget_bytes,
         f"top-k similarity (prepared input and result, plus one block row on each of {n_threads} threads)",
         "budget_bytes",
     )
@@ -128,8 +129,16 @@ def block_rows(n_rows: int, bytes_per_row: int, fixed_bytes: int, budget_bytes: 
 
 
 def plan_top_k(
-    X, k: int, *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
-    budget_bytes: float = DEFAULT_BUDGET_BYTES, n_threads: int | None = None, dtype=np.float32, rows=None,
+    X,
+    k: int,
+    *,
+    measure: str = "cosine",
+    min_support: int = 1,
+    shrinkage: float = 0.0,
+    budget_bytes: float = DEFAULT_BUDGET_BYTES,
+    n_threads: int | None = None,
+    dtype=np.float32,
+    rows=None,
 ) -> TopKPlan:
     """The block plan of ``cosine_top_k(X, k, ...)`` with the same arguments, computing nothing.
 
@@ -173,9 +182,17 @@ def plan_top_k(
 
 
 def cosine_top_k(
-    X, k: int, *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
-    budget_bytes: float = DEFAULT_BUDGET_BYTES, n_threads: int | None = None, progress: bool = False,
-    dtype=np.float32, rows=None,
+    X,
+    k: int,
+    *,
+    measure: str = "cosine",
+    min_support: int = 1,
+    shrinkage: float = 0.0,
+    budget_bytes: float = DEFAULT_BUDGET_BYTES,
+    n_threads: int | None = None,
+    progress: bool = False,
+    dtype=np.float32,
+    rows=None,
 ) -> sp.csr_matrix:
     """The k most similar other rows of every row of ``X``, as an ``n x n`` CSR matrix.
 
@@ -201,16 +218,27 @@ def cosine_top_k(
         (the listed rows equal those of the full result). ``ValueError`` for an index outside
         ``0 .. n_rows - 1`` (negative ones too: ``-1`` is the "unknown id" of ``RatingMatrix``).
     """
-    plan = plan_top_k(X, k, measure=measure, min_support=min_support, shrinkage=shrinkage,
-                      budget_bytes=budget_bytes, n_threads=n_threads, dtype=dtype, rows=rows)
+    plan = plan_top_k(
+        X,
+        k,
+        measure=measure,
+        min_support=min_support,
+        shrinkage=shrinkage,
+        budget_bytes=budget_bytes,
+        n_threads=n_threads,
+        dtype=dtype,
+        rows=rows,
+    )
     similarity = _prepare(X, measure, dtype, min_support, shrinkage)
     n = X.shape[0]
     wanted = np.arange(n) if rows is None else _row_indices(rows, n)
-    blocks = [wanted[start:start + plan.block_rows] for start in range(0, wanted.size, plan.block_rows)]
+    blocks = [wanted[start : start + plan.block_rows] for start in range(0, wanted.size, plan.block_rows)]
     one_blas_thread = threadpool_limits(1, user_api="blas") if plan.n_threads > 1 else nullcontext()
     with one_blas_thread, ThreadPoolExecutor(plan.n_threads) as pool:
         work = pool.map(lambda rows: _top_k_rows(similarity, rows, k), blocks)
-        parts = list(progress_bar(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block"))
+        parts = list(
+            progress_bar(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block")
+        )
     return _assemble(parts, wanted, n, dtype)
 
 
@@ -249,14 +277,24 @@ def neighbour_recall(exact: sp.csr_matrix, approximate: sp.csr_matrix, rows=None
     r"""Recall@k of approximate neighbour lists: the mean, over ``rows`` (default all) that have exact
     neighbours, of :math:`|N_{approx}(i) \cap N_{exact}(i)| / |N_{exact}(i)|`; NaN if no row has any."""
     rows = np.arange(exact.shape[0]) if rows is None else np.asarray(rows)
-    shares = [np.isin(exact.indices[exact.indptr[i]:exact.indptr[i + 1]],
-                      approximate.indices[approximate.indptr[i]:approximate.indptr[i + 1]]).mean()
-              for i in rows if exact.indptr[i + 1] > exact.indptr[i]]
+    shares = [
+        np.isin(
+            exact.indices[exact.indptr[i] : exact.indptr[i + 1]],
+            approximate.indices[approximate.indptr[i] : approximate.indptr[i + 1]],
+        ).mean()
+        for i in rows
+        if exact.indptr[i + 1] > exact.indptr[i]
+    ]
     return float(np.mean(shares)) if shares else float("nan")
 
 
 def similarity_rows(
-    X, rows, *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+    X,
+    rows,
+    *,
+    measure: str = "cosine",
+    min_support: int = 1,
+    shrinkage: float = 0.0,
     budget_bytes: float = DEFAULT_BUDGET_BYTES,
 ) -> np.ndarray:
     """The similarities of ``rows`` (indices) with every row of X, as a dense float64 array
@@ -269,14 +307,25 @@ def similarity_rows(
     X = sp.csr_matrix(X)
     rows = _row_indices(rows, X.shape[0])
     _check_arguments(X, 1, measure, min_support, shrinkage)
-    check_budget(3 * 8 * rows.size * X.shape[1] + 3 * 8 * rows.size * X.shape[0], budget_bytes,
-                 f"{rows.size} dense similarity rows of {X.shape[0]:,}", "budget_bytes")
+    check_budget(
+        3 * 8 * rows.size * X.shape[1] + 3 * 8 * rows.size * X.shape[0],
+        budget_bytes,
+        f"{rows.size} dense similarity rows of {X.shape[0]:,}",
+        "budget_bytes",
+    )
     return _supported_block(_prepare(X, measure, np.float64, min_support, shrinkage), rows)
 
 
 def similar_movies(
-    matrix, movie_id: int, k: int = 10, titles: pd.DataFrame | None = None, top_k: sp.csr_matrix | None = None,
-    *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+    matrix,
+    movie_id: int,
+    k: int = 10,
+    titles: pd.DataFrame | None = None,
+    top_k: sp.csr_matrix | None = None,
+    *,
+    measure: str = "cosine",
+    min_support: int = 1,
+    shrinkage: float = 0.0,
 ) -> pd.DataFrame:
     """The k movies most similar to ``movie_id``, best first: columns ``movie_id, title, year,
     similarity, n_ratings, n_common`` (the neighbour's number of raters, raters in common).
@@ -323,8 +372,14 @@ def pick_movie(matrix, titles: pd.DataFrame, title: str | None = None) -> int:
 
 
 def similar_users(
-    matrix, user_id: int, k: int = 10, top_k: sp.csr_matrix | None = None,
-    *, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0,
+    matrix,
+    user_id: int,
+    k: int = 10,
+    top_k: sp.csr_matrix | None = None,
+    *,
+    measure: str = "cosine",
+    min_support: int = 1,
+    shrinkage: float = 0.0,
 ) -> pd.DataFrame:
     """The k users most similar to ``user_id``, best first: columns ``user_id, similarity,
     n_ratings, n_common``. Same rules as :func:`similar_movies`, with a user-user ``top_k``
@@ -340,8 +395,9 @@ def _compact_index(index: int, name: str, raw_id) -> int:
     return int(index)
 
 
-def _neighbour_table(rows: sp.csr_matrix, index: int, k: int, top_k, options: dict,
-                     raw_ids: np.ndarray, id_column: str) -> pd.DataFrame:
+def _neighbour_table(
+    rows: sp.csr_matrix, index: int, k: int, top_k, options: dict, raw_ids: np.ndarray, id_column: str
+) -> pd.DataFrame:
     """Neighbours of row ``index`` of ``rows`` (read from ``top_k`` or computed) as a table, best first."""
     if top_k is not None:
         start, stop = top_k.indptr[index], top_k.indptr[index + 1]
@@ -352,15 +408,18 @@ def _neighbour_table(rows: sp.csr_matrix, index: int, k: int, top_k, options: di
         _check_arguments(rows, k, **options)
         _, neighbours, values = _top_k_rows(_prepare(rows, dtype=np.float32, **options), np.array([index]), k)
     pattern = (rows != 0).astype(np.int64)
-    return pd.DataFrame({
-        id_column: raw_ids[neighbours],
-        "similarity": values.astype(np.float64),
-        "n_ratings": np.diff(pattern.indptr)[neighbours],
-        "n_common": (pattern[neighbours] @ pattern[index].T).toarray().ravel(),
-    })
+    return pd.DataFrame(
+        {
+            id_column: raw_ids[neighbours],
+            "similarity": values.astype(np.float64),
+            "n_ratings": np.diff(pattern.indptr)[neighbours],
+            "n_common": (pattern[neighbours] @ pattern[index].T).toarray().ravel(),
+        }
+    )
 
 
 # --- the engine: prepared operands -> dense similarity blocks -> exact top-k -------------------
+
 
 @dataclass(frozen=True)
 class _Similarity:
@@ -410,7 +469,8 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     _centre_in_place(X, measure)
     counts = np.diff(X.indptr)
     squared_norms = np.bincount(
-        np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0])
+        np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]
+    )
     exact_ties = _exact_ties_possible(measure, shrinkage) and not (X.data < 0).any()
     raw = X.data.astype(np.float64) if exact_ties else None
     X.data *= np.repeat(_inverse_norms(squared_norms).astype(work_dtype), counts)

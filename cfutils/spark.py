@@ -58,7 +58,9 @@ _RECORD_BITS = 33
 
 
 def start_session(
-    master: str | None = None, driver_memory: str = "2g", shuffle_partitions: int | None = None,
+    master: str | None = None,
+    driver_memory: str = "2g",
+    shuffle_partitions: int | None = None,
     app_name: str = "cfutils",
 ) -> SparkSession:
     """A Spark session on ``master`` (default ``$SPARK_MASTER``, else ``local[*]``).
@@ -122,8 +124,11 @@ def with_row_position(frame: DataFrame, name: str = ROW) -> DataFrame:
     offsets = counts.assign(_offset=counts["count"].cumsum() - counts["count"])[["_part", "_offset"]]
     offset_table = frame.sparkSession.createDataFrame(offsets.astype("int64"))
     record = F.col("_id").bitwiseAND(F.lit((1 << _RECORD_BITS) - 1))
-    return (marked.join(F.broadcast(offset_table), partition == F.col("_part"))
-            .withColumn(name, F.col("_offset") + record).drop("_id", "_part", "_offset"))
+    return (
+        marked.join(F.broadcast(offset_table), partition == F.col("_part"))
+        .withColumn(name, F.col("_offset") + record)
+        .drop("_id", "_part", "_offset")
+    )
 
 
 def read_ratings_parquet(spark: SparkSession, path: str) -> DataFrame:
@@ -134,14 +139,19 @@ def read_ratings_parquet(spark: SparkSession, path: str) -> DataFrame:
     which is what the ``random`` split draws from and what breaks a tie on every key.
     """
     frame = spark.read.parquet(str(path)).select(
-        F.col("user_id").cast("int"), F.col("movie_id").cast("int"), F.col("rating").cast("float"),
-        F.col("date").cast("timestamp_ntz").alias("date"))
+        F.col("user_id").cast("int"),
+        F.col("movie_id").cast("int"),
+        F.col("rating").cast("float"),
+        F.col("date").cast("timestamp_ntz").alias("date"),
+    )
     return with_row_position(frame)
 
 
 def from_pandas(spark: SparkSession, ratings: pd.DataFrame) -> DataFrame:
     """A pandas ratings frame as a Spark frame with ``row`` = its position (for tests and small data)."""
-    frame = spark.createDataFrame(ratings[RATING_COLUMNS].reset_index(drop=True).assign(**{ROW: np.arange(len(ratings))}))
+    frame = spark.createDataFrame(
+        ratings[RATING_COLUMNS].reset_index(drop=True).assign(**{ROW: np.arange(len(ratings))})
+    )
     return frame.withColumn("date", F.col("date").cast("timestamp_ntz"))
 
 
@@ -174,14 +184,18 @@ def spark_split(frame: DataFrame, method: str = "global_time", test_size: float 
     """
     _check_fraction(test_size)
     if ROW not in frame.columns:
-        raise ValueError(f"the frame needs the `{ROW}` column of read_ratings_parquet, from_pandas or with_row_position")
+        raise ValueError(
+            f"the frame needs the `{ROW}` column of read_ratings_parquet, from_pandas or with_row_position"
+        )
     if method == "global_time":
         n = frame.count()
         n_test = int(round(test_size * n))
         order = with_row_position(frame.orderBy("date", "user_id", "movie_id", ROW), "_order")
         is_test = F.col("_order") >= n - n_test
     elif method == "per_user_time":
-        order = frame.withColumn("_k", F.row_number().over(Window.partitionBy("user_id").orderBy("date", "movie_id", ROW)))
+        order = frame.withColumn(
+            "_k", F.row_number().over(Window.partitionBy("user_id").orderBy("date", "movie_id", ROW))
+        )
         order = order.withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy("user_id")))
         is_test = F.col("_k") > F.col("_n") - F.floor(F.lit(float(test_size)) * F.col("_n"))
     elif method == "random":
@@ -204,8 +218,16 @@ def split_identical(spark_parts: Split, pandas_parts: Split) -> bool:
 # --------------------------------------------------------------------------- ALS
 
 
-def fit_als(train: DataFrame, rank: int = 10, regParam: float = 0.1, maxIter: int = 10, implicit: bool = False,
-            alpha: float = 1.0, seed: int = 0, blocks: int | None = None) -> ALSModel:
+def fit_als(
+    train: DataFrame,
+    rank: int = 10,
+    regParam: float = 0.1,
+    maxIter: int = 10,
+    implicit: bool = False,
+    alpha: float = 1.0,
+    seed: int = 0,
+    blocks: int | None = None,
+) -> ALSModel:
     """:class:`pyspark.ml.recommendation.ALS` on ``train`` (see the module docstring for the loss).
 
     ``implicit`` fits confidences :math:`1 + \\alpha r_{ui}` instead of the ratings. ``blocks``
@@ -213,8 +235,19 @@ def fit_als(train: DataFrame, rank: int = 10, regParam: float = 0.1, maxIter: in
     exchanged between blocks once per half-iteration, so it is the unit of parallelism.
     """
     options = {"numUserBlocks": blocks, "numItemBlocks": blocks} if blocks else {}
-    als = ALS(userCol="user_id", itemCol="movie_id", ratingCol="rating", rank=rank, regParam=regParam,
-              maxIter=maxIter, implicitPrefs=implicit, alpha=alpha, seed=seed, coldStartStrategy="nan", **options)
+    als = ALS(
+        userCol="user_id",
+        itemCol="movie_id",
+        ratingCol="rating",
+        rank=rank,
+        regParam=regParam,
+        maxIter=maxIter,
+        implicitPrefs=implicit,
+        alpha=alpha,
+        seed=seed,
+        coldStartStrategy="nan",
+        **options,
+    )
     return als.fit(train)
 
 
@@ -226,7 +259,9 @@ def predict_ratings(model: ALSModel, pairs: DataFrame, train_mean: float, scale:
     return model.transform(pairs).withColumn("prediction", clipped.cast("double"))
 
 
-def predict_in_row_order(model: ALSModel, pairs: DataFrame, train_mean: float, scale: tuple[float, float]) -> np.ndarray:
+def predict_in_row_order(
+    model: ALSModel, pairs: DataFrame, train_mean: float, scale: tuple[float, float]
+) -> np.ndarray:
     """:func:`predict_ratings` of ``pairs``, collected as a numpy array in ``row`` order: aligned with
     ``to_pandas(pairs)``, so it scores against the same rows as a single-machine model's predictions."""
     predictions = predict_ratings(model, pairs, train_mean, scale).select(ROW, "prediction").orderBy(ROW)
@@ -239,8 +274,12 @@ def spark_rmse(predictions: DataFrame) -> float:
     return float(predictions.agg(F.sqrt(F.avg(error * error))).first()[0])
 
 
-def grid_search(fit: Callable[..., ALSModel], score: Callable[[ALSModel], float], grid: Mapping[str, Sequence],
-                higher_is_better: bool = False) -> tuple[pd.DataFrame, dict]:
+def grid_search(
+    fit: Callable[..., ALSModel],
+    score: Callable[[ALSModel], float],
+    grid: Mapping[str, Sequence],
+    higher_is_better: bool = False,
+) -> tuple[pd.DataFrame, dict]:
     """Every combination of ``grid`` (a dict of lists): ``score(fit(**params))``.
 
     Returns the table (one row per combination, column ``score``) and the best parameters;
@@ -300,8 +339,11 @@ def als_top_n(model: ALSModel, train: DataFrame, users: DataFrame, n: int = 10) 
     for bucket in sorted(row["bucket"] for row in buckets.select("bucket").distinct().collect()):
         subset = buckets.filter(F.col("bucket") == bucket).select("user_id")
         listed = model.recommendForUserSubset(subset, n + bucket)
-        parts.append(listed.select("user_id", F.explode("recommendations").alias("r"))
-                     .select("user_id", F.col("r.movie_id").alias("movie_id"), F.col("r.rating").cast("double").alias("score")))
+        parts.append(
+            listed.select("user_id", F.explode("recommendations").alias("r")).select(
+                "user_id", F.col("r.movie_id").alias("movie_id"), F.col("r.rating").cast("double").alias("score")
+            )
+        )
     empty = train.sparkSession.createDataFrame([], "user_id int, movie_id int, score double")
     warm = _rank_unseen(functools.reduce(DataFrame.unionByName, parts, empty), train, n)
     cold = popular_top_n(train, users.select("user_id").distinct().join(known, "user_id", "left_anti"), n)
@@ -332,13 +374,19 @@ def stage_timings(spark: SparkSession, job_group: str) -> pd.DataFrame:
     except OSError:  # URLError, a refused connection or a timeout
         return pd.DataFrame()
     wanted = {stage for job in jobs if job.get("jobGroup") == job_group for stage in job["stageIds"]}
-    rows = [{
-        "stage": stage["stageId"], "name": stage["name"].split(" at ")[0], "tasks": stage["numTasks"],
-        "seconds": _seconds(stage.get("submissionTime"), stage.get("completionTime")),
-        "executor_seconds": stage.get("executorRunTime", 0) / 1000,
-        "shuffle_read_MiB": stage.get("shuffleReadBytes", 0) / 2**20,
-        "shuffle_write_MiB": stage.get("shuffleWriteBytes", 0) / 2**20,
-    } for stage in stages if stage["stageId"] in wanted and stage["status"] == "COMPLETE"]
+    rows = [
+        {
+            "stage": stage["stageId"],
+            "name": stage["name"].split(" at ")[0],
+            "tasks": stage["numTasks"],
+            "seconds": _seconds(stage.get("submissionTime"), stage.get("completionTime")),
+            "executor_seconds": stage.get("executorRunTime", 0) / 1000,
+            "shuffle_read_MiB": stage.get("shuffleReadBytes", 0) / 2**20,
+            "shuffle_write_MiB": stage.get("shuffleWriteBytes", 0) / 2**20,
+        }
+        for stage in stages
+        if stage["stageId"] in wanted and stage["status"] == "COMPLETE"
+    ]
     return pd.DataFrame(rows).sort_values("stage", ignore_index=True) if rows else pd.DataFrame()
 
 

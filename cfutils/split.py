@@ -46,9 +46,7 @@ def _chronological_order(ratings: pd.DataFrame) -> np.ndarray:
     The ids break ties between ratings of the same day, so the split does not
     depend on the order of the rows in the input.
     """
-    return np.lexsort(
-        (ratings["movie_id"].to_numpy(), ratings["user_id"].to_numpy(), ratings["date"].to_numpy())
-    )
+    return np.lexsort((ratings["movie_id"].to_numpy(), ratings["user_id"].to_numpy(), ratings["date"].to_numpy()))
 
 
 def _take(ratings: pd.DataFrame, is_test: np.ndarray) -> Split:
@@ -142,7 +140,9 @@ def make_split(
     """
     if method == "probe":
         if probe is None:
-            raise ValueError("SPLIT='probe' needs the Netflix Prize file probe.txt next to the ratings; this data has none")
+            raise ValueError(
+                "SPLIT='probe' needs the Netflix Prize file probe.txt next to the ratings; this data has none"
+            )
         return probe_split(ratings, probe)
     if method == "global_time":
         return temporal_split(ratings, test_size)

@@ -75,8 +75,12 @@ def folds_for(split: str) -> tuple[str, str]:
 def support_counts(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     r"""Cold-start inputs: :math:`\log(1 + n_u)` and :math:`\log(1 + n_i)`, the numbers of ratings of each
     pair's user and movie in ``fit_part`` (0 for a user or movie it has never seen)."""
-    counts = {f"log_n_{who}": np.log1p(pairs[f"{who}_id"].map(fit_part[f"{who}_id"].value_counts())
-                                        .fillna(0).to_numpy(np.float64)) for who in ("user", "movie")}
+    counts = {
+        f"log_n_{who}": np.log1p(
+            pairs[f"{who}_id"].map(fit_part[f"{who}_id"].value_counts()).fillna(0).to_numpy(np.float64)
+        )
+        for who in ("user", "movie")
+    }
     return pd.DataFrame(counts, index=pairs.index)
 
 
@@ -85,7 +89,9 @@ def base_predictions(models: Sequence, pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({model.name: model.predict(pairs) for model in models}, index=pairs.index)
 
 
-def fold_cuts(train: pd.DataFrame, n_folds: int, seed: int, rule: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+def fold_cuts(
+    train: pd.DataFrame, n_folds: int, seed: int, rule: str
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """The ``(fit, predict)`` row masks of each fold of ``rule``, and the mask of the rows predicted.
 
     ``"random"``: K = ``n_folds`` random folds (:func:`fold_ids`), fold f predicted from the
@@ -139,8 +145,9 @@ def out_of_fold_predictions(
     not modified (each fold fits an :func:`~cfutils.models.unfitted_copy`). Costs
     ``n_folds`` fits per model.
     """
-    return out_of_fold(partial(refit_and_predict, [unfitted_copy(model) for model in models]), train, n_folds, seed,
-                       progress)
+    return out_of_fold(
+        partial(refit_and_predict, [unfitted_copy(model) for model in models]), train, n_folds, seed, progress
+    )
 
 
 def refit_and_predict(models: Sequence, fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -151,16 +158,18 @@ def refit_and_predict(models: Sequence, fit_part: pd.DataFrame, pairs: pd.DataFr
     return base_predictions([unfitted_copy(model).fit(fit_part) for model in models], pairs)
 
 
-def stack_inputs(fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence, n: int, k: int | None
-                 ) -> pd.DataFrame:
+def stack_inputs(
+    fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence, n: int, k: int | None
+) -> pd.DataFrame:
     """The 13 features (:func:`cfutils.features.similarity_features` with ``n``, ``k``) and the
     support counts of ``pairs`` from ``fit_part``, then one column per fitted base model."""
     features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=n, k=k)
     return pd.concat([features, support_counts(fit_part, pairs), base_predictions(fitted_models, pairs)], axis=1)
 
 
-def refit_stack_inputs(models: Sequence, n: int, k: int | None, fit_part: pd.DataFrame, pairs: pd.DataFrame
-                       ) -> pd.DataFrame:
+def refit_stack_inputs(
+    models: Sequence, n: int, k: int | None, fit_part: pd.DataFrame, pairs: pd.DataFrame
+) -> pd.DataFrame:
     """:func:`stack_inputs` with unfitted copies of ``models`` fitted on ``fit_part``: one fold's
     training rows of the out-of-fold stack."""
     return stack_inputs(fit_part, pairs, [unfitted_copy(model).fit(fit_part) for model in models], n, k)
@@ -218,8 +227,14 @@ class StackedXGB:
         self.margin = margin
         self.n, self.k, self.seed, self.progress, self.workers = n, k, seed, progress, workers
         self.name = name or ("xgb_stack" if out_of_fold else "xgb_stack_in_sample")
-        self.xgb_params = {"n_estimators": 300, "max_depth": 6, "learning_rate": 0.05, "random_state": seed,
-                           "n_jobs": 1, **xgb_params}
+        self.xgb_params = {
+            "n_estimators": 300,
+            "max_depth": 6,
+            "learning_rate": 0.05,
+            "random_state": seed,
+            "n_jobs": 1,
+            **xgb_params,
+        }
 
     def inputs(self, fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence) -> pd.DataFrame:
         """:func:`stack_inputs` with this stack's ``n`` and ``k``."""
@@ -234,19 +249,22 @@ class StackedXGB:
         )
         if self.out_of_fold:
             compute = partial(refit_stack_inputs, [unfitted_copy(m) for m in self.base_models], self.n, self.k)
-            self.train_inputs_ = out_of_fold(compute, train, self.n_folds, self.seed, self.progress, self.folds,
-                                             self.workers)
+            self.train_inputs_ = out_of_fold(
+                compute, train, self.n_folds, self.seed, self.progress, self.folds, self.workers
+            )
         else:
             self.train_inputs_ = self.inputs(train, train, self.fitted_models_)
         target = train["rating"].loc[self.train_inputs_.index]
-        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.train_inputs_, target,
-                                                                   base_margin=self._margin(self.train_inputs_))
+        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(
+            self.train_inputs_, target, base_margin=self._margin(self.train_inputs_)
+        )
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         inputs = self.inputs(self.train_, pairs, self.fitted_models_)
-        return np.clip(self.xgb_.predict(inputs, base_margin=self._margin(inputs)).astype(np.float64),
-                       *rating_scale(self.train_))
+        return np.clip(
+            self.xgb_.predict(inputs, base_margin=self._margin(inputs)).astype(np.float64), *rating_scale(self.train_)
+        )
 
     def _margin(self, inputs: pd.DataFrame) -> np.ndarray | None:
         return None if self.margin is None else inputs[self.margin].to_numpy()

@@ -1,7 +1,8 @@
 r"""Surprise adapters: a ratings frame as a ``surprise.Trainset``, and batch prediction.
 
-The adapters (:func:`to_trainset`, :func:`inner_ids`, :func:`predict_pairs`) turn a ratings frame into a ``surprise.Trainset`` and predict a whole frame of pairs at
-once from the fitted parameters, with the same clipping and unknown-user/item rules as
+The adapters (:func:`to_trainset`, :func:`inner_ids`, :func:`predict_pairs`) turn a ratings
+frame into a ``surprise.Trainset`` and predict a whole frame of pairs at once from the fitted
+parameters, with the same clipping and unknown-user/item rules as
 Surprise's ``estimate``. ``algo.predict`` costs a Python call per pair (and a Python
 top-k per pair for KNNBaseline); the batch route is numpy over all pairs.
 

@@ -85,8 +85,9 @@ def select_exact_top_k(S: np.ndarray, self_columns: np.ndarray, k: int, exact: E
     own_squared_norm = exact.squared_norms[self_columns][row]
     key = value**2 * own_squared_norm
     where = np.flatnonzero(uncertain)
-    dots = row_dots(exact.raw.indptr, exact.raw.indices, exact.raw.data, exact.raw.n_columns,
-                       self_columns[row[where]], col[where])
+    dots = row_dots(
+        exact.raw.indptr, exact.raw.indices, exact.raw.data, exact.raw.n_columns, self_columns[row[where]], col[where]
+    )
     positive = dots > 0
     key[where] = np.where(positive, dots**2 / exact.squared_norms[col[where]], -np.inf)
     value[where[positive]] = np.minimum(np.sqrt(key[where[positive]] / own_squared_norm[where[positive]]), 1)

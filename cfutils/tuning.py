@@ -25,8 +25,13 @@ class Tuning:
 
 
 def tune(
-    make_model, grid: Mapping[str, Sequence], train: pd.DataFrame, val_fraction: float = 0.1,
-    progress: bool = False, split: str = "global_time", n_jobs: int | None = None,
+    make_model,
+    grid: Mapping[str, Sequence],
+    train: pd.DataFrame,
+    val_fraction: float = 0.1,
+    progress: bool = False,
+    split: str = "global_time",
+    n_jobs: int | None = None,
 ) -> Tuning:
     """Grid search on a validation set cut from the latest ``val_fraction`` of ``train`` by date.
 
@@ -55,8 +60,12 @@ def validation_rmse(make_model: Callable, params: dict, fit_part: pd.DataFrame, 
 
 
 def tune_each(
-    searches: Mapping[str, tuple[Callable, Mapping[str, Sequence]]], train: pd.DataFrame,
-    val_fraction: float = 0.1, split: str = "global_time", progress: bool = False, n_jobs: int | None = None,
+    searches: Mapping[str, tuple[Callable, Mapping[str, Sequence]]],
+    train: pd.DataFrame,
+    val_fraction: float = 0.1,
+    split: str = "global_time",
+    progress: bool = False,
+    n_jobs: int | None = None,
 ) -> tuple[dict[str, Tuning], dict[str, str]]:
     """:func:`tune` every ``name: (make_model, grid)`` of ``searches``; skip what cannot fit in memory.
 
@@ -70,8 +79,10 @@ def tune_each(
     if split == "random":
         raise ValueError("tune on a time split (global_time or per_user_time), not a random one")
     fit_part, val = make_split(train, split, test_size=val_fraction)
-    combos = {name: [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-              for name, (_, grid) in searches.items()}
+    combos = {
+        name: [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        for name, (_, grid) in searches.items()
+    }
     tasks = [(searches[name][0], params, fit_part, val) for name, points in combos.items() for params in points]
     scores = iter(parallel_map(validation_rmse, tasks, n_jobs, progress, desc="grid"))
     tuning, skipped = {}, {}

@@ -14,8 +14,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDTH = 1280
 
-requires_browser = pytest.mark.skipif(os.environ.get("CFUTILS_BROWSER_TESTS") != "1",
-                                      reason="browser tests: run make test-browser")
+requires_browser = pytest.mark.skipif(
+    os.environ.get("CFUTILS_BROWSER_TESTS") != "1", reason="browser tests: run make test-browser"
+)
 
 
 def launch(playwright):

@@ -67,8 +67,16 @@ def run_pipeline(*args: str, data: Path, output_dir: Path, notebooks_dir: Path =
 
     ``args`` are extra command-line arguments, e.g. ``"--only", "01"`` or ``"-p", "TEST_SIZE", "0.5"``.
     """
-    argv = ["--data", str(data), "--output-dir", str(output_dir), "--notebooks-dir", str(notebooks_dir),
-            "--no-progress", *args]
+    argv = [
+        "--data",
+        str(data),
+        "--output-dir",
+        str(output_dir),
+        "--notebooks-dir",
+        str(notebooks_dir),
+        "--no-progress",
+        *args,
+    ]
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         exit_code = pipeline.main(argv)

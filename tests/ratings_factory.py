@@ -45,7 +45,11 @@ def ratings_frames(draw, max_users: int = 12, max_movies: int = 10, min_size: in
 
 
 def random_ratings(
-    n_users: int = 40, n_movies: int = 25, n_ratings: int = 300, seed: int = 0, n_days: int = 100,
+    n_users: int = 40,
+    n_movies: int = 25,
+    n_ratings: int = 300,
+    seed: int = 0,
+    n_days: int = 100,
     half_stars: bool = False,
 ) -> pd.DataFrame:
     """``n_ratings`` distinct (user, movie) pairs drawn uniformly, on sparse raw ids (user ``3u + 11``,
@@ -54,7 +58,9 @@ def random_ratings(
     rng = np.random.default_rng(seed)
     cells = rng.choice(n_users * n_movies, size=n_ratings, replace=False)
     users, movies = cells // n_movies, cells % n_movies
-    score = 3.5 + rng.normal(0, 0.6, n_users)[users] + rng.normal(0, 0.6, n_movies)[movies] + rng.normal(0, 0.7, n_ratings)
+    score = (
+        3.5 + rng.normal(0, 0.6, n_users)[users] + rng.normal(0, 0.6, n_movies)[movies] + rng.normal(0, 0.7, n_ratings)
+    )
     step = 0.5 if half_stars else 1.0
     stars = np.clip(np.round(score / step) * step, step, 5)
     return ratings_frame(users * 3 + 11, movies * 7 + 2, stars, rng.integers(0, n_days, n_ratings))

@@ -49,8 +49,11 @@ def imports(path: Path) -> tuple[set[str], set[str]]:
 
 
 def modules() -> dict[str, Path]:
-    return {str(p.relative_to(ROOT).with_suffix("")).replace("/", "."): p for p in sorted(PACKAGE.rglob("*.py"))
-            if p.name != "__init__.py" or p.parent != PACKAGE}
+    return {
+        str(p.relative_to(ROOT).with_suffix("")).replace("/", "."): p
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.name != "__init__.py" or p.parent != PACKAGE
+    }
 
 
 def test_every_module_is_in_the_diagram_once():

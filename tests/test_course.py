@@ -84,8 +84,11 @@ def short_citations() -> set[str]:
 def uncited(text: str, citations: set[str]) -> list[str]:
     """Each year in ``text`` not preceded by a citation of the reference list, with its context."""
     text = " ".join(text.split())
-    return [text[max(0, m.start() - 40):m.end()] for m in YEAR.finditer(text)
-            if not any(text[:m.end()].endswith(form) for form in citations)]
+    return [
+        text[max(0, m.start() - 40) : m.end()]
+        for m in YEAR.finditer(text)
+        if not any(text[: m.end()].endswith(form) for form in citations)
+    ]
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -107,8 +110,11 @@ def test_links_the_glossary_before_its_parameters(notebook):
 
 def test_ends_with_the_three_closing_sections_in_order(notebook):
     nb, _ = notebook
-    level_two = [(i, c.source.splitlines()[0]) for i, c in enumerate(nb.cells)
-                 if c.cell_type == "markdown" and c.source.startswith("## ")]
+    level_two = [
+        (i, c.source.splitlines()[0])
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
     assert [heading for _, heading in level_two[-3:]] == CLOSING
     assert level_two[-1][0] == len(nb.cells) - 1, "Further reading is the last cell"
     assert level_two[-2][0] == len(nb.cells) - 2, "Try it comes right before it"
@@ -139,8 +145,13 @@ def test_the_glossary_cites_the_reference_list():
 
 def test_short_citations_follow_the_author_count():
     citations = short_citations()
-    assert {"Koren 2008", "Bennett and Lanning 2007", "Koren, Bell and Volinsky 2009",
-            "Herlocker et al. 1999", "Järvelin and Kekäläinen 2002"} <= citations
+    assert {
+        "Koren 2008",
+        "Bennett and Lanning 2007",
+        "Koren, Bell and Volinsky 2009",
+        "Herlocker et al. 1999",
+        "Järvelin and Kekäläinen 2002",
+    } <= citations
     assert "Koren 2010" not in citations and "Herlocker 1999" not in citations
 
 
@@ -150,8 +161,10 @@ def test_every_local_link_resolves(path):
 
 
 def test_the_link_check_finds_a_broken_anchor(tmp_path):
-    (tmp_path / "a.md").write_text("# Title\n\n## One, two\n\n[ok](#one-two) [ok](b.md#b) [bad](#three) [bad](c.md)\n"
-                                   "[skip](https://example.org/x)\n")
+    (tmp_path / "a.md").write_text(
+        "# Title\n\n## One, two\n\n[ok](#one-two) [ok](b.md#b) [bad](#three) [bad](c.md)\n"
+        "[skip](https://example.org/x)\n"
+    )
     (tmp_path / "b.md").write_text("```\n# not a heading\n```\n# B\n")
     assert broken_links(tmp_path / "a.md") == ["#three", "c.md"]
     assert anchors_of(tmp_path / "b.md") == {"b"}

@@ -58,9 +58,26 @@ def test_environment_yml_uses_python_311_from_conda_forge():
     assert "conda-forge" in text and re.search(r"-\s*python=3\.11\b", text)
 
 
-@pytest.mark.parametrize("name", ["numpy", "pandas", "scipy", "scikit-learn", "xgboost", "seaborn",
-                                  "matplotlib", "papermill", "jupyterlab", "ipykernel", "pyarrow",
-                                  "tqdm", "pytest", "hypothesis", "scikit-surprise"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "numpy",
+        "pandas",
+        "scipy",
+        "scikit-learn",
+        "xgboost",
+        "seaborn",
+        "matplotlib",
+        "papermill",
+        "jupyterlab",
+        "ipykernel",
+        "pyarrow",
+        "tqdm",
+        "pytest",
+        "hypothesis",
+        "scikit-surprise",
+    ],
+)
 def test_design_card_packages_are_pinned(name):
     assert name in _pip_pins()
 

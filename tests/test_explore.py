@@ -14,9 +14,13 @@ from cfutils.recommenders.ease import EASE, RecencyEASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.similarity import similar_movies, similar_users
 
-TITLES = pd.DataFrame({"title": ["Alien", "Aliens", "Heat", "Up", "Alien Nation"],
-                       "year": pd.array([1979, 1986, 1995, 2009, 1988], dtype="Int16")},
-                      index=pd.Index([10, 20, 30, 40, 50], name="movie_id"))
+TITLES = pd.DataFrame(
+    {
+        "title": ["Alien", "Aliens", "Heat", "Up", "Alien Nation"],
+        "year": pd.array([1979, 1986, 1995, 2009, 1988], dtype="Int16"),
+    },
+    index=pd.Index([10, 20, 30, 40, 50], name="movie_id"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +37,10 @@ def test_typing_part_of_a_title_offers_the_matches_most_rated_first_and_shows_ne
     assert explorer.table is None and explorer.view.value == "", "nothing is computed at construction"
     explorer.search.value = "ALIEN"
     counts = train["movie_id"].value_counts()
-    expected = sorted((m for m in TITLES.index if "alien" in TITLES.title[m].lower() and m in counts.index),
-                      key=lambda m: (-counts[m], list(matrix.movie_ids).index(m)))
+    expected = sorted(
+        (m for m in TITLES.index if "alien" in TITLES.title[m].lower() and m in counts.index),
+        key=lambda m: (-counts[m], list(matrix.movie_ids).index(m)),
+    )
     assert [movie for _, movie in explorer.movie.options] == expected
     assert explorer.movie.value == expected[0]
     pd.testing.assert_frame_equal(explorer.table, similar_movies(matrix, expected[0], k=3, titles=TITLES))
@@ -90,11 +96,14 @@ def test_the_static_rendering_is_the_widgets_view_of_the_default_selection(train
 LIST_MODELS = {
     "EASE": lambda: EASE(lam=20.0, max_items=30, fallback_days=30),
     "item-kNN": lambda: ItemKNN(n_neighbours=8, fallback_days=30),
-    "recency EASE + kNN": lambda: RecencyEASE(20.0, recent_weight=1.0, half_life=3.0, knn_weight=0.2, n_neighbours=8,
-                                              max_items=None, fallback_days=30),
+    "recency EASE + kNN": lambda: RecencyEASE(
+        20.0, recent_weight=1.0, half_life=3.0, knn_weight=0.2, n_neighbours=8, max_items=None, fallback_days=30
+    ),
 }
-LIST_TITLES = pd.DataFrame({"title": [f"Film {m}" for m in range(100, 140)], "year": pd.array([1990] * 40, dtype="Int16")},
-                           index=pd.Index(range(100, 140), name="movie_id"))
+LIST_TITLES = pd.DataFrame(
+    {"title": [f"Film {m}" for m in range(100, 140)], "year": pd.array([1990] * 40, dtype="Int16")},
+    index=pd.Index(range(100, 140), name="movie_id"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +216,9 @@ def test_a_new_users_first_rating_gives_the_list_of_an_item_knn_refit(list_train
 
 def test_folding_in_a_movie_unknown_to_train_says_which(list_train):
     model = LIST_MODELS["EASE"]().fit(list_train, LIST_TITLES)
-    history = pd.DataFrame({"movie_id": [100, 999], "rating": [4.0, 5.0], "date": list_train["date"].iloc[:2].to_numpy()})
+    history = pd.DataFrame(
+        {"movie_id": [100, 999], "rating": [4.0, 5.0], "date": list_train["date"].iloc[:2].to_numpy()}
+    )
     with pytest.raises(ValueError, match=r"\[999\]"):
         model.folded_in(1, history)
 

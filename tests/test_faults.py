@@ -65,8 +65,10 @@ def write_netflix(folder: Path, n_movies: int = 6, n_users: int = 40) -> Path:
     lines = []
     for movie in range(1, n_movies + 1):
         lines.append(f"{movie}:")
-        lines += [f"{1000 + 37 * u + movie},{1 + (u * movie) % 5},2005-{1 + u % 12:02d}-{1 + movie:02d}"
-                  for u in range(n_users)]
+        lines += [
+            f"{1000 + 37 * u + movie},{1 + (u * movie) % 5},2005-{1 + u % 12:02d}-{1 + movie:02d}"
+            for u in range(n_users)
+        ]
     path = folder / "combined_data_1.txt"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -136,8 +138,10 @@ def test_random_byte_corruption_never_yields_another_frame(netflix_cache, change
     [
         (["kaggle/combined_data_1.txt", "ml-100k/u.data"], "MovieLens: u.data; Netflix: combined_data_*.txt"),
         (["kaggle/combined_data_1.txt", "ml-100k/u.item"], "MovieLens: u.item; Netflix: combined_data_*.txt"),
-        (["kaggle/combined_data_1.txt", "kaggle/combined_data_2.txt.gz", "netflix_original/training_set"],
-         "Netflix: combined_data_*.txt (2 files), training_set/"),
+        (
+            ["kaggle/combined_data_1.txt", "kaggle/combined_data_2.txt.gz", "netflix_original/training_set"],
+            "Netflix: combined_data_*.txt (2 files), training_set/",
+        ),
         (["ml-100k/u.data", "ml-latest-small/ratings.csv"], "MovieLens: ratings.csv, u.data"),
     ],
 )
@@ -163,8 +167,12 @@ def test_titles_of_the_other_family_are_never_attached(tmp_path):
 def test_prize_files_beside_netflix_ratings_are_part_of_the_data_set(tmp_path):
     source = write_netflix(tmp_path)
     shutil.copy(FIXTURES / "kaggle" / "movie_titles.csv", tmp_path)
-    for name, text in [("probe.txt", "1:\n30878\n"), ("qualifying_answers.txt", "1:\n3.5\n"),
-                       ("README", "1:\n30878\n"), ("notes.md", "1:\n30878\n")]:
+    for name, text in [
+        ("probe.txt", "1:\n30878\n"),
+        ("qualifying_answers.txt", "1:\n3.5\n"),
+        ("README", "1:\n30878\n"),
+        ("notes.md", "1:\n30878\n"),
+    ]:
         (tmp_path / name).write_text(text)
     with gzip.open(tmp_path / "qualifying.txt.gz", "wt") as qualifying:
         qualifying.write("1:\n30878,2005-09-06\n")
@@ -270,8 +278,12 @@ def test_utf8_netflix_titles_are_not_mojibake(tmp_path):
 
 def one_notebook(folder: Path) -> Path:
     folder.mkdir()
-    cells = [new_code_cell('DATA = "sample"\nSEED = 0\nOUTPUT_DIR = "outputs"\nSPLIT = "global_time"',
-                           metadata={"tags": ["parameters"]})]
+    cells = [
+        new_code_cell(
+            'DATA = "sample"\nSEED = 0\nOUTPUT_DIR = "outputs"\nSPLIT = "global_time"',
+            metadata={"tags": ["parameters"]},
+        )
+    ]
     nbformat.write(new_notebook(cells=cells), folder / "01_a.ipynb")
     return folder
 
@@ -280,8 +292,11 @@ def one_notebook(folder: Path) -> Path:
 def test_output_dir_that_cannot_hold_the_results_is_a_usage_error(tmp_path, capsys, where):
     notebooks = one_notebook(tmp_path / "notebooks")
     (tmp_path / "results.txt").write_text("keep me")
-    output_dir = {"a file": tmp_path / "results.txt", "under a file": tmp_path / "results.txt" / "out",
-                  "the notebooks folder": notebooks}[where]
+    output_dir = {
+        "a file": tmp_path / "results.txt",
+        "under a file": tmp_path / "results.txt" / "out",
+        "the notebooks folder": notebooks,
+    }[where]
     argv = ["--output-dir", str(output_dir), "--notebooks-dir", str(notebooks), "--kernel", "no_such_kernel"]
     assert pipeline.main(argv) == 2
     error = capsys.readouterr().err
@@ -295,10 +310,15 @@ def test_output_dir_that_cannot_hold_the_results_is_a_usage_error(tmp_path, caps
 def test_failed_run_removes_its_earlier_artefacts_and_nothing_else(tmp_path):
     notebooks = one_notebook(tmp_path / "notebooks")
     out = tmp_path / "out"
-    ours = ["figures/01_ratings.png", "figures/01_dates.png", "01_a.ipynb", "metrics.json", "timings.json",
-            "report.html"]
-    theirs = ["figures/02_other_notebook.png", "figures/01_notes.txt", "figures/my_plot.png", "notes.md",
-              "02_b.ipynb"]
+    ours = [
+        "figures/01_ratings.png",
+        "figures/01_dates.png",
+        "01_a.ipynb",
+        "metrics.json",
+        "timings.json",
+        "report.html",
+    ]
+    theirs = ["figures/02_other_notebook.png", "figures/01_notes.txt", "figures/my_plot.png", "notes.md", "02_b.ipynb"]
     for name in ours + theirs:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text("from an earlier run")
@@ -372,8 +392,16 @@ def test_time_inside_a_netflix_date_is_reported_as_a_bad_date(tmp_path):
 @pytest.mark.parametrize("seed", ["-1", str(2**31)])
 def test_seed_out_of_range_is_a_usage_error(tmp_path, capsys, seed):
     notebooks = one_notebook(tmp_path / "notebooks")
-    argv = ["--seed", seed, "--output-dir", str(tmp_path / "out"), "--notebooks-dir", str(notebooks),
-            "--kernel", "no_such_kernel"]
+    argv = [
+        "--seed",
+        seed,
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--notebooks-dir",
+        str(notebooks),
+        "--kernel",
+        "no_such_kernel",
+    ]
     assert pipeline.main(argv) == 2
     assert capsys.readouterr().err.startswith(f"error: --seed {seed}: must be an integer from 0 to")
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,4 @@
-"""cfutils.features against a slow reference written straight from the definition. 
+"""cfutils.features against a slow reference written straight from the definition.
 
 The reference loops over pairs in Python and compares cosines exactly: it ranks neighbours by
 cos^2 as a ``Fraction`` of Python integers (the same order as cos, since only cos > 0 counts), so a mathematical
@@ -171,11 +171,13 @@ def test_unseen_users_and_movies_fall_back_to_the_averages():
     pairs = ratings_frame(users=[1, 9, 9], movies=[7, 1, 7], ratings=[0, 0, 0])
     features = similarity_features(train, pairs)
     gavg, uavg_1, mavg_1 = 3.0, 4.0, 3.0
-    expected = np.array([
-        [gavg, *[gavg] * 5, *[uavg_1] * 5, uavg_1, gavg],  # known user, unseen movie: MAvg = GAvg
-        [gavg, *[mavg_1] * 5, *[gavg] * 5, gavg, mavg_1],  # unseen user: UAvg = GAvg
-        [gavg] * 13,  # both unseen
-    ])
+    expected = np.array(
+        [
+            [gavg, *[gavg] * 5, *[uavg_1] * 5, uavg_1, gavg],  # known user, unseen movie: MAvg = GAvg
+            [gavg, *[mavg_1] * 5, *[gavg] * 5, gavg, mavg_1],  # unseen user: UAvg = GAvg
+            [gavg] * 13,  # both unseen
+        ]
+    )
     np.testing.assert_array_equal(features.to_numpy(), expected.astype(np.float32))
 
 
@@ -233,7 +235,9 @@ def test_empty_pairs_give_an_empty_frame_with_the_columns():
 def neighbour_lists(draw, ids: np.ndarray) -> dict:
     """Random neighbour lists {a: {v, ...}} over raw ids, self excluded (cos may be 0 for some)."""
     return {
-        int(a): set(draw(st.lists(st.sampled_from([int(v) for v in ids if v != a]), unique=True))) if len(ids) > 1 else set()
+        int(a): set(draw(st.lists(st.sampled_from([int(v) for v in ids if v != a]), unique=True)))
+        if len(ids) > 1
+        else set()
         for a in ids
     }
 

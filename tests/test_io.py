@@ -283,8 +283,14 @@ def expected_netflix(rows) -> pd.DataFrame:
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=ratings_rows, n_files=st.integers(1, 3), newline=line_end, final=st.booleans(), gz=st.booleans(),
-       piece=st.sampled_from([32, 256, io.PIECE_BYTES]))
+@given(
+    rows=ratings_rows,
+    n_files=st.integers(1, 3),
+    newline=line_end,
+    final=st.booleans(),
+    gz=st.booleans(),
+    piece=st.sampled_from([32, 256, io.PIECE_BYTES]),
+)
 def test_kaggle_layout_round_trip(tmp_path_factory, rows, n_files, newline, final, gz, piece):
     folder = tmp_path_factory.mktemp("kaggle")
     movies = list(dict.fromkeys(m for _, m, _, _ in rows))
@@ -340,8 +346,13 @@ movielens_rows = st.lists(
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=movielens_rows, layout=st.sampled_from(["u.data", "ratings.csv", "ratings.dat"]), newline=line_end,
-       final=st.booleans(), piece=st.sampled_from([32, io.PIECE_BYTES]))
+@given(
+    rows=movielens_rows,
+    layout=st.sampled_from(["u.data", "ratings.csv", "ratings.dat"]),
+    newline=line_end,
+    final=st.booleans(),
+    piece=st.sampled_from([32, io.PIECE_BYTES]),
+)
 def test_movielens_round_trip(tmp_path_factory, rows, layout, newline, final, piece):
     separator = {"u.data": "\t", "ratings.csv": ",", "ratings.dat": "::"}[layout]
     lines = [separator.join(map(str, row)) for row in rows]
@@ -353,14 +364,33 @@ def test_movielens_round_trip(tmp_path_factory, rows, layout, newline, final, pi
 
 
 netflix_line_faults = st.sampled_from(
-    ["", "x", "1,2", "1,2,3,4", "-1,3,2005-01-01", "1,0,2005-01-01", "1,3.0,2005-01-01", "1,3,2005-02-30",
-     "1,3,05-01-01", "1,3,2005-1-1", "99999999999,3,2005-01-01", "1:2", "a:", "1,3,2005-01-01:", " ,3,2005-01-01"]
+    [
+        "",
+        "x",
+        "1,2",
+        "1,2,3,4",
+        "-1,3,2005-01-01",
+        "1,0,2005-01-01",
+        "1,3.0,2005-01-01",
+        "1,3,2005-02-30",
+        "1,3,05-01-01",
+        "1,3,2005-1-1",
+        "99999999999,3,2005-01-01",
+        "1:2",
+        "a:",
+        "1,3,2005-01-01:",
+        " ,3,2005-01-01",
+    ]
 )
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=ratings_rows.filter(bool), fault=netflix_line_faults, where=st.integers(0, 200),
-       piece=st.sampled_from([48, io.PIECE_BYTES]))
+@given(
+    rows=ratings_rows.filter(bool),
+    fault=netflix_line_faults,
+    where=st.integers(0, 200),
+    piece=st.sampled_from([48, io.PIECE_BYTES]),
+)
 def test_any_bad_line_is_found_with_its_number(tmp_path_factory, rows, fault, where, piece):
     """A bad line anywhere: the error names it, exactly where the reference reader stops."""
     lines = netflix_text(rows, "\n", True).splitlines()

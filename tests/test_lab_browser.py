@@ -21,17 +21,24 @@ from urllib.parse import urlparse
 
 import papermill
 import pytest
-
 from browser import WIDTH, launch, requires_browser, watch_console
-from cfutils.dataset import load_dataset
 from conftest import NOTEBOOKS_DIR, REPO_ROOT
+
+from cfutils.dataset import load_dataset
 
 pytestmark = [pytest.mark.notebook, requires_browser]
 
 TOKEN = "cfutils-browser-test"
 #: Notebook 06 on the tiny data, with one value per grid so that running every cell takes seconds.
-SMALL = {"EASE_LAMBDA_GRID": [300.0], "RECENT_WEIGHT_GRID": [1.0], "KNN_WEIGHT_GRID": [0.1],
-         "POPULARITY_WEIGHT_GRID": [1.0], "N_FACTORS": 8, "N_CANDIDATES": 30, "INTERACTIVE": True}
+SMALL = {
+    "EASE_LAMBDA_GRID": [300.0],
+    "RECENT_WEIGHT_GRID": [1.0],
+    "KNN_WEIGHT_GRID": [0.1],
+    "POPULARITY_WEIGHT_GRID": [1.0],
+    "N_FACTORS": 8,
+    "N_CANDIDATES": 30,
+    "INTERACTIVE": True,
+}
 RUN_ALL_SECONDS = 600
 SERVER_START_SECONDS = 60
 
@@ -74,21 +81,39 @@ def lab(tiny_data_dir, tmp_path_factory):
     """(url, notebook name) of a JupyterLab serving a copy of notebook 06 set to the tiny data."""
     root = tmp_path_factory.mktemp("lab")
     notebook = "06_explore.ipynb"
-    papermill.execute_notebook(NOTEBOOKS_DIR / "06_recommendations.ipynb", root / notebook, prepare_only=True,
-                               parameters={"DATA": str(tiny_data_dir), "OUTPUT_DIR": str(root / "outputs"), **SMALL})
-    for plugin, values in (("notebook-extension/tracker", '{"windowingMode": "none"}'),  # every cell in the page
-                           ("apputils-extension/notification", '{"fetchNews": "false"}')):  # no news prompt over the widgets
+    papermill.execute_notebook(
+        NOTEBOOKS_DIR / "06_recommendations.ipynb",
+        root / notebook,
+        prepare_only=True,
+        parameters={"DATA": str(tiny_data_dir), "OUTPUT_DIR": str(root / "outputs"), **SMALL},
+    )
+    for plugin, values in (
+        ("notebook-extension/tracker", '{"windowingMode": "none"}'),  # every cell in the page
+        ("apputils-extension/notification", '{"fetchNews": "false"}'),
+    ):  # no news prompt over the widgets
         settings = root / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         settings.parent.mkdir(parents=True, exist_ok=True)
         settings.write_text(values)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    home = {name: str(root / name.lower()) for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}
-    command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", f"--port={port}",
-               "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={root}", f"--config={REPO_ROOT / 'jupyter_lab_config.py'}",
-               "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={root / 'workspaces'}",
-               f"--LabApp.user_settings_dir={root / 'settings'}"]
+    home = {
+        name: str(root / name.lower())
+        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")
+    }
+    command = [
+        str(Path(sys.executable).with_name("jupyter")),
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        f"--config={REPO_ROOT / 'jupyter_lab_config.py'}",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.workspaces_dir={root / 'workspaces'}",
+        f"--LabApp.user_settings_dir={root / 'settings'}",
+    ]
     if os.geteuid() == 0:
         command.append("--allow-root")
     log = root / "jupyterlab.log"
@@ -131,24 +156,38 @@ def test_the_list_explorer_answers_a_pick_and_a_title_in_jupyterlab(lab, tiny_da
         browser = launch(playwright)
         context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
         outside: list[str] = []
-        context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname == "127.0.0.1"
-                      else (outside.append(route.request.url), route.abort()))
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if urlparse(route.request.url).hostname == "127.0.0.1"
+                else (outside.append(route.request.url), route.abort())
+            ),
+        )
         page = context.new_page()
         console_errors = watch_console(page)
         page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
-        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=120_000)
+        page.wait_for_function(
+            "window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session",
+            timeout=120_000,
+        )
         config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
-        assert config["news"] == {"disabled": True} and "Extension Manager is 'readonly'" in log.read_text(), \
+        assert config["news"] == {"disabled": True} and "Extension Manager is 'readonly'" in log.read_text(), (
             "jupyter_lab_config.py: no news feed, no PyPI extension manager"
+        )
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         try:
             explorer_view(page).filter(has_text="What if user").wait_for(timeout=RUN_ALL_SECONDS * 1000)
         except Exception:
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+            errors = page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            ).all_inner_texts()
             page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
-            pytest.fail(f"no explorer after {RUN_ALL_SECONDS} s; cell errors: {errors[-3:]}; see {tmp_path / 'lab.png'}, {log}")
+            pytest.fail(
+                f"no explorer after {RUN_ALL_SECONDS} s; cell errors: {errors[-3:]}; see {tmp_path / 'lab.png'}, {log}"
+            )
         heavy = text_of(explorer_view(page))
 
         users = page.locator(".widget-dropdown").filter(has=page.locator("label", has_text="user")).locator("select")
@@ -160,7 +199,9 @@ def test_the_list_explorer_answers_a_pick_and_a_title_in_jupyterlab(lab, tiny_da
         assert f"the top 10 of user {light_user}" in light and f"What if user {light_user} rated" in light
 
         counts = dataset.ratings["movie_id"].value_counts()
-        text = next(word for word in str(titles.at[counts.idxmax(), "title"]).split() if len(word) >= 4 and word.isalpha())
+        text = next(
+            word for word in str(titles.at[counts.idxmax(), "title"]).split() if len(word) >= 4 and word.isalpha()
+        )
         page.locator(".widget-text").filter(has=page.locator("label", has_text="title")).locator("input").fill(text)
         typed = wait_for_change(page, light)
         heading = next(line for line in typed.splitlines() if line.startswith("What if user"))

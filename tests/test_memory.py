@@ -23,8 +23,10 @@ def test_check_budget_allows_exactly_the_budget_and_refuses_one_byte_more():
         check_budget(1 * GiB + 1, 1 * GiB, "a block", "budget_bytes")
 
 
-@pytest.mark.parametrize("available, expected", [(22 * GiB, int(0.2 * 22 * GiB)), (8 * GiB, int(1.6 * GiB)),
-                                                 (2 * GiB, MIN_DEFAULT_BUDGET_BYTES)])
+@pytest.mark.parametrize(
+    "available, expected",
+    [(22 * GiB, int(0.2 * 22 * GiB)), (8 * GiB, int(1.6 * GiB)), (2 * GiB, MIN_DEFAULT_BUDGET_BYTES)],
+)
 def test_machine_budget_is_a_fifth_of_available_memory_with_a_floor(available, expected, monkeypatch):
     monkeypatch.delenv(BUDGET_ENV, raising=False)
     assert machine_budget_bytes(available) == expected

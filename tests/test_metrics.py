@@ -255,9 +255,15 @@ def reference_errors(y_true, predictions, cold) -> list[dict]:
         for part, wanted in (("all", None), ("warm", False), ("cold", True)):
             pairs = [(float(y), float(p)) for y, p, c in zip(y_true, prediction, cold) if wanted is None or c == wanted]
             if pairs:
-                rows.append({"model": model, "rows": part, "n": len(pairs),
-                             "rmse": math.sqrt(math.fsum((y - p) ** 2 for y, p in pairs) / len(pairs)),
-                             "mape": 100 * math.fsum(abs(y - p) / y for y, p in pairs) / len(pairs)})
+                rows.append(
+                    {
+                        "model": model,
+                        "rows": part,
+                        "n": len(pairs),
+                        "rmse": math.sqrt(math.fsum((y - p) ** 2 for y, p in pairs) / len(pairs)),
+                        "mape": 100 * math.fsum(abs(y - p) / y for y, p in pairs) / len(pairs),
+                    }
+                )
     return rows
 
 
@@ -267,12 +273,15 @@ def test_warm_cold_errors_equal_a_plain_python_reference(data, n, n_models):
     stars = st.sampled_from([0.5, 1.0, 2.0, 3.5, 4.0, 5.0])
     y_true = data.draw(st.lists(stars, min_size=n, max_size=n))
     cold = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
-    predictions = {f"model {m}": np.array(data.draw(st.lists(st.floats(0.0, 6.0), min_size=n, max_size=n)))
-                   for m in range(n_models)}
+    predictions = {
+        f"model {m}": np.array(data.draw(st.lists(st.floats(0.0, 6.0), min_size=n, max_size=n)))
+        for m in range(n_models)
+    }
     got = warm_cold_errors(pd.Series(y_true, dtype=np.float32), predictions, np.array(cold))
     expected = reference_errors(np.float32(y_true), predictions, cold)
     assert got[["model", "rows", "n"]].to_dict("records") == [
-        {key: row[key] for key in ("model", "rows", "n")} for row in expected]
+        {key: row[key] for key in ("model", "rows", "n")} for row in expected
+    ]
     assert got["rmse"].tolist() == pytest.approx([row["rmse"] for row in expected], rel=1e-12, abs=1e-12)
     assert got["mape"].tolist() == pytest.approx([row["mape"] for row in expected], rel=1e-12, abs=1e-12)
 
@@ -290,8 +299,9 @@ def test_warm_cold_table_lays_out_the_parts_per_model():
 
 def test_warm_cold_table_leaves_a_part_without_rows_nan_and_picks_columns():
     y_true = np.array([4.0, 2.0])
-    table = warm_cold_table(y_true, {"m": np.array([3.0, 2.0])}, np.zeros(2, dtype=bool),
-                            columns=("cold_mape", "warm_rmse", "test_rmse"))
+    table = warm_cold_table(
+        y_true, {"m": np.array([3.0, 2.0])}, np.zeros(2, dtype=bool), columns=("cold_mape", "warm_rmse", "test_rmse")
+    )
     assert list(table.columns) == ["cold_mape", "warm_rmse", "test_rmse"]
     assert math.isnan(table.loc["m", "cold_mape"])
     assert table.loc["m", "warm_rmse"] == table.loc["m", "test_rmse"] == pytest.approx(math.sqrt(0.5))

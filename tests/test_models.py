@@ -42,7 +42,10 @@ def data():
 def test_rating_scale_follows_the_stars():
     assert models.rating_scale(random_ratings(n_ratings=500, n_days=400)) == (1.0, 5.0)
     assert models.rating_scale(random_ratings(n_ratings=500, n_days=400, half_stars=True)) == (0.5, 5.0)
-    assert surprise_batch.to_trainset(random_ratings(n_ratings=500, n_days=400, half_stars=True)).rating_scale == (0.5, 5.0)
+    assert surprise_batch.to_trainset(random_ratings(n_ratings=500, n_days=400, half_stars=True)).rating_scale == (
+        0.5,
+        5.0,
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -79,7 +82,9 @@ def test_batch_prediction_equals_surprise_predict(data, name):
     """Test pairs, in-sample pairs (own rating among the neighbours) and unknown users/items."""
     train, pairs = data
     algo = ALGORITHMS[name]().fit(surprise_batch.to_trainset(train))
-    np.testing.assert_allclose(surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(
+        surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -91,9 +96,13 @@ def test_knn_batch_prediction_keeps_surprises_neighbours_on_ties(ratings):
     list; the batch route must keep the same ones.
     """
     trainset = surprise_batch.to_trainset(ratings)
-    pairs = with_unknowns(ratings, pd.DataFrame(
-        [(u, m) for u in ratings["user_id"].unique() for m in ratings["movie_id"].unique()],
-        columns=["user_id", "movie_id"]))
+    pairs = with_unknowns(
+        ratings,
+        pd.DataFrame(
+            [(u, m) for u in ratings["user_id"].unique() for m in ratings["movie_id"].unique()],
+            columns=["user_id", "movie_id"],
+        ),
+    )
     for user_based in (True, False):
         sim_options = {"name": "pearson_baseline", "user_based": user_based, "min_support": 1, "shrinkage": 0}
         try:
@@ -101,7 +110,9 @@ def test_knn_batch_prediction_keeps_surprises_neighbours_on_ties(ratings):
         except ZeroDivisionError:  # Surprise's pearson_baseline when a residual vector is all zero
             reject()
         algo.sim = np.round(algo.sim * 2) / 2
-        np.testing.assert_allclose(surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs), atol=TOLERANCE)
+        np.testing.assert_allclose(
+            surprise_batch.predict_pairs(algo, pairs), surprise_reference(algo, pairs), atol=TOLERANCE
+        )
 
 
 def test_other_algorithms_fall_back_to_surprise_predict(data):
@@ -114,7 +125,9 @@ def test_other_algorithms_fall_back_to_surprise_predict(data):
 def test_bias_baseline_equals_surprise_baseline_only(data, method):
     train, pairs = data
     model = models.BiasBaseline(method=method, n_epochs=7).fit(train)
-    algo = surprise.BaselineOnly(bsl_options=model.surprise_options(), verbose=False).fit(surprise_batch.to_trainset(train))
+    algo = surprise.BaselineOnly(bsl_options=model.surprise_options(), verbose=False).fit(
+        surprise_batch.to_trainset(train)
+    )
     np.testing.assert_allclose(model.predict(pairs), surprise_reference(algo, pairs), rtol=0, atol=TOLERANCE)
 
 
@@ -162,7 +175,12 @@ def test_surprise_models_predict_what_their_algorithm_predicts(data):
     train, pairs = data
     model = models.KNNBaseline(user_based=False, k=3, shrinkage=50, min_support=3).fit(train)
     np.testing.assert_allclose(model.predict(pairs), surprise_reference(model.algo_, pairs), atol=TOLERANCE)
-    assert model.algo_.sim_options == {"name": "pearson_baseline", "user_based": False, "shrinkage": 50, "min_support": 3}
+    assert model.algo_.sim_options == {
+        "name": "pearson_baseline",
+        "user_based": False,
+        "shrinkage": 50,
+        "min_support": 3,
+    }
 
 
 def test_feature_xgb_uses_train_only(data):
@@ -225,9 +243,11 @@ def test_tune_validates_on_each_users_latest_with_per_user_split():
 
 def test_tune_each_gives_the_same_tables_in_worker_processes(data):
     train, _ = data
-    searches = {"baseline": (models.BiasBaseline, {"reg_u": [2, 15], "reg_i": [5]}),
-                "svd": (lambda n_factors: models.SVD(n_factors=n_factors, n_epochs=3), {"n_factors": [2, 4]}),
-                "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]})}
+    searches = {
+        "baseline": (models.BiasBaseline, {"reg_u": [2, 15], "reg_i": [5]}),
+        "svd": (lambda n_factors: models.SVD(n_factors=n_factors, n_epochs=3), {"n_factors": [2, 4]}),
+        "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]}),
+    }
     serial, serial_skipped = tuning.tune_each(searches, train, n_jobs=1)
     parallel, parallel_skipped = tuning.tune_each(searches, train, n_jobs=2)
     assert list(serial) == list(parallel) == ["baseline", "svd"] and serial_skipped == parallel_skipped
@@ -271,8 +291,10 @@ def test_surprise_memory_estimate_and_budget(data):
 
 def test_a_model_over_its_memory_budget_is_skipped_with_the_guards_reason(data):
     train, _ = data
-    searches = {"baseline": (models.BiasBaseline, {"reg_u": [5]}),
-                "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]})}
+    searches = {
+        "baseline": (models.BiasBaseline, {"reg_u": [5]}),
+        "knn_users": (lambda k: models.KNNBaseline(k=k, budget_bytes=1000), {"k": [10]}),
+    }
     tuned, skipped = tuning.tune_each(searches, train)
     assert list(tuned) == ["baseline"] and list(skipped) == ["knn_users"]
     assert "needs about" in skipped["knn_users"] and "budget_bytes" in skipped["knn_users"]

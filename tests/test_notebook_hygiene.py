@@ -41,7 +41,9 @@ def test_is_valid_and_uses_the_python3_kernel(notebook):
 
 def test_is_committed_without_outputs(notebook):
     nb, _ = notebook
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    dirty = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)
+    ]
     assert not dirty, f"cells {dirty} carry outputs or execution counts; clear them before committing"
     assert "papermill" not in nb.metadata, "this is an executed copy, not the source notebook"
 
@@ -78,7 +80,9 @@ def test_defines_no_long_functions(notebook):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_code_cells_are_short(path):
     nb = nbformat.read(path, as_version=4)
-    long = {cell.get("id"): len(cell.source.splitlines()) for cell in nb.cells
-            if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CELL_LINES}
+    long = {
+        cell.get("id"): len(cell.source.splitlines())
+        for cell in nb.cells
+        if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CELL_LINES
+    }
     assert not long, f"code cells over {MAX_CELL_LINES} lines (id: lines): {long}; move their logic into cfutils"
-

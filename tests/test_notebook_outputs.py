@@ -23,8 +23,9 @@ PROGRESS_MARKS = ("%|", "it/s]", "?B/s]")
 def agg_run(tiny_data_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MPLBACKEND", "Agg")
-        run = run_pipeline("--only", "02", "--only", "05", data=tiny_data_dir,
-                           output_dir=tmp_path_factory.mktemp("agg_run"))
+        run = run_pipeline(
+            "--only", "02", "--only", "05", data=tiny_data_dir, output_dir=tmp_path_factory.mktemp("agg_run")
+        )
     assert run.exit_code == 0, run.stderr
     return run
 

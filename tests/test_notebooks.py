@@ -53,8 +53,11 @@ def test_01_eda(pipeline_run, ratings, tiny_data_dir):
     got = pipeline_run.records("01_eda")
     n = len(ratings)
     # The generator's own specification, independent of the reader.
-    assert (got["n_ratings"], got["n_users"], got["n_movies"]) == (synth.TINY.n_ratings, synth.TINY.n_users,
-                                                                   synth.TINY.n_movies)
+    assert (got["n_ratings"], got["n_users"], got["n_movies"]) == (
+        synth.TINY.n_ratings,
+        synth.TINY.n_users,
+        synth.TINY.n_movies,
+    )
     assert got["n_titles"] == synth.TINY.n_movies
     assert got["duplicates_dropped"] == ratings.attrs["read_report"]["duplicates_dropped"] > 0
     assert got["duplicate_pairs_left"] == 0
@@ -109,7 +112,9 @@ def test_02_sparsity_cold_start(pipeline_run, ratings):
         means = train.groupby(f"{who}_id")["rating"].mean()
         summary = got[f"{who}_mean_summary"]
         assert summary["count"] == len(means)
-        assert (summary["mean"], summary["min"], summary["max"]) == pytest.approx((means.mean(), means.min(), means.max()))
+        assert (summary["mean"], summary["min"], summary["max"]) == pytest.approx(
+            (means.mean(), means.min(), means.max())
+        )
 
     cold = _by_split(got["cold_start"])
     assert "probe" not in cold  # the tiny data has no probe.txt; test_notebooks_probe.py runs with one
@@ -121,8 +126,9 @@ def test_02_sparsity_cold_start(pipeline_run, ratings):
     fraction = 0.5  # SAMPLE_FRACTION: independent samples of train and test, as in the case study
 
     def sample(frame, seed):
-        return sample_ratings(frame, int(fraction * frame["user_id"].nunique()),
-                              int(fraction * frame["movie_id"].nunique()), seed)
+        return sample_ratings(
+            frame, int(fraction * frame["user_id"].nunique()), int(fraction * frame["movie_id"].nunique()), seed
+        )
 
     independent = cold_start_report(sample(train, 0), sample(test, 1))
     assert cold["tutorial: independent samples"] == _approx_row(independent)
@@ -142,7 +148,8 @@ def test_03_similarity(pipeline_run, ratings, tiny_data_dir):
     assert got["mean_neighbours_per_movie"] == pytest.approx(movie_top_k.getnnz(axis=1).mean(), abs=1e-4)
     assert 0 < got["mean_neighbours_per_movie"] <= min(50, matrix.n_movies - 1)
     assert got["median_kept_cosine"] == pytest.approx(
-        {"user": np.median(user_top_k.data), "movie": np.median(movie_top_k.data)}, abs=1e-4)
+        {"user": np.median(user_top_k.data), "movie": np.median(movie_top_k.data)}, abs=1e-4
+    )
 
     titles = load_dataset(str(tiny_data_dir), cache=False).titles
     most_rated = pick_movie(matrix, titles)  # MOVIE_TITLE = None
@@ -166,8 +173,13 @@ def test_04_features_xgboost(pipeline_run, ratings):
     got = pipeline_run.records("04_features_xgboost")
     train, test = make_split(ratings, "global_time", test_size=TEST_SIZE, seed=0)
     warm = ~is_cold(train, test)
-    assert got["n_ratings"] == {"sample": len(ratings), "train": len(train), "test": len(test),
-                                "test_warm": int(warm.sum()), "test_cold": int((~warm).sum())}
+    assert got["n_ratings"] == {
+        "sample": len(ratings),
+        "train": len(train),
+        "test": len(test),
+        "test_warm": int(warm.sum()),
+        "test_cold": int((~warm).sum()),
+    }
 
     features = similarity_features(train, test)
     assert got["feature_means_test"] == pytest.approx(features.mean().round(4).to_dict(), abs=1e-4)
@@ -186,7 +198,8 @@ def test_04_features_xgboost(pipeline_run, ratings):
     expected = warm_cold_errors(test["rating"], simple, ~warm).to_dict("records")
     assert errors[errors["model"].isin(list(simple))].to_dict("records") == [
         {**row, "rmse": pytest.approx(row["rmse"], abs=1e-5), "mape": pytest.approx(row["mape"], abs=1e-4)}
-        for row in expected]
+        for row in expected
+    ]
 
     gain = got["feature_importance_gain"]
     assert sorted(gain) == sorted(feature_names()) and all(value >= 0 for value in gain.values())
@@ -203,7 +216,10 @@ def test_06_recommendations(pipeline_run, ratings):
     users = np.unique(test["user_id"])
     random_name = next(model for model in rows if "random" in model)
     assert "new users: most popular" in random_name
-    baselines = (("most popular", PopularRecommender(fallback_days=30)), (random_name, RandomRecommender(seed=0, fallback_days=30)))
+    baselines = (
+        ("most popular", PopularRecommender(fallback_days=30)),
+        (random_name, RandomRecommender(seed=0, fallback_days=30)),
+    )
     for name, recommender in baselines:
         expected = list_report(recommender.fit(train).top_n_batch(users, 20), test, item_popularity(train), (10,))
         assert rows[name]["ndcg@10"] == pytest.approx(expected["ndcg@10"])
@@ -213,11 +229,15 @@ def test_06_recommendations(pipeline_run, ratings):
     assert set(validation) == set(rows)
     assert got["best_recommender"] == max(validation, key=lambda name: validation[name])
     ease = next(model for model in rows if model.startswith("EASE (λ="))
-    assert got["ndcg_gain_over_ease"] == pytest.approx(rows[got["best_recommender"]]["ndcg@10"] / rows[ease]["ndcg@10"] - 1)
+    assert got["ndcg_gain_over_ease"] == pytest.approx(
+        rows[got["best_recommender"]]["ndcg@10"] / rows[ease]["ndcg@10"] - 1
+    )
     by_users = pd.DataFrame(got["ranking_by_users"]).pivot(index="model", columns="users", values="n_users")
     new_users = np.setdiff1d(users, train["user_id"])
     relevant = test[test["rating"] >= 4]
-    assert (by_users["new"] == relevant["user_id"].isin(new_users).pipe(lambda s: relevant["user_id"][s].nunique())).all()
+    assert (
+        by_users["new"] == relevant["user_id"].isin(new_users).pipe(lambda s: relevant["user_id"][s].nunique())
+    ).all()
     new_ndcg = pd.DataFrame(got["ranking_by_users"]).query("users == 'new'")["ndcg@10"].dropna()
     assert new_ndcg.nunique() <= 1, "every recommender serves new users the same fallback"
     assert 0 <= got["candidate_recall"]["candidate_recall"] <= 1
@@ -236,13 +256,25 @@ def test_05_model_comparison(pipeline_run, ratings):
     cold = is_cold(train, test)
     assert got["n_ratings"] == {"train": len(train), "test": len(test), "test_cold": int(cold.sum())}
     results = {row.pop("model"): row for row in got["results"]}
-    assert list(results) == ["global_mean", "baseline", "knn_users", "knn_items", "svd", "svdpp", "xgb_features",
-                             "xgb_stack", "xgb_stack_in_sample"]
+    assert list(results) == [
+        "global_mean",
+        "baseline",
+        "knn_users",
+        "knn_items",
+        "svd",
+        "svdpp",
+        "xgb_features",
+        "xgb_stack",
+        "xgb_stack_in_sample",
+    ]
     assert all(set(row) == {"test_rmse", "test_mape", "warm_rmse", "cold_rmse"} for row in results.values())
     assert set(timings["fit_seconds"]) == set(results)  # timings recorded apart, never in metrics.json
     best = {name: tuning["best_params"] for name, tuning in got["tuning"].items()}
-    for name, model in (("global_mean", GlobalMean()), ("baseline", BiasBaseline(**best["baseline"])),
-                        ("svd", SVD(random_state=0, **best["svd"]))):
+    for name, model in (
+        ("global_mean", GlobalMean()),
+        ("baseline", BiasBaseline(**best["baseline"])),
+        ("svd", SVD(random_state=0, **best["svd"])),
+    ):
         predicted = model.fit(train).predict(test)
         assert results[name]["test_rmse"] == pytest.approx(rmse(test.rating, predicted))
         assert results[name]["test_mape"] == pytest.approx(mape(test.rating, predicted))

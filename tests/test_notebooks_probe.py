@@ -23,8 +23,13 @@ from cfutils.stats import cold_start_report, split_summary
 pytestmark = pytest.mark.notebook
 
 #: Notebook 05 with one setting per model and two folds: the default search runs in the main notebook run.
-SMALL_SEARCH = {"N_FOLDS": "2", "BASELINE_GRID": '{"reg_u": [15], "reg_i": [10]}', "KNN_GRID": '{"k": [20]}',
-                "SVD_GRID": '{"n_factors": [20], "reg_all": [0.02]}', "SVDPP_GRID": '{"reg_all": [0.02]}'}
+SMALL_SEARCH = {
+    "N_FOLDS": "2",
+    "BASELINE_GRID": '{"reg_u": [15], "reg_i": [10]}',
+    "KNN_GRID": '{"k": [20]}',
+    "SVD_GRID": '{"n_factors": [20], "reg_all": [0.02]}',
+    "SVDPP_GRID": '{"reg_all": [0.02]}',
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,9 @@ def dataset(prize_dir):
 def probe_run(prize_dir, tmp_path_factory):
     only = [arg for number in ("01", "02", "03", "04", "05") for arg in ("--only", number)]
     one_setting_each = [arg for name, value in SMALL_SEARCH.items() for arg in ("-p", name, value)]
-    return run_pipeline("--split", "probe", *only, *one_setting_each, data=prize_dir,
-                        output_dir=tmp_path_factory.mktemp("probe_run"))
+    return run_pipeline(
+        "--split", "probe", *only, *one_setting_each, data=prize_dir, output_dir=tmp_path_factory.mktemp("probe_run")
+    )
 
 
 def test_01_to_04_use_the_probe_set_as_test(probe_run, dataset):
@@ -73,8 +79,12 @@ def test_05_scores_probe_and_quiz_beside_the_prize(probe_run, dataset):
         assert scores[name]["probe"] == pytest.approx(probe_rmse, abs=1e-6)
     mean = GlobalMean().fit(train).predict(dataset.qualifying)
     assert scores["global_mean"]["quiz"] == pytest.approx(rmse(dataset.qualifying_answers, mean), abs=1e-6)
-    assert scores["Cinematch (Netflix's system)"] == {"model": "Cinematch (Netflix's system)", "probe": 0.9474,
-                                                      "quiz": 0.9514, "test": 0.9525}
+    assert scores["Cinematch (Netflix's system)"] == {
+        "model": "Cinematch (Netflix's system)",
+        "probe": 0.9474,
+        "quiz": 0.9514,
+        "test": 0.9525,
+    }
 
     best = min(results, key=results.get)
     submitted = read_qualifying_predictions(probe_run.output_dir / "qualifying_predictions.txt", dataset.qualifying)

@@ -33,14 +33,28 @@ def _write_notebook(path, *sources, parameters=""):
     shared = 'DATA = "sample"\nSEED = 0\nOUTPUT_DIR = "outputs"\nSPLIT = "global_time"\n'
     cells.append(new_code_cell(shared + parameters, metadata={"tags": ["parameters"]}))
     cells += [new_code_cell(source) for source in sources]
-    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                      "language": "python"}}), path)
+    nbformat.write(
+        new_notebook(
+            cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        ),
+        path,
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("20", 20), ("0.5", 0.5), ("true", True), ("[1, 2]", [1, 2]), ('{"a": 1}', {"a": 1}),
-     ("None", None), ("(1, 2)", (1, 2)), ("cosine", "cosine"), ("data/raw", "data/raw"), ("", "")],
+    [
+        ("20", 20),
+        ("0.5", 0.5),
+        ("true", True),
+        ("[1, 2]", [1, 2]),
+        ('{"a": 1}', {"a": 1}),
+        ("None", None),
+        ("(1, 2)", (1, 2)),
+        ("cosine", "cosine"),
+        ("data/raw", "data/raw"),
+        ("", ""),
+    ],
 )
 def test_parse_value_reads_json_then_python_literals_else_a_string(text, value):
     assert pipeline.parse_value(text) == value
@@ -100,8 +114,11 @@ def test_full_run_executes_every_notebook_and_writes_the_artifacts(pipeline_run)
 
 def test_metrics_json_matches_what_the_executed_notebooks_recorded(pipeline_run):
     metrics = json.loads((pipeline_run.output_dir / "metrics.json").read_text())
-    skipped = {p.stem: {"skipped": pipeline.skip_reason(pipeline.missing_requirements(p))}
-               for p in pipeline.discover_notebooks(NOTEBOOKS_DIR) if p.stem not in RUNNABLE}
+    skipped = {
+        p.stem: {"skipped": pipeline.skip_reason(pipeline.missing_requirements(p))}
+        for p in pipeline.discover_notebooks(NOTEBOOKS_DIR)
+        if p.stem not in RUNNABLE
+    }
     assert metrics == {name: skipped.get(name) or pipeline_run.records(name) for name in COMMITTED}
     volatile = json.loads((pipeline_run.output_dir / "timings.json").read_text())
     assert volatile["01_eda"]["load_seconds"] == pipeline_run.records("01_eda", volatile=True)["load_seconds"]
@@ -121,9 +138,15 @@ def test_report_has_the_summary_then_every_notebook_then_the_records(pipeline_ru
     sections = [report.index(f'<section class="notebook" id="nb-{name}">') for name in RUNNABLE]
     table = report.index('<table class="metrics">')
     assert summary < sections[0] and sections == sorted(sections) and sections[-1] < table
-    head = report[summary:sections[0]]
-    for expected in ('class="summary-results"', 'class="summary-ranking"', "stack_gain", "best_recommender",
-                     "ndcg_gain_over_ease", "data:image/png;base64,"):
+    head = report[summary : sections[0]]
+    for expected in (
+        'class="summary-results"',
+        'class="summary-ranking"',
+        "stack_gain",
+        "best_recommender",
+        "ndcg_gain_over_ease",
+        "data:image/png;base64,",
+    ):
         assert expected in head, expected
     assert "<td>n_ratings</td>" in report and "<td>sparsity</td>" in report
     assert report.count("data:image/png;base64,") >= len(RUNNABLE), "figures are embedded"
@@ -208,8 +231,10 @@ def test_notebooks_run_at_once_in_their_own_processes_and_are_recorded_in_order(
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     for number, pause in (("01", 4), ("02", 0), ("03", 0)):  # 01 finishes last
-        _write_notebook(notebooks / f"{number}_pid.ipynb",
-                        f"import os, time\nfrom cfutils.record import record\ntime.sleep({pause})\nrecord('pid', os.getpid())")
+        _write_notebook(
+            notebooks / f"{number}_pid.ipynb",
+            f"import os, time\nfrom cfutils.record import record\ntime.sleep({pause})\nrecord('pid', os.getpid())",
+        )
 
     run = run_pipeline("--jobs", "2", data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)
 

@@ -73,15 +73,21 @@ def test_read_qualifying_matches_reference(name):
 
 def test_many_small_pieces_give_the_same_frame(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    pairs = pd.DataFrame({"user_id": rng.choice(10**6, 3000, replace=False).astype(np.int32),
-                          "movie_id": np.sort(rng.integers(1, 60, 3000)).astype(np.int32),
-                          "date": (np.datetime64("2004-01-01") + rng.integers(0, 700, 3000)).astype("datetime64[s]")})
+    pairs = pd.DataFrame(
+        {
+            "user_id": rng.choice(10**6, 3000, replace=False).astype(np.int32),
+            "movie_id": np.sort(rng.integers(1, 60, 3000)).astype(np.int32),
+            "date": (np.datetime64("2004-01-01") + rng.integers(0, 700, 3000)).astype("datetime64[s]"),
+        }
+    )
     write_qualifying(pairs, tmp_path / "qualifying.txt")
     write_probe(pairs, tmp_path / "probe.txt")
     monkeypatch.setattr(prize, "PIECE_BYTES", 100)  # a block of one movie spans many pieces
     pd.testing.assert_frame_equal(read_qualifying(tmp_path / "qualifying.txt"), pairs)
     pd.testing.assert_frame_equal(read_probe(tmp_path / "probe.txt"), pairs[["user_id", "movie_id"]])
-    pd.testing.assert_frame_equal(read_qualifying(tmp_path / "qualifying.txt"), reference_read(tmp_path / "qualifying.txt"))
+    pd.testing.assert_frame_equal(
+        read_qualifying(tmp_path / "qualifying.txt"), reference_read(tmp_path / "qualifying.txt")
+    )
 
 
 @pytest.mark.parametrize(
@@ -111,10 +117,12 @@ def test_bad_line_names_file_line_and_text(tmp_path, reader, text, line_number, 
 def test_crlf_line_endings_read_the_same(tmp_path):
     for name in ("probe.txt", "qualifying.txt"):
         (tmp_path / name).write_bytes((FIXTURES / name).read_bytes().replace(b"\n", b"\r\n"))
-    pd.testing.assert_frame_equal(read_probe(tmp_path / "probe.txt"), read_probe(FIXTURES / "probe.txt"),
-                                  check_flags=False)
+    pd.testing.assert_frame_equal(
+        read_probe(tmp_path / "probe.txt"), read_probe(FIXTURES / "probe.txt"), check_flags=False
+    )
     assert read_qualifying(tmp_path / "qualifying.txt")[["user_id", "date"]].equals(
-        read_qualifying(FIXTURES / "qualifying.txt")[["user_id", "date"]])
+        read_qualifying(FIXTURES / "qualifying.txt")[["user_id", "date"]]
+    )
 
 
 def test_empty_file_is_an_error(tmp_path):
@@ -149,9 +157,14 @@ def test_submission_round_trip_keeps_every_value_to_its_decimals(tmp_path_factor
     np.testing.assert_allclose(read_back, values, atol=0.5 * 10.0**-decimals + 1e-12)
 
 
-@pytest.mark.parametrize("values, message", [([3.0, 3.0, 3.0], "3 predictions for 4"),
-                                              ([3.0, 3.0, np.nan, 3.0], "finite"),
-                                              ([3.0, np.inf, 3.0, 3.0], "finite")])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([3.0, 3.0, 3.0], "3 predictions for 4"),
+        ([3.0, 3.0, np.nan, 3.0], "finite"),
+        ([3.0, np.inf, 3.0, 3.0], "finite"),
+    ],
+)
 def test_submission_writer_rejects_bad_predictions(tmp_path, values, message):
     qualifying = read_qualifying(FIXTURES / "qualifying.txt")
     with pytest.raises(ValueError, match=message):
@@ -165,12 +178,15 @@ def test_submission_writer_clips_into_the_stars_range(tmp_path):
     assert (tmp_path / "s.txt").read_text() == "1:\n1.0\n5.0\n10:\n3.0\n2:\n1.0\n"
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("1:\n3\n3\n10:\n3\n3\n", "differ from the 4 qualifying rows"),
-    ("1:\n3\n3\n10:\n3\n", "differ"),
-    ("1:\n3\n3\n10:\n3\n20:\n3\n", "differ"),
-    ("1:\n3\n3\n10:\n6\n2:\n3\n", "from 1 to 5"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("1:\n3\n3\n10:\n3\n3\n", "differ from the 4 qualifying rows"),
+        ("1:\n3\n3\n10:\n3\n", "differ"),
+        ("1:\n3\n3\n10:\n3\n20:\n3\n", "differ"),
+        ("1:\n3\n3\n10:\n6\n2:\n3\n", "from 1 to 5"),
+    ],
+)
 def test_submission_reader_checks_blocks_and_values(tmp_path, text, problem):
     (tmp_path / "s.txt").write_text(text)
     with pytest.raises(DataFormatError, match=problem):
@@ -186,7 +202,7 @@ def reference_holdout(ratings: pd.DataFrame, per_user: int) -> set:
     for user, group in ratings.groupby("user_id"):
         rows = sorted(zip(group["date"], group["movie_id"]))
         keep = min(per_user, len(rows) // 2)
-        held |= {(user, movie) for _, movie in rows[len(rows) - keep:]}
+        held |= {(user, movie) for _, movie in rows[len(rows) - keep :]}
     return held
 
 
@@ -283,8 +299,9 @@ def test_generator_holds_out_the_prize_sets_from_the_same_ratings(generated):
     qualifying = data.qualifying.assign(rating=data.qualifying_answers.astype(np.float32))
     # Ratings files plus the qualifying answers give back every rating drawn, and nothing else.
     together = pd.concat([data.ratings, qualifying[list(whole.columns)]]).sort_values(["movie_id", "user_id"])
-    pd.testing.assert_frame_equal(together.reset_index(drop=True),
-                                  whole.sort_values(["movie_id", "user_id"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        together.reset_index(drop=True), whole.sort_values(["movie_id", "user_id"]).reset_index(drop=True)
+    )
     assert len(data.ratings) == synth.TINY.n_ratings - len(data.qualifying)
     # The held-out pairs are each user's latest, up to 9, at most half; the probe stays in the ratings.
     expected = reference_holdout(whole, 9)

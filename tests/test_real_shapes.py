@@ -28,8 +28,9 @@ NETFLIX_SHAPES = {
 @pytest.fixture(scope="module", params=list(NETFLIX_SHAPES))
 def shaped_run(request, tmp_path_factory):
     users, movies, ratings = NETFLIX_SHAPES[request.param]
-    data = synth.write_netflix(tmp_path_factory.mktemp(request.param), n_users=users, n_movies=movies,
-                               n_ratings=ratings, seed=11, n_files=1)
+    data = synth.write_netflix(
+        tmp_path_factory.mktemp(request.param), n_users=users, n_movies=movies, n_ratings=ratings, seed=11, n_files=1
+    )
     return request.param, run_pipeline(data=data, output_dir=tmp_path_factory.mktemp(f"{request.param}_run"))
 
 

@@ -54,8 +54,13 @@ def ease_and_popular_ndcg(ratings: pd.DataFrame, lam: float = 500.0) -> tuple[fl
     ndcg = {}
     for name, score in scores.items():
         top = np.argsort(-np.where(seen, -np.inf, score), axis=1, kind="stable")[:, :10]
-        lists = pd.DataFrame({"user_id": np.repeat(users, 10), "rank": np.tile(np.arange(1, 11), len(users)),
-                              "movie_id": items[top].ravel()})
+        lists = pd.DataFrame(
+            {
+                "user_id": np.repeat(users, 10),
+                "rank": np.tile(np.arange(1, 11), len(users)),
+                "movie_id": items[top].ravel(),
+            }
+        )
         ndcg[name] = ranking_metrics(lists, test)["ndcg@10"]
     return ndcg["ease"], ndcg["popular"]
 

@@ -198,7 +198,10 @@ def test_top_n_indices_matches_sorting():
 def test_explanation_names_a_movie_the_user_liked():
     train = random_ratings(seed=8, n_ratings=500)
     titles = pd.DataFrame(
-        {"year": pd.array([1990 + m % 20 for m in range(200)], dtype="Int32"), "title": [f"Film {m}" for m in range(200)]},
+        {
+            "year": pd.array([1990 + m % 20 for m in range(200)], dtype="Int32"),
+            "title": [f"Film {m}" for m in range(200)],
+        },
         index=pd.Index(np.arange(200, dtype=np.int32), name="movie_id"),
     )
     rec = Recommender(**SMALL).fit(train, titles)
@@ -282,8 +285,12 @@ def test_score_is_the_same_in_many_small_batches_and_fails_clearly_without_memor
     rec.budget_bytes = 25 * 8 * 4 * 2  # two users (item-kNN) or a few pairs (MF) per batch
     np.testing.assert_array_equal(rec.score(pairs), whole)
     u, i = rec.matrix.user_index(pairs["user_id"].to_numpy()), rec.matrix.movie_index(pairs["movie_id"].to_numpy())
-    reference = [rec.item_knn_scores(u[k : k + 1], i[k : k + 1])[0] if scorer == "item_knn"
-                 else rec.mf_scores(u[k : k + 1], i[k : k + 1])[0] for k in range(len(pairs))]
+    reference = [
+        rec.item_knn_scores(u[k : k + 1], i[k : k + 1])[0]
+        if scorer == "item_knn"
+        else rec.mf_scores(u[k : k + 1], i[k : k + 1])[0]
+        for k in range(len(pairs))
+    ]
     np.testing.assert_allclose(whole, np.array(reference) + rec.popularity_weight * rec.log_popularity[i])
     rec.budget_bytes = 16
     with pytest.raises(MemoryBudgetError, match="budget_bytes"):

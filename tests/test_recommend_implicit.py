@@ -30,8 +30,9 @@ def implicit_recommenders():
         EASE(lam=2.0, max_items=None),
         EASE(lam=2.0, max_items=4),
         ItemKNN(n_neighbours=3),
-        RecencyEASE(lam=2.0, recent_weight=1.0, half_life=2.0, knn_weight=0.3, recent_items=3, n_neighbours=3,
-                    max_items=None),
+        RecencyEASE(
+            lam=2.0, recent_weight=1.0, half_life=2.0, knn_weight=0.3, recent_items=3, n_neighbours=3, max_items=None
+        ),
         ALS(factors=3, iterations=3),
         BPR(factors=3, iterations=5),
         ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=4, n_estimators=5, split="per_user_time"),
@@ -44,7 +45,9 @@ def dense_binary(rec) -> np.ndarray:
 
 def ranked(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
     """Column indices of the n best allowed finite scores, ties to the smaller index (a plain sort)."""
-    order = sorted((c for c in range(scores.size) if allowed[c] and np.isfinite(scores[c])), key=lambda c: (-scores[c], c))
+    order = sorted(
+        (c for c in range(scores.size) if allowed[c] and np.isfinite(scores[c])), key=lambda c: (-scores[c], c)
+    )
     return order[:n]
 
 
@@ -105,7 +108,9 @@ def test_item_knn_matches_a_loop_over_cosines():
     n = X.shape[1]
     S = np.zeros((n, n))
     for j in range(n):
-        cos = [(X[:, j] @ X[:, i]) / np.sqrt((X[:, j] @ X[:, j]) * (X[:, i] @ X[:, i])) if i != j else -1 for i in range(n)]
+        cos = [
+            (X[:, j] @ X[:, i]) / np.sqrt((X[:, j] @ X[:, j]) * (X[:, i] @ X[:, i])) if i != j else -1 for i in range(n)
+        ]
         for i in sorted((i for i in range(n) if i != j and cos[i] > 0), key=lambda i: (-cos[i], i))[:k]:
             S[j, i] = cos[i]
     for u in range(rec.matrix.n_users):
@@ -119,8 +124,9 @@ def test_item_knn_matches_a_loop_over_cosines():
 
 def test_recency_ease_weights_the_latest_ratings_as_its_formula():
     train = random_ratings(seed=4)
-    rec = RecencyEASE(lam=3.0, recent_weight=2.0, half_life=3.0, knn_weight=0.5, recent_items=4, n_neighbours=3,
-                      max_items=None).fit(train)
+    rec = RecencyEASE(
+        lam=3.0, recent_weight=2.0, half_life=3.0, knn_weight=0.5, recent_items=4, n_neighbours=3, max_items=None
+    ).fit(train)
     S = rec.similarity.toarray()
     for u in range(0, rec.matrix.n_users, 5):
         mine = train[train["user_id"] == rec.matrix.user_ids[u]]
@@ -162,7 +168,9 @@ def test_rating_clock_counts_only_ratings_up_to_the_day():
         for day in (days.min() - 1, days.min() + 50, days.max(), days.max() + 5):
             mine = days[movies == movie]
             assert clock.popularity(np.array([movie]), np.array([day]))[0] == (mine <= day).sum()
-            assert clock.popularity(np.array([movie]), np.array([day]), 30)[0] == ((mine <= day) & (mine > day - 30)).sum()
+            assert (
+                clock.popularity(np.array([movie]), np.array([day]), 30)[0] == ((mine <= day) & (mine > day - 30)).sum()
+            )
             age = clock.age(np.array([movie]), np.array([day]))[0]
             assert (np.isnan(age) and mine.min() > day) or age == day - mine.min()
     user_last = train.groupby("user_id")["date"].max()
@@ -180,7 +188,9 @@ def test_recent_popularity_as_of_the_user_ignores_later_ratings():
     assert list(leaky.top_n(1, 1)["movie_id"]) == [7]
     assert list(honest.top_n(99, 1)["because"]) == [FALLBACK_REASON]
     all_time = PopularRecommender(fallback_days=30).fit(train)
-    assert all_time.window_days is None and list(all_time.top_n(99, 7)["movie_id"]) == list(honest.top_n(99, 7)["movie_id"])
+    assert all_time.window_days is None and list(all_time.top_n(99, 7)["movie_id"]) == list(
+        honest.top_n(99, 7)["movie_id"]
+    )
 
 
 # ---- the re-ranker and the evaluation helpers -----------------------------------------------------------
@@ -193,7 +203,9 @@ def test_reranker_candidates_are_the_union_of_its_generators_top_lists():
     mask = rec.candidates(users)
     for u in users[::6]:
         raw = rec.matrix.user_ids[u]
-        expected = set(rec.served.ease.top_n_batch([raw], 3)["movie_id"]) | set(rec.served.knn.top_n_batch([raw], 3)["movie_id"])
+        expected = set(rec.served.ease.top_n_batch([raw], 3)["movie_id"]) | set(
+            rec.served.knn.top_n_batch([raw], 3)["movie_id"]
+        )
         fallback = set(rec.served.knn.matrix.movie_ids[rec.served.knn.fallback_scores > -1])  # fills never count
         got = set(rec.matrix.movie_ids[np.flatnonzero(mask[u])])
         assert got <= expected and got >= (expected - fallback) | (got & expected)
@@ -236,7 +248,9 @@ def test_list_reports_split_known_and_new_users():
 
 
 def test_title_table_agrees_with_a_reindex_of_the_titles_frame():
-    titles = pd.DataFrame({"title": ["Alien", "Heat", "Up"], "year": [1979, None, 2009]}, index=pd.Index([7, 3, 11], name="movie_id"))
+    titles = pd.DataFrame(
+        {"title": ["Alien", "Heat", "Up"], "year": [1979, None, 2009]}, index=pd.Index([7, 3, 11], name="movie_id")
+    )
     ids = np.array([11, 5, 7, 7, 3])
     found = TitleTable(titles).frame(ids)
     reference = titles.reindex(ids)  # the slow obvious way

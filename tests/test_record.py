@@ -32,13 +32,21 @@ def _reference_jsonable(value):
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.text(max_size=5), st.integers(-(2**40), 2**40), st.floats(),
-    st.floats(width=32).map(np.float32), st.integers(-1000, 1000).map(np.int64),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+    st.integers(-(2**40), 2**40),
+    st.floats(),
+    st.floats(width=32).map(np.float32),
+    st.integers(-1000, 1000).map(np.int64),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
-                            st.dictionaries(st.one_of(st.text(max_size=3), st.integers(0, 9)), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers(0, 9)), inner, max_size=4),
+    ),
     max_leaves=12,
 )
 
@@ -107,7 +115,9 @@ def test_record_then_read_records_round_trip_split_by_volatility(monkeypatch, tm
     record("table", pd.DataFrame({"a": [1.0, np.nan]}))
     record("load_seconds", 0.5, volatile=True)
     record("n_ratings", 6999)  # recorded twice: the later value wins
-    path = _notebook_with(*(bundle for bundle, _ in shown), {"text/plain": "an ordinary output"}, path=tmp_path / "nb.ipynb")
+    path = _notebook_with(
+        *(bundle for bundle, _ in shown), {"text/plain": "an ordinary output"}, path=tmp_path / "nb.ipynb"
+    )
     assert read_records(path) == {"n_ratings": 6999, "table": [{"a": 1.0}, {"a": None}]}
     assert read_records(path, volatile=True) == {"load_seconds": 0.5}
 

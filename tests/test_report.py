@@ -39,10 +39,12 @@ def test_rows_table_shows_numbers_and_a_skipped_reason_across_the_row():
 
 
 def _executed_notebook(path):
-    notebook = new_notebook(cells=[
-        new_markdown_cell("The mean $\\mu = \\frac{1}{n}\\sum_i r_i$ and\n\n$$\\hat r_{ui} = \\mu + b_u$$"),
-        new_code_cell("1 + 1", outputs=[new_output("execute_result", {"text/plain": "2"}, execution_count=1)]),
-    ])
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("The mean $\\mu = \\frac{1}{n}\\sum_i r_i$ and\n\n$$\\hat r_{ui} = \\mu + b_u$$"),
+            new_code_cell("1 + 1", outputs=[new_output("execute_result", {"text/plain": "2"}, execution_count=1)]),
+        ]
+    )
     nbformat.write(notebook, path)
     return path
 
@@ -50,24 +52,27 @@ def _executed_notebook(path):
 def test_report_opens_with_the_summary_then_notebooks_then_folded_records(tmp_path):
     figures = tmp_path / "figures"
     figures.mkdir()
-    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-           b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
     (figures / "05_test_rmse.png").write_bytes(png)
     (figures / "06_ndcg_and_coverage.png").write_bytes(png)  # from another run: not this run's notebook
     notebook = _executed_notebook(tmp_path / "05_model_comparison.ipynb")
-    html = write_report(tmp_path / "report.html", [notebook], METRICS, {"05_model_comparison": 2.0},
-                        {"DATA": "sample", "SEED": 0}).read_text(encoding="utf-8")
+    html = write_report(
+        tmp_path / "report.html", [notebook], METRICS, {"05_model_comparison": 2.0}, {"DATA": "sample", "SEED": 0}
+    ).read_text(encoding="utf-8")
 
     body = html.index("<body>")
     assert html.index('<section id="summary">') == body + len("<body>")
-    summary = html[html.index('<section id="summary">'):html.index('<section class="notebook"')]
+    summary = html[html.index('<section id="summary">') : html.index('<section class="notebook"')]
     assert "<th>SEED</th><td>0</td>" in summary
     assert "best_single_model svd; gain 0.0123" in summary
     assert summary.count("data:image/png;base64,") == 1, "only this run's headline figure"
     assert 'class="summary-results"' in summary and "ranking" not in summary
     assert html.index('<section class="notebook"') < html.index('<section id="records">')
-    assert 'href="#summary"' in html[html.index('<section class="notebook"'):]
-    records = html[html.index('<section id="records">'):]
+    assert 'href="#summary"' in html[html.index('<section class="notebook"') :]
+    records = html[html.index('<section id="records">') :]
     assert "<details><summary>" in records and "<td>tuning</td>" in records
     longest_unfolded = max(len(cell) for cell in re.findall(r'<td class="value">([^<]*)</td>', records))
     assert longest_unfolded <= report.FOLD_LIMIT

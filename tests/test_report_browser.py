@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from browser import WIDTH, launch, requires_browser, watch_console
 from conftest import run_pipeline
 

@@ -11,8 +11,22 @@ import pytest
 from cfutils.synth import NETFLIX
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
-STAGES = ["generate", "parse_and_cache", "reload", "prize_files", "probe", "split", "matrix", "movie_top_k",
-          "user_top_k", "features", "xgboost_fit", "test_rmse", "top_n_ease", "top_n_rerank"]
+STAGES = [
+    "generate",
+    "parse_and_cache",
+    "reload",
+    "prize_files",
+    "probe",
+    "split",
+    "matrix",
+    "movie_top_k",
+    "user_top_k",
+    "features",
+    "xgboost_fit",
+    "test_rmse",
+    "top_n_ease",
+    "top_n_rerank",
+]
 #: 96 users and 20,096 ratings of Netflix's 17,770 movies: the smallest fraction that can still
 #: give every user and movie a rating.
 TINY_FRACTION = 0.0002
@@ -28,8 +42,18 @@ def scale():
 
 def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     output = tmp_path / "results.json"
-    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
-            "--trees", "5", "--top-n-users", "20"]
+    args = [
+        "--fraction",
+        str(TINY_FRACTION),
+        "--output",
+        str(output),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--trees",
+        "5",
+        "--top-n-users",
+        "20",
+    ]
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
     assert result["ratings"] == round(NETFLIX.n_ratings * TINY_FRACTION)
@@ -50,8 +74,15 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
 
 def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
     output = tmp_path / "results.json"
-    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
-            "--prize-only"]
+    args = [
+        "--fraction",
+        str(TINY_FRACTION),
+        "--output",
+        str(output),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--prize-only",
+    ]
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
     assert list(result["stages"]) == STAGES[: STAGES.index("probe") + 1]
@@ -60,8 +91,17 @@ def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
 
 def test_top_n_only_runs_the_data_stages_the_split_and_the_top_n_stages(scale, tmp_path, capsys):
     output = tmp_path / "results.json"
-    args = ["--fraction", str(TINY_FRACTION), "--output", str(output), "--data-dir", str(tmp_path / "data"),
-            "--top-n-only", "--top-n-users", "20"]
+    args = [
+        "--fraction",
+        str(TINY_FRACTION),
+        "--output",
+        str(output),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--top-n-only",
+        "--top-n-users",
+        "20",
+    ]
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
     assert list(result["stages"]) == [*STAGES[:3], "split", "top_n_ease", "top_n_rerank"]
@@ -71,16 +111,32 @@ def test_top_n_only_runs_the_data_stages_the_split_and_the_top_n_stages(scale, t
 
 
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):
-    args = ["--fraction", "1", "--output", str(tmp_path / "r.json"), "--data-dir", str(tmp_path / "data"),
-            "--memory-budget-gb", "1"]
+    args = [
+        "--fraction",
+        "1",
+        "--output",
+        str(tmp_path / "r.json"),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--memory-budget-gb",
+        "1",
+    ]
     assert scale.main(args) == 2
     assert "--memory-budget-gb" in capsys.readouterr().err
     assert not (tmp_path / "data").exists() and not (tmp_path / "r.json").exists()
 
 
 def test_step_guard_names_its_option(scale, tmp_path, capsys):
-    args = ["--fraction", str(TINY_FRACTION), "--output", str(tmp_path / "r.json"),
-            "--data-dir", str(tmp_path / "data"), "--step-budget-gb", "0.001"]
+    args = [
+        "--fraction",
+        str(TINY_FRACTION),
+        "--output",
+        str(tmp_path / "r.json"),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--step-budget-gb",
+        "0.001",
+    ]
     assert scale.main(args) == 2
     error = capsys.readouterr().err
     assert "--step-budget-gb" in error and "needs about" in error

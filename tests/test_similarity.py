@@ -46,8 +46,10 @@ ATOL_FLOAT64 = 1e-9
 
 # --- plain references -------------------------------------------------------------------------
 
-def reference_similarity(R: np.ndarray, measure: str = "cosine", min_support: int = 1,
-                         shrinkage: float = 0.0) -> np.ndarray:
+
+def reference_similarity(
+    R: np.ndarray, measure: str = "cosine", min_support: int = 1, shrinkage: float = 0.0
+) -> np.ndarray:
     """All pairs, one pair at a time, straight from the formulas (0 = not rated)."""
     n = R.shape[0]
     rated = R != 0
@@ -95,14 +97,16 @@ def exact_cosine_top_k(R: np.ndarray, k: int) -> list[list[int]]:
     for u, x_u in enumerate(R):
         dots = [sum(a * b for a, b in zip(x_u, x_v)) for x_v in R]
         positive = [v for v in range(len(R)) if v != u and dots[v] > 0]
-        lists.append(sorted(positive, key=lambda v: (-dots[v] ** 2 / (squares[u] * squares[v]), v))[:k])
+        lists.append(sorted(positive, key=lambda v: (-(dots[v] ** 2) / (squares[u] * squares[v]), v))[:k])
     return lists
 
 
 def rows_of(top_k: sp.csr_matrix) -> list[list[tuple[int, float]]]:
     """Each row's (column, value) pairs in stored order."""
-    return [list(zip(top_k.indices[a:b].tolist(), top_k.data[a:b].tolist()))
-            for a, b in zip(top_k.indptr[:-1], top_k.indptr[1:])]
+    return [
+        list(zip(top_k.indices[a:b].tolist(), top_k.data[a:b].tolist()))
+        for a, b in zip(top_k.indptr[:-1], top_k.indptr[1:])
+    ]
 
 
 def assert_valid_top_k(top_k: sp.csr_matrix, S: np.ndarray, k: int, atol: float) -> None:
@@ -139,6 +143,7 @@ def rating_arrays(draw, max_rows: int = 14, max_cols: int = 8) -> np.ndarray:
 
 # --- cosine_top_k -----------------------------------------------------------------------------
 
+
 @SETTINGS
 @given(rating_arrays(), st.integers(1, 16), st.sampled_from(MEASURES))
 def test_top_k_equals_brute_force(R, k, measure):
@@ -149,8 +154,9 @@ def test_top_k_equals_brute_force(R, k, measure):
 @SETTINGS
 @given(rating_arrays(), st.integers(1, 16), st.sampled_from(MEASURES), st.integers(1, 4), st.sampled_from([0, 1, 2.5]))
 def test_support_rules_equal_brute_force(R, k, measure, min_support, shrinkage):
-    top_k = cosine_top_k(sp.csr_matrix(R), k, measure=measure, min_support=min_support, shrinkage=shrinkage,
-                         dtype=np.float64)
+    top_k = cosine_top_k(
+        sp.csr_matrix(R), k, measure=measure, min_support=min_support, shrinkage=shrinkage, dtype=np.float64
+    )
     assert_valid_top_k(top_k, reference_similarity(R, measure, min_support, shrinkage), k, ATOL_FLOAT64)
 
 
@@ -215,8 +221,19 @@ def test_equal_cosines_that_round_apart_tie_to_the_smaller_index():
 
 def test_exact_ties_go_to_the_smaller_index():
     # rows 1..5 are identical, so each has the same similarity to row 0 and to each other
-    R = np.array([[5, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0],
-                  [0, 0, 3, 0], [0, 0, 0, 0]], dtype=np.float32)
+    R = np.array(
+        [
+            [5, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [0, 0, 3, 0],
+            [0, 0, 0, 0],
+        ],
+        dtype=np.float32,
+    )
     S = reference_similarity(R)
     for k in (1, 2, 3, 5, 9):
         top_k = cosine_top_k(sp.csr_matrix(R), k, n_threads=1)
@@ -252,8 +269,14 @@ def test_rows_equal_the_full_result_restricted_to_them(R, k, measure, min_suppor
     rows = data.draw(st.lists(st.integers(0, n - 1), max_size=2 * n))  # any order, duplicates allowed
     options = dict(measure=measure, min_support=min_support, dtype=np.float64)
     full = rows_of(cosine_top_k(sp.csr_matrix(R), k, **options))
-    some = cosine_top_k(sp.csr_matrix(R), k, rows=np.array(rows, dtype=np.int64), n_threads=2,
-                        budget_bytes=plan_top_k(sp.csr_matrix(R), k, n_threads=2).fixed_bytes + 10**5, **options)
+    some = cosine_top_k(
+        sp.csr_matrix(R),
+        k,
+        rows=np.array(rows, dtype=np.int64),
+        n_threads=2,
+        budget_bytes=plan_top_k(sp.csr_matrix(R), k, n_threads=2).fixed_bytes + 10**5,
+        **options,
+    )
     assert some.shape == (n, n)
     assert rows_of(some) == [full[i] if i in rows else [] for i in range(n)]
 
@@ -273,10 +296,22 @@ def test_rows_are_validated_and_planned():
 @given(st.integers(1, 8), st.integers(1, 8), st.sampled_from([6, 70_000]), st.integers(0, 2**31), st.data())
 def test_kernel_product_equals_the_dense_product(n_a, n_b, width, seed, data):
     # integer cells in float64: every sum is exact, so any summation order gives the same result
-    A = sp.random(n_a, width, density=min(1.0, 8 / width), format="csr", random_state=seed,
-                  data_rvs=lambda size: np.random.default_rng(seed).integers(-5, 6, size)).astype(np.float64)
-    B = sp.random(n_b, width, density=min(1.0, 8 / width), format="csr", random_state=seed + 1,
-                  data_rvs=lambda size: np.random.default_rng(seed).integers(-5, 6, size)).astype(np.float64)
+    A = sp.random(
+        n_a,
+        width,
+        density=min(1.0, 8 / width),
+        format="csr",
+        random_state=seed,
+        data_rvs=lambda size: np.random.default_rng(seed).integers(-5, 6, size),
+    ).astype(np.float64)
+    B = sp.random(
+        n_b,
+        width,
+        density=min(1.0, 8 / width),
+        format="csr",
+        random_state=seed + 1,
+        data_rvs=lambda size: np.random.default_rng(seed).integers(-5, 6, size),
+    ).astype(np.float64)
     rows = np.array(data.draw(st.lists(st.integers(0, n_a - 1), max_size=5)), dtype=np.int64)
     expected = A.toarray()[rows] @ B.toarray().T
     assert np.array_equal(product(operand(A), operand(B.T.tocsr()), rows), expected)
@@ -317,8 +352,12 @@ def test_pearson_equals_surprise():
     R = np.where(rng.random((12, 9)) < 0.5, rng.integers(1, 6, (12, 9)), 0).astype(np.float64)
     by_column = {i: [(u, R[u, i]) for u in range(12) if R[u, i]] for i in range(9)}
     expected = np.minimum(pearson(12, by_column, 2), 1.0)
-    assert_valid_top_k(cosine_top_k(sp.csr_matrix(R), 11, measure="pearson", min_support=2, dtype=np.float64),
-                       expected, 11, ATOL_FLOAT64)
+    assert_valid_top_k(
+        cosine_top_k(sp.csr_matrix(R), 11, measure="pearson", min_support=2, dtype=np.float64),
+        expected,
+        11,
+        ATOL_FLOAT64,
+    )
 
 
 def test_block_size_follows_the_budget_and_results_do_not_depend_on_it():
@@ -374,6 +413,7 @@ def test_neighbour_recall_counts_found_exact_neighbours():
 
 # --- similar_movies / similar_users -----------------------------------------------------------
 
+
 @pytest.fixture
 def small_matrix() -> RatingMatrix:
     rng = np.random.default_rng(2)
@@ -383,9 +423,10 @@ def small_matrix() -> RatingMatrix:
 
 
 def test_similar_movies_reads_or_computes_the_same_row(small_matrix):
-    titles = pd.DataFrame({"year": pd.array([1990 + i for i in range(12)], dtype="Int16"),
-                           "title": [f"Movie {i}" for i in range(12)]},
-                          index=pd.Index(small_matrix.movie_ids, name="movie_id")).iloc[:-1]  # one title missing
+    titles = pd.DataFrame(
+        {"year": pd.array([1990 + i for i in range(12)], dtype="Int16"), "title": [f"Movie {i}" for i in range(12)]},
+        index=pd.Index(small_matrix.movie_ids, name="movie_id"),
+    ).iloc[:-1]  # one title missing
     top_k = cosine_top_k(small_matrix.csc.T, 4)
     movie = int(small_matrix.movie_ids[5])
     computed = similar_movies(small_matrix, movie, k=4, titles=titles)
@@ -420,12 +461,15 @@ def test_similar_users_with_other_measures_and_unknown_ids(small_matrix):
 
 # --- finding a movie by title -----------------------------------------------------------------
 
+
 def _title_matrix():
     """Movies 10..14 with 1, 3, 3, 2, 1 ratings; titles for all but movie 14."""
     movies = [10, 11, 11, 11, 12, 12, 12, 13, 13, 14]
     matrix = RatingMatrix.from_ratings(ratings_frame(list(range(len(movies))), movies, [3] * len(movies)))
-    titles = pd.DataFrame({"title": ["Alien", "Aliens", "The ALIEN Saga", "Heat", "Not rated"], "year": [1979] * 5},
-                          index=pd.Index([10, 11, 12, 13, 99], name="movie_id"))
+    titles = pd.DataFrame(
+        {"title": ["Alien", "Aliens", "The ALIEN Saga", "Heat", "Not rated"], "year": [1979] * 5},
+        index=pd.Index([10, 11, 12, 13, 99], name="movie_id"),
+    )
     return matrix, titles
 
 

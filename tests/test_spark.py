@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pyspark", reason="pyspark is not installed; `make spark` adds it")
 # PySpark 4.3 warns about pandas 3 on every conversion; it works (these tests are the proof).
-pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
-              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 from cfutils import spark as cs  # noqa: E402
 from cfutils.io import ratings_cache_path, read_ratings  # noqa: E402
@@ -35,12 +37,16 @@ def random_ratings(seed: int, n: int = 600, n_users: int = 40, n_movies: int = 3
     """Ratings with many ties in date; (user, movie) pairs unique, as read_ratings returns them."""
     rng = np.random.default_rng(seed)
     pairs = rng.choice(n_users * n_movies, size=min(n, n_users * n_movies), replace=False)
-    return pd.DataFrame({
-        "user_id": (pairs // n_movies + 1).astype(np.int32),
-        "movie_id": (pairs % n_movies + 1).astype(np.int32),
-        "rating": rng.integers(1, 6, pairs.size).astype(np.float32),
-        "date": (np.datetime64("2005-01-01", "s") + rng.integers(0, n_days, pairs.size) * 86_400).astype("datetime64[s]"),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": (pairs // n_movies + 1).astype(np.int32),
+            "movie_id": (pairs % n_movies + 1).astype(np.int32),
+            "rating": rng.integers(1, 6, pairs.size).astype(np.float32),
+            "date": (np.datetime64("2005-01-01", "s") + rng.integers(0, n_days, pairs.size) * 86_400).astype(
+                "datetime64[s]"
+            ),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- data and positions
@@ -75,8 +81,12 @@ def test_parquet_source_is_the_read_ratings_cache(tiny_data_dir):
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**16), test_size=st.sampled_from([0.1, 0.2, 0.25, 0.37, 0.5]),
-       n_days=st.sampled_from([1, 3, 50]), method=st.sampled_from(cs.SPARK_SPLIT_METHODS))
+@given(
+    seed=st.integers(0, 2**16),
+    test_size=st.sampled_from([0.1, 0.2, 0.25, 0.37, 0.5]),
+    n_days=st.sampled_from([1, 3, 50]),
+    method=st.sampled_from(cs.SPARK_SPLIT_METHODS),
+)
 def test_spark_split_equals_cfutils_split_row_for_row(spark, seed, test_size, n_days, method):
     ratings = random_ratings(seed, n=int(np.random.default_rng(seed).integers(1, 400)), n_days=n_days)
     mine = cs.spark_split(cs.from_pandas(spark, ratings), method, test_size, seed)
@@ -85,9 +95,14 @@ def test_spark_split_equals_cfutils_split_row_for_row(spark, seed, test_size, n_
 
 def test_spark_split_breaks_ties_on_identical_keys_by_position(spark):
     # Every row has the same date, user and movie: only the position orders them.
-    ratings = pd.DataFrame({"user_id": np.ones(10, np.int32), "movie_id": np.ones(10, np.int32),
-                            "rating": np.arange(10, dtype=np.float32) % 5 + 1,
-                            "date": np.full(10, np.datetime64("2005-01-01", "s"))})
+    ratings = pd.DataFrame(
+        {
+            "user_id": np.ones(10, np.int32),
+            "movie_id": np.ones(10, np.int32),
+            "rating": np.arange(10, dtype=np.float32) % 5 + 1,
+            "date": np.full(10, np.datetime64("2005-01-01", "s")),
+        }
+    )
     for method in cs.SPARK_SPLIT_METHODS:
         mine = cs.spark_split(cs.from_pandas(spark, ratings), method, 0.3, 1)
         assert cs.split_identical(mine, make_split(ratings, method, test_size=0.3, seed=1)), method
@@ -97,7 +112,9 @@ def test_split_identical_notices_a_different_row(spark):
     ratings = random_ratings(3)
     mine = cs.spark_split(cs.from_pandas(spark, ratings), "global_time", 0.2)
     train, test = make_split(ratings, "global_time", test_size=0.2)
-    assert not cs.split_identical(mine, (train, test.assign(rating=test["rating"].where(test.index != test.index[0], 9.0))))
+    assert not cs.split_identical(
+        mine, (train, test.assign(rating=test["rating"].where(test.index != test.index[0], 9.0)))
+    )
 
 
 def test_spark_split_refuses_bad_input(spark):
@@ -117,15 +134,20 @@ def test_predict_ratings_clips_and_gives_unknown_pairs_the_mean(spark):
     train = random_ratings(5)
     model = cs.fit_als(cs.from_pandas(spark, train), rank=4, maxIter=5)
     known_user, known_movie = int(train.user_id.iloc[0]), int(train.movie_id.iloc[0])
-    pairs = pd.DataFrame({"user_id": np.array([known_user, 999, known_user], np.int32),
-                          "movie_id": np.array([known_movie, known_movie, 999], np.int32),
-                          "rating": np.array([4, 3, 2], np.float32),
-                          "date": np.full(3, np.datetime64("2006-01-01", "s"))})
+    pairs = pd.DataFrame(
+        {
+            "user_id": np.array([known_user, 999, known_user], np.int32),
+            "movie_id": np.array([known_movie, known_movie, 999], np.int32),
+            "rating": np.array([4, 3, 2], np.float32),
+            "date": np.full(3, np.datetime64("2006-01-01", "s")),
+        }
+    )
     predicted = cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0)).orderBy("row").toPandas()
     assert predicted["prediction"].iloc[1:].tolist() == [3.25, 3.25]
     assert 1.0 <= predicted["prediction"].iloc[0] <= 5.0
     assert cs.spark_rmse(cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0))) == pytest.approx(
-        rmse(pairs["rating"], predicted["prediction"]))
+        rmse(pairs["rating"], predicted["prediction"])
+    )
 
 
 def test_predict_in_row_order_equals_the_factors_row_by_row(spark):
@@ -136,8 +158,10 @@ def test_predict_in_row_order_equals_the_factors_row_by_row(spark):
     got = cs.predict_in_row_order(model, frame, 3.25, (1.0, 5.0))
     users = {row.id: np.array(row.features) for row in model.userFactors.collect()}
     movies = {row.id: np.array(row.features) for row in model.itemFactors.collect()}
-    expected = [float(np.clip(users[u] @ movies[m], 1.0, 5.0)) if u in users and m in movies else 3.25
-                for u, m in zip(pairs["user_id"], pairs["movie_id"])]
+    expected = [
+        float(np.clip(users[u] @ movies[m], 1.0, 5.0)) if u in users and m in movies else 3.25
+        for u, m in zip(pairs["user_id"], pairs["movie_id"])
+    ]
     assert 3.25 in expected and got.tolist() == pytest.approx(expected, abs=1e-5)
 
 
@@ -164,8 +188,10 @@ def reference_lists(scores: pd.DataFrame, train: pd.DataFrame, users, n: int) ->
         seen = set(train.loc[train.user_id == user, "movie_id"])
         mine = scores[(scores.user_id == user) & ~scores.movie_id.isin(seen)]
         mine = mine.sort_values(["score", "movie_id"], ascending=[False, True]).head(n)
-        rows += [{"user_id": user, "rank": r + 1, "movie_id": m, "score": s}
-                 for r, (m, s) in enumerate(zip(mine.movie_id, mine.score))]
+        rows += [
+            {"user_id": user, "rank": r + 1, "movie_id": m, "score": s}
+            for r, (m, s) in enumerate(zip(mine.movie_id, mine.score))
+        ]
     return pd.DataFrame(rows).astype({"user_id": np.int64, "rank": np.int64, "movie_id": np.int64, "score": np.float64})
 
 
@@ -194,16 +220,23 @@ def test_als_top_n_equals_scoring_every_movie_with_the_factors(spark):
     p = model.userFactors.toPandas().set_index("id")["features"]
     q = model.itemFactors.toPandas().set_index("id")["features"]
     warm = [u for u in users if u in p.index]
-    scores = pd.DataFrame([{"user_id": u, "movie_id": m, "score": float(np.dot(p[u], q[m]))}
-                           for u in warm for m in q.index])
-    expected = pd.concat([reference_lists(scores, train, warm, 8),
-                          reference_lists(popularity_scores(train, [9_999]), train, [9_999], 8)], ignore_index=True)
+    scores = pd.DataFrame(
+        [{"user_id": u, "movie_id": m, "score": float(np.dot(p[u], q[m]))} for u in warm for m in q.index]
+    )
+    expected = pd.concat(
+        [
+            reference_lists(scores, train, warm, 8),
+            reference_lists(popularity_scores(train, [9_999]), train, [9_999], 8),
+        ],
+        ignore_index=True,
+    )
     expected = expected.sort_values(["user_id", "rank"], ignore_index=True)
     assert got[["user_id", "rank"]].equals(expected[["user_id", "rank"]])
     np.testing.assert_allclose(got["score"], expected["score"], rtol=1e-5, atol=1e-6)
     # Movies agree wherever the reference's scores are not within float32 rounding of a neighbour.
-    gaps = expected.groupby("user_id")["score"].transform(lambda s: np.minimum(s.diff().abs().fillna(1),
-                                                                               s.diff(-1).abs().fillna(1)))
+    gaps = expected.groupby("user_id")["score"].transform(
+        lambda s: np.minimum(s.diff().abs().fillna(1), s.diff(-1).abs().fillna(1))
+    )
     clear = gaps.to_numpy() > 1e-4
     assert clear.mean() > 0.9 and (got["movie_id"].to_numpy()[clear] == expected["movie_id"].to_numpy()[clear]).all()
 

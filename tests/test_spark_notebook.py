@@ -13,8 +13,10 @@ import pytest
 
 pytest.importorskip("pyspark", reason="pyspark is not installed; `make spark` adds it")
 # PySpark 4.3 warns about pandas 3 on every conversion; it works (these tests are the proof).
-pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
-              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 from conftest import run_pipeline  # noqa: E402
 from test_spark import popularity_scores, reference_lists  # noqa: E402
@@ -26,9 +28,23 @@ from cfutils.split import make_split, sample_ids  # noqa: E402
 
 pytestmark.append(pytest.mark.notebook)
 
-SMALL = ["-p", "SPARK_MASTER", "local[2]", "-p", "MAX_ITER", "5", "-p", "N", "10",
-         "-p", "EXPLICIT_GRID", '{"rank": [4], "regParam": [0.1]}',
-         "-p", "IMPLICIT_GRID", '{"rank": [8], "regParam": [0.1], "alpha": [1.0]}']
+SMALL = [
+    "-p",
+    "SPARK_MASTER",
+    "local[2]",
+    "-p",
+    "MAX_ITER",
+    "5",
+    "-p",
+    "N",
+    "10",
+    "-p",
+    "EXPLICIT_GRID",
+    '{"rank": [4], "regParam": [0.1]}',
+    "-p",
+    "IMPLICIT_GRID",
+    '{"rank": [8], "regParam": [0.1], "alpha": [1.0]}',
+]
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +94,19 @@ def test_07_ranking_in_notebook_06_shape(run, parts):
     got = run.records("07_spark_als")
     rows = {row["model"]: row for row in got["ranking"]}
     assert list(rows) == ["most popular", "ALS (implicit)"]
-    assert all(set(row) == {"model", "ndcg@10", "precision@10", "recall@10", "map@10", "coverage"}
-               for row in rows.values())
+    assert all(
+        set(row) == {"model", "ndcg@10", "precision@10", "recall@10", "map@10", "coverage"} for row in rows.values()
+    )
     users = sample_ids(np.unique(test["user_id"].to_numpy()), 5000, seed=0)  # MAX_EVAL_USERS, SEED
     popular = reference_lists(popularity_scores(train, users), train, users, 10)
     expected = list_report(popular, test, item_popularity(train))
-    assert rows["most popular"] == {"model": "most popular", **{k: pytest.approx(expected[k]) for k in rows["most popular"]
-                                                                 if k != "model"}}
-    assert all(0 <= rows["ALS (implicit)"][k] <= 1 for k in ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage"))
+    assert rows["most popular"] == {
+        "model": "most popular",
+        **{k: pytest.approx(expected[k]) for k in rows["most popular"] if k != "model"},
+    }
+    assert all(
+        0 <= rows["ALS (implicit)"][k] <= 1 for k in ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage")
+    )
     assert got["ndcg_gain_over_popular"] == pytest.approx(
-        rows["ALS (implicit)"]["ndcg@10"] / rows["most popular"]["ndcg@10"] - 1)
+        rows["ALS (implicit)"]["ndcg@10"] / rows["most popular"]["ndcg@10"] - 1
+    )

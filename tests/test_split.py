@@ -131,7 +131,9 @@ def test_chronological_folds_match_a_plain_python_reference(ratings, n_folds):
     got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "global_time")))
     assert [got[(u, m)] for _, u, m in rows] == [p * n_folds // len(rows) for p in range(len(rows))]
 
-    got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "per_user_time")))
+    got = dict(
+        zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "per_user_time"))
+    )
     for user in set(ratings["user_id"]):
         mine = [(u, m) for _, u, m in rows if u == user]
         assert [got[key] for key in mine] == [p * n_folds // len(mine) for p in range(len(mine))]
@@ -145,8 +147,10 @@ def test_chronological_folds_refuse_random_and_single_folds():
         chronological_folds(ratings, 1)
 
 
-@pytest.mark.parametrize("test_split, validation", [("global_time", "global_time"), ("per_user_time", "per_user_time"),
-                                                    ("random", "global_time")])
+@pytest.mark.parametrize(
+    "test_split, validation",
+    [("global_time", "global_time"), ("per_user_time", "per_user_time"), ("random", "global_time")],
+)
 def test_validation_is_always_cut_by_time(test_split, validation):
     assert validation_split_for(test_split) == validation
     with pytest.raises(ValueError, match="unknown split"):

@@ -78,9 +78,14 @@ def test_out_of_fold_prediction_ignores_the_rows_own_rating(data):
 def test_out_of_fold_never_shows_a_row_to_its_own_computation(data):
     train, _ = data
     shuffled = train.sample(frac=1.0, random_state=0)
-    seen = out_of_fold(lambda fit_part, pairs: pd.DataFrame({"seen": pairs.index.isin(fit_part.index),
-                                                            "n_fit": len(fit_part)}, index=pairs.index),
-                       shuffled, n_folds=4, seed=2)
+    seen = out_of_fold(
+        lambda fit_part, pairs: pd.DataFrame(
+            {"seen": pairs.index.isin(fit_part.index), "n_fit": len(fit_part)}, index=pairs.index
+        ),
+        shuffled,
+        n_folds=4,
+        seed=2,
+    )
     assert seen.index.equals(shuffled.index) and not seen["seen"].any()
     assert set(seen["n_fit"]) <= {len(train) - len(train) // 4, len(train) - len(train) // 4 - 1}
     with pytest.raises(ValueError, match="unique index"):
@@ -104,8 +109,9 @@ def test_forward_chaining_predicts_each_slice_from_earlier_slices_only(data, met
     slices = pd.Series(chronological_folds(train, N_FOLDS + 1, method), index=train.index)
 
     def describe(fit_part, pairs):
-        return pd.DataFrame({"latest_fit_slice": slices[fit_part.index].max(), "slice": slices[pairs.index]},
-                            index=pairs.index)
+        return pd.DataFrame(
+            {"latest_fit_slice": slices[fit_part.index].max(), "slice": slices[pairs.index]}, index=pairs.index
+        )
 
     seen = out_of_fold(describe, train, n_folds=N_FOLDS, folds=method)
     assert (seen["latest_fit_slice"] == seen["slice"] - 1).all()  # all earlier slices, nothing later
@@ -116,10 +122,18 @@ def test_forward_chaining_predicts_each_slice_from_earlier_slices_only(data, met
 
 def test_forward_chaining_trains_the_stack_on_cold_rows_under_a_global_time_split(data):
     train, _ = data
-    random_rows = out_of_fold(lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
-                              train, N_FOLDS, folds="random")
-    chained_rows = out_of_fold(lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
-                               train, N_FOLDS, folds="global_time")
+    random_rows = out_of_fold(
+        lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
+        train,
+        N_FOLDS,
+        folds="random",
+    )
+    chained_rows = out_of_fold(
+        lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
+        train,
+        N_FOLDS,
+        folds="global_time",
+    )
     assert chained_rows["cold"].mean() > random_rows["cold"].mean()
 
 
@@ -129,8 +143,12 @@ def test_out_of_fold_stack_inputs_ignore_the_rows_own_rating(data):
     row = 11
     changed = _with_rating(train, row, 1.0 if train["rating"].iloc[row] > 2 else 5.0)
     for out_of_fold_inputs in (True, False):
-        before, after = (StackedXGB(base_models()[:2], n_folds=N_FOLDS, out_of_fold=out_of_fold_inputs,
-                                    n_estimators=2).fit(frame).train_inputs_.iloc[row] for frame in (train, changed))
+        before, after = (
+            StackedXGB(base_models()[:2], n_folds=N_FOLDS, out_of_fold=out_of_fold_inputs, n_estimators=2)
+            .fit(frame)
+            .train_inputs_.iloc[row]
+            for frame in (train, changed)
+        )
         if out_of_fold_inputs:
             pd.testing.assert_series_equal(before, after)
         else:
@@ -172,8 +190,9 @@ def test_in_sample_stack_trains_on_the_full_fit_inputs(data):
     train, _ = data
     stack = StackedXGB(base_models(), out_of_fold=False, n_estimators=5).fit(train)
     pd.testing.assert_frame_equal(stack.train_inputs_, stack.inputs(train, train, stack.fitted_models_))
-    pd.testing.assert_frame_equal(stack.train_inputs_[[m.name for m in stack.fitted_models_]],
-                                  base_predictions(stack.fitted_models_, train))
+    pd.testing.assert_frame_equal(
+        stack.train_inputs_[[m.name for m in stack.fitted_models_]], base_predictions(stack.fitted_models_, train)
+    )
 
 
 def test_prefit_stack_uses_the_given_models(data):
@@ -205,7 +224,9 @@ def test_stack_on_several_fold_rules_trains_on_the_rows_of_each(data):
 def test_a_stack_with_nothing_to_learn_predicts_its_margin_model(data):
     train, test = data
     bases = [m.fit(train) for m in base_models()[:2]]
-    stack = StackedXGB(bases, prefit=True, n_folds=N_FOLDS, margin="baseline", n_estimators=2, learning_rate=0.0).fit(train)
+    stack = StackedXGB(bases, prefit=True, n_folds=N_FOLDS, margin="baseline", n_estimators=2, learning_rate=0.0).fit(
+        train
+    )
     np.testing.assert_allclose(stack.predict(test), bases[0].predict(test), atol=1e-5)
     unanchored = StackedXGB(bases, prefit=True, n_folds=N_FOLDS, n_estimators=2, learning_rate=0.0).fit(train)
     assert np.abs(unanchored.predict(test) - bases[0].predict(test)).max() > 0.1

@@ -35,15 +35,23 @@ def test_split_summary_of_a_split_that_overlaps_in_time():
     test = ratings_frame([1, 3, 3, 2], [3, 1, 3, 2], [3, 3, 3, 3], days=[5, 40, 31, 60])
     summary = split_summary(train, test)
     assert summary == {
-        "train ratings": 3, "test ratings": 4,
-        "train dates": "2000-01-01 .. 2000-02-01", "test dates": "2000-01-06 .. 2000-03-01",
+        "train ratings": 3,
+        "test ratings": 4,
+        "train dates": "2000-01-01 .. 2000-02-01",
+        "test dates": "2000-01-06 .. 2000-03-01",
         "test movies never seen in train (%)": pytest.approx(100 / 3),
         "test users never seen in train (%)": pytest.approx(100 / 3),
         "test ratings older than the newest train rating (%)": 25.0,  # day 5 only: day 31 ties, not older
     }
-    assert list(summary) == ["train ratings", "test ratings", "train dates", "test dates",
-                             "test movies never seen in train (%)", "test users never seen in train (%)",
-                             "test ratings older than the newest train rating (%)"]
+    assert list(summary) == [
+        "train ratings",
+        "test ratings",
+        "train dates",
+        "test dates",
+        "test movies never seen in train (%)",
+        "test users never seen in train (%)",
+        "test ratings older than the newest train rating (%)",
+    ]
 
 
 @settings(max_examples=40, deadline=None)
@@ -56,11 +64,14 @@ def test_split_summary_equals_a_plain_python_reference(ratings, seed):
     assert (summary["train ratings"], summary["test ratings"]) == (len(train), len(test))
     assert summary["train dates"] == f"{min(train['date']):%Y-%m-%d} .. {newest:%Y-%m-%d}"
     assert summary["test ratings older than the newest train rating (%)"] == pytest.approx(
-        100 * sum(date < newest for date in test["date"]) / len(test))
+        100 * sum(date < newest for date in test["date"]) / len(test)
+    )
     assert summary["test users never seen in train (%)"] == pytest.approx(
-        100 * len(set(test["user_id"]) - train_users) / test["user_id"].nunique())
+        100 * len(set(test["user_id"]) - train_users) / test["user_id"].nunique()
+    )
     assert summary["test movies never seen in train (%)"] == pytest.approx(
-        100 * len(set(test["movie_id"]) - train_movies) / test["movie_id"].nunique())
+        100 * len(set(test["movie_id"]) - train_movies) / test["movie_id"].nunique()
+    )
 
 
 def test_split_summary_of_empty_parts():

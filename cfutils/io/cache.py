@@ -132,7 +132,10 @@ def _read_cache(cache_path: Path) -> pd.DataFrame | None:
             outcome = f"could not delete it ({unlink_error})"
         logger.warning(
             "%s: unusable parquet cache (%s: %s); %s, parsing the source again",
-            cache_path, type(error).__name__, error, outcome,
+            cache_path,
+            type(error).__name__,
+            error,
+            outcome,
         )
         return None
 

@@ -25,8 +25,13 @@ class PopularRecommender(ListRecommender):
 
     reason = "popular"
 
-    def __init__(self, window_days: int | None = None, as_of: str = "user", fallback_days: int | None | str = "window",
-                 budget_bytes: float = DEFAULT_BUDGET_BYTES):
+    def __init__(
+        self,
+        window_days: int | None = None,
+        as_of: str = "user",
+        fallback_days: int | None | str = "window",
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+    ):
         self.window_days = window_days
         self.fallback_days = window_days if fallback_days == "window" else fallback_days
         self.as_of = as_of

@@ -69,8 +69,13 @@ class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
 
     reason = "EASE"
 
-    def __init__(self, lam: float = 500.0, max_items: int | None = 3000, fallback_days: int | None = 30,
-                 budget_bytes: float = DEFAULT_BUDGET_BYTES):
+    def __init__(
+        self,
+        lam: float = 500.0,
+        max_items: int | None = 3000,
+        fallback_days: int | None = 30,
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+    ):
         self.lam = lam
         self.max_items = max_items
         self.fallback_days = fallback_days
@@ -122,8 +127,16 @@ class RecencyEASE(EASE):
 
     reason = "EASE, recent movies first"
 
-    def __init__(self, lam: float = 500.0, recent_weight: float = 1.0, half_life: float = 10.0,
-                 knn_weight: float = 0.0, recent_items: int = 20, n_neighbours: int = 100, **options):
+    def __init__(
+        self,
+        lam: float = 500.0,
+        recent_weight: float = 1.0,
+        half_life: float = 10.0,
+        knn_weight: float = 0.0,
+        recent_items: int = 20,
+        n_neighbours: int = 100,
+        **options,
+    ):
         super().__init__(lam, **options)
         self.recent_weight = recent_weight
         self.half_life = half_life

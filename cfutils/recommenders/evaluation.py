@@ -28,8 +28,14 @@ def validation_cut(train: pd.DataFrame, split: str, test_size: float = 0.2, seed
     return make_split(train, split, test_size=test_size, seed=seed)
 
 
-def list_reports(lists: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame, popularity: pd.Series,
-                 ks=(10,), threshold: float = 4.0) -> dict[str, dict[str, float]]:
+def list_reports(
+    lists: pd.DataFrame,
+    test: pd.DataFrame,
+    train: pd.DataFrame,
+    popularity: pd.Series,
+    ks=(10,),
+    threshold: float = 4.0,
+) -> dict[str, dict[str, float]]:
     """:func:`cfutils.metrics.list_report` of the lists on all test users, on those known to train and on new ones."""
     known = test["user_id"].isin(train["user_id"]).to_numpy()
     reports = {}
@@ -39,8 +45,9 @@ def list_reports(lists: pd.DataFrame, test: pd.DataFrame, train: pd.DataFrame, p
     return reports
 
 
-def validation_ndcg(recommender: ListRecommender, validation: pd.DataFrame, n: int = 10,
-                    threshold: float = 4.0) -> float:
+def validation_ndcg(
+    recommender: ListRecommender, validation: pd.DataFrame, n: int = 10, threshold: float = 4.0
+) -> float:
     """NDCG@n of a recommender (already fit on the fit part) on the validation users."""
     users = np.unique(validation["user_id"].to_numpy())
     lists = recommender.top_n_batch(users, n)
@@ -69,12 +76,22 @@ def candidate_recall(recommender, test: pd.DataFrame, threshold: float = 4.0) ->
         counts.append(mask.sum(axis=1))
     if not recalls:
         return {"candidate_recall": float("nan"), "mean_candidates": float("nan"), "n_users": 0}
-    return {"candidate_recall": float(np.concatenate(recalls).mean()),
-            "mean_candidates": float(np.concatenate(counts).mean()), "n_users": int(users.size)}
+    return {
+        "candidate_recall": float(np.concatenate(recalls).mean()),
+        "mean_candidates": float(np.concatenate(counts).mean()),
+        "n_users": int(users.size),
+    }
 
 
-def compare(recommenders: dict[str, ListRecommender], train: pd.DataFrame, test: pd.DataFrame,
-            users: np.ndarray, n: int, ks=(10,), threshold: float = 4.0) -> pd.DataFrame:
+def compare(
+    recommenders: dict[str, ListRecommender],
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    users: np.ndarray,
+    n: int,
+    ks=(10,),
+    threshold: float = 4.0,
+) -> pd.DataFrame:
     """List ``n`` movies for ``users`` with each recommender (already fit on ``train``) and report
     every metric on all / known / new users: one row per (model, users) with ``n_users`` (users
     with a relevant test movie) and the metrics of :func:`list_reports`."""
@@ -99,8 +116,9 @@ def variant(recommender: ListRecommender, **knobs) -> ListRecommender:
     return copied
 
 
-def example_users(train: pd.DataFrame, test: pd.DataFrame, chosen: dict[str, int | None] | None = None
-                  ) -> dict[str, int]:
+def example_users(
+    train: pd.DataFrame, test: pd.DataFrame, chosen: dict[str, int | None] | None = None
+) -> dict[str, int]:
     """A ``heavy``, a ``light`` and a ``new`` user whose lists a notebook shows.
 
     ``heavy``: the most train ratings. ``light``: the fewest train ratings among the test users

@@ -1,4 +1,4 @@
-""""Because you rated X (4★), Y (5★)": explanations from the rated movies that weigh most in a score.
+""" "Because you rated X (4★), Y (5★)": explanations from the rated movies that weigh most in a score.
 
 An item-based recommender's score is a sum over the user's rated movies j of a weight
 :math:`w_{ji}` (a similarity, an EASE coefficient). The explanation of a recommended movie i
@@ -15,8 +15,9 @@ import numpy as np
 from cfutils.recommenders.lists import FALLBACK_REASON
 
 
-def because_you_rated(weights: np.ndarray, names_of: Callable[[np.ndarray], list[str]], top: int,
-                      otherwise: str) -> list[str]:
+def because_you_rated(
+    weights: np.ndarray, names_of: Callable[[np.ndarray], list[str]], top: int, otherwise: str
+) -> list[str]:
     """One reason per row of ``weights`` (recommendations x rated movies), naming the ``top`` rated
     movies j of largest positive weight (ties: smaller j); ``otherwise`` where none is positive.
     ``names_of(js)`` names rated movies ``js``; it is called once, for the movies some reason names."""
@@ -43,6 +44,7 @@ class ExplainedByRatedMovies:
         row = self.matrix.csr[user_idx]
         rated, stars = row.indices, row.data
         weights = self._item_weights(user_idx, rated, movie_idx)
+
         def names_of(js: np.ndarray) -> list[str]:
             titles = self.title_table.titles_of(self.matrix.movie_ids[rated[js]])
             return [f"{title} ({star:g}★)" for title, star in zip(titles, stars[js])]

@@ -32,8 +32,15 @@ class ImplicitFactors(ListRecommender):
 
     reason = "users with similar taste"
 
-    def __init__(self, factors: int = 64, regularization: float = 0.01, iterations: int = 15, seed: int = 0,
-                 fallback_days: int | None = 30, budget_bytes: float = DEFAULT_BUDGET_BYTES):
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.01,
+        iterations: int = 15,
+        seed: int = 0,
+        fallback_days: int | None = 30,
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+    ):
         self.factors, self.regularization, self.iterations, self.seed = factors, regularization, iterations, seed
         self.fallback_days, self.budget_bytes = fallback_days, budget_bytes
 
@@ -42,8 +49,12 @@ class ImplicitFactors(ListRecommender):
 
     def _fit(self, train: pd.DataFrame) -> None:
         m = self.matrix
-        check_budget((m.n_users + m.n_movies) * (self.factors + 1) * 4 * 3, self.budget_bytes,
-                     f"{type(self).__name__} factors", "factors")
+        check_budget(
+            (m.n_users + m.n_movies) * (self.factors + 1) * 4 * 3,
+            self.budget_bytes,
+            f"{type(self).__name__} factors",
+            "factors",
+        )
         binary = sp.csr_matrix(m.csr, dtype=np.float32)
         binary.data[:] = 1.0
         with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
@@ -65,19 +76,36 @@ class ALS(ImplicitFactors):
         self.alpha = alpha
 
     def make_model(self) -> AlternatingLeastSquares:
-        return AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                                       iterations=self.iterations, random_state=self.seed, num_threads=1)
+        return AlternatingLeastSquares(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            random_state=self.seed,
+            num_threads=1,
+        )
 
 
 class BPR(ImplicitFactors):
     """BPR (module docstring), stochastic gradient with ``learning_rate``."""
 
-    def __init__(self, factors: int = 64, regularization: float = 0.01, learning_rate: float = 0.05,
-                 iterations: int = 50, **options):
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.01,
+        learning_rate: float = 0.05,
+        iterations: int = 50,
+        **options,
+    ):
         super().__init__(factors, regularization, iterations, **options)
         self.learning_rate = learning_rate
 
     def make_model(self) -> BayesianPersonalizedRanking:
-        return BayesianPersonalizedRanking(factors=self.factors, learning_rate=self.learning_rate,
-                                           regularization=self.regularization, iterations=self.iterations,
-                                           random_state=self.seed, num_threads=1)
+        return BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            random_state=self.seed,
+            num_threads=1,
+        )

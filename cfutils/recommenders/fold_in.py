@@ -56,8 +56,10 @@ class FoldIn:
             raise ValueError(f"movies {unknown} have no train rating: the fitted model cannot use them")
         if np.unique(movie_idx).size != movie_idx.size:
             raise ValueError(f"user {user_id}'s history rates a movie twice")
-        csr = sp.csr_matrix((history["rating"].to_numpy(dtype=np.float32), (np.zeros(movie_idx.size, dtype=np.int32), movie_idx)),
-                            shape=(1, self.matrix.n_movies))
+        csr = sp.csr_matrix(
+            (history["rating"].to_numpy(dtype=np.float32), (np.zeros(movie_idx.size, dtype=np.int32), movie_idx)),
+            shape=(1, self.matrix.n_movies),
+        )
         csr.sort_indices()
         copied = copy.copy(self)
         copied.matrix = RatingMatrix(csr, np.array([user_id], dtype=np.int32), self.matrix.movie_ids)

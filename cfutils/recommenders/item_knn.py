@@ -35,8 +35,9 @@ class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):
 
     reason = "similar to what you watched"
 
-    def __init__(self, n_neighbours: int = 100, fallback_days: int | None = 30,
-                 budget_bytes: float = DEFAULT_BUDGET_BYTES):
+    def __init__(
+        self, n_neighbours: int = 100, fallback_days: int | None = 30, budget_bytes: float = DEFAULT_BUDGET_BYTES
+    ):
         self.n_neighbours = n_neighbours
         self.fallback_days = fallback_days
         self.budget_bytes = budget_bytes

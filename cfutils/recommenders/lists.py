@@ -76,7 +76,11 @@ class TitleTable:
     """
 
     def __init__(self, titles: pd.DataFrame | None):
-        titles = titles if titles is not None else pd.DataFrame({"title": [], "year": []}, index=pd.Index([], dtype=np.int64))
+        titles = (
+            titles
+            if titles is not None
+            else pd.DataFrame({"title": [], "year": []}, index=pd.Index([], dtype=np.int64))
+        )
         self.index = pd.Index(titles.index)
         self.titles = titles["title"].to_numpy(dtype=object)
         self.years = pd.array(titles["year"], dtype="Int32")

@@ -99,9 +99,15 @@ def residual_svd(residuals: sp.csr_matrix, rank: int, seed: int) -> tuple[np.nda
     return u * s, vt.T
 
 
-def neighbour_deviation(residuals: sp.csr_matrix, rated: sp.csr_matrix, similarity: sp.csr_matrix,
-                        user_idx: np.ndarray, movie_idx: np.ndarray, users_per_batch: int,
-                        progress: bool = False) -> np.ndarray:
+def neighbour_deviation(
+    residuals: sp.csr_matrix,
+    rated: sp.csr_matrix,
+    similarity: sp.csr_matrix,
+    user_idx: np.ndarray,
+    movie_idx: np.ndarray,
+    users_per_batch: int,
+    progress: bool = False,
+) -> np.ndarray:
     r""":math:`\sum_{j} s_{ij}(r_{uj} - b_{uj}) / \sum_{j} s_{ij}` over the rated neighbours j of i, per pair.
 
     The distinct users are processed ``users_per_batch`` at a time (two dense rows per user
@@ -130,6 +136,21 @@ def model_scorer(model: RatingModel, matrix) -> Scorer:
         return np.asarray(model.predict(pairs), dtype=np.float64)
 
     return predict
+
+
+def factor_dots(
+    user_factors: np.ndarray, item_factors: np.ndarray, user_idx: np.ndarray, movie_idx: np.ndarray, budget_bytes: float
+) -> np.ndarray:
+    """:math:`p_u^T q_i` of each pair ``(user_idx[k], movie_idx[k])``, in chunks whose gathered factor
+    rows fit ``budget_bytes``; :class:`cfutils.memory.MemoryBudgetError` if not even one pair fits."""
+    per_pair = 8 * (2 * user_factors.shape[1] + 4)
+    check_budget(per_pair, budget_bytes, "scoring one pair with MF", "budget_bytes")
+    size = int(max(1, budget_bytes // per_pair))
+    dots = np.zeros(user_idx.size)
+    for start in range(0, user_idx.size, size):
+        part = slice(start, start + size)
+        dots[part] = np.einsum("ij,ij->i", user_factors[user_idx[part]], item_factors[movie_idx[part]])
+    return dots
 
 
 class Recommender(ExplainedByRatedMovies, ListRecommender):
@@ -209,24 +230,24 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
         float64 rows per user, plus the sparse products), so any number of pairs fits;
         :class:`cfutils.memory.MemoryBudgetError` if not even one user fits.
         """
-        deviation = neighbour_deviation(self._residuals, self._rated, self.similarity, user_idx, movie_idx,
-                                        batch_size(self.matrix.n_movies, self.budget_bytes, dense_arrays=4),
-                                        self.progress)
+        deviation = neighbour_deviation(
+            self._residuals,
+            self._rated,
+            self.similarity,
+            user_idx,
+            movie_idx,
+            batch_size(self.matrix.n_movies, self.budget_bytes, dense_arrays=4),
+            self.progress,
+        )
         return self.baseline(user_idx, movie_idx) + deviation
 
     def mf_scores(self, user_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
         """The ``"mf"`` prediction :math:`b_{ui} + p_u^T q_i` for compact-index pairs.
 
-        Pairs are processed in chunks sized to ``budget_bytes`` (the gathered factor rows).
+        Pairs are processed in chunks sized to ``budget_bytes`` (:func:`factor_dots`).
         """
-        per_pair = 8 * (2 * self.user_factors.shape[1] + 4)
-        check_budget(per_pair, self.budget_bytes, "scoring one pair with MF", "budget_bytes")
-        size = int(max(1, self.budget_bytes // per_pair))
-        dot = np.zeros(user_idx.size)
-        for start in range(0, user_idx.size, size):
-            part = slice(start, start + size)
-            dot[part] = np.einsum("ij,ij->i", self.user_factors[user_idx[part]], self.item_factors[movie_idx[part]])
-        return self.baseline(user_idx, movie_idx) + dot
+        dots = factor_dots(self.user_factors, self.item_factors, user_idx, movie_idx, self.budget_bytes)
+        return self.baseline(user_idx, movie_idx) + dots
 
     def _scorer(self) -> Scorer:
         if isinstance(self.scorer, str):
@@ -240,10 +261,14 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
 
     def candidates(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense (batch x movies) True for the stage-1 candidates of known users (rated movies excluded)."""
-        neighbours = ((self._liked[user_idx] @ self.similarity).toarray() > 0)
+        neighbours = (self._liked[user_idx] @ self.similarity).toarray() > 0
         rated = self._rated_mask(user_idx)
         if self.n_mf_candidates > 0 and self.item_factors.shape[1]:
-            mf = self.user_factors[user_idx] @ self.item_factors.T + self.b_item + self.popularity_weight * self.log_popularity
+            mf = (
+                self.user_factors[user_idx] @ self.item_factors.T
+                + self.b_item
+                + self.popularity_weight * self.log_popularity
+            )
             mf[rated] = -np.inf
             top = top_n_indices(mf, self.n_mf_candidates)
             rows = np.repeat(np.arange(user_idx.size), top.shape[1])

@@ -36,8 +36,18 @@ from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indice
 from cfutils.recommenders.time_features import RatingClock, recency_ranks
 from cfutils.split import make_split
 
-FEATURES = ["ease_score", "ease_rank", "knn_score", "knn_rank", "recent_similarity", "log_popularity",
-            "recent_popularity", "age_days", "user_log_ratings", "rating_prediction"]
+FEATURES = [
+    "ease_score",
+    "ease_rank",
+    "knn_score",
+    "knn_rank",
+    "recent_similarity",
+    "log_popularity",
+    "recent_popularity",
+    "age_days",
+    "user_log_ratings",
+    "rating_prediction",
+]
 
 
 def _ranks(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,10 +62,16 @@ def _ranks(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 class CandidateStage:
     """Fitted generators and the feature table of (user, candidate) pairs (module docstring)."""
 
-    def __init__(self, ease: EASE, knn: ItemKNN, rating_model, n_candidates: int, recent_items: int,
-                 window_days: int, as_of: str):
+    def __init__(
+        self, ease: EASE, knn: ItemKNN, rating_model, n_candidates: int, recent_items: int, window_days: int, as_of: str
+    ):
         self.ease, self.knn, self.rating_model = copy.deepcopy(ease), copy.deepcopy(knn), copy.deepcopy(rating_model)
-        self.n_candidates, self.recent_items, self.window_days, self.as_of = n_candidates, recent_items, window_days, as_of
+        self.n_candidates, self.recent_items, self.window_days, self.as_of = (
+            n_candidates,
+            recent_items,
+            window_days,
+            as_of,
+        )
 
     def fit(self, train: pd.DataFrame) -> CandidateStage:
         self.ease.fit(train)
@@ -82,22 +98,28 @@ class CandidateStage:
         recent.data = (recent.data <= self.recent_items).astype(np.float64)
         similar = (recent @ self.knn.similarity).toarray()
         days = self.clock.as_of(user_idx, self.as_of)[rows]
-        pairs = pd.DataFrame({"user_id": self.matrix.user_ids[user_idx[rows]], "movie_id": self.matrix.movie_ids[movies]})
-        frame = pd.DataFrame({
-            "ease_score": np.where(np.isfinite(ease[rows, movies]), ease[rows, movies], np.nan),
-            "ease_rank": ease_rank[rows, movies],
-            "knn_score": np.where(np.isfinite(knn[rows, movies]), knn[rows, movies], 0.0),
-            "knn_rank": knn_rank[rows, movies],
-            "recent_similarity": similar[rows, movies],
-            "log_popularity": np.log1p(self.clock.popularity(movies, days)),
-            "recent_popularity": self.clock.popularity(movies, days, self.window_days),
-            "age_days": self.clock.age(movies, days),
-            "user_log_ratings": np.log1p(self.matrix.user_counts[user_idx[rows]]),
-            "rating_prediction": np.asarray(self.rating_model.predict(pairs), dtype=np.float64),
-        })
+        pairs = pd.DataFrame(
+            {"user_id": self.matrix.user_ids[user_idx[rows]], "movie_id": self.matrix.movie_ids[movies]}
+        )
+        frame = pd.DataFrame(
+            {
+                "ease_score": np.where(np.isfinite(ease[rows, movies]), ease[rows, movies], np.nan),
+                "ease_rank": ease_rank[rows, movies],
+                "knn_score": np.where(np.isfinite(knn[rows, movies]), knn[rows, movies], 0.0),
+                "knn_rank": knn_rank[rows, movies],
+                "recent_similarity": similar[rows, movies],
+                "log_popularity": np.log1p(self.clock.popularity(movies, days)),
+                "recent_popularity": self.clock.popularity(movies, days, self.window_days),
+                "age_days": self.clock.age(movies, days),
+                "user_log_ratings": np.log1p(self.matrix.user_counts[user_idx[rows]]),
+                "rating_prediction": np.asarray(self.rating_model.predict(pairs), dtype=np.float64),
+            }
+        )
         return rows, movies, frame[FEATURES]
 
-    def batched_features(self, user_idx: np.ndarray, budget_bytes: float) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    def batched_features(
+        self, user_idx: np.ndarray, budget_bytes: float
+    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
         """:meth:`features` of any number of users, in batches sized to ``budget_bytes``."""
         size = batch_size(self.matrix.n_movies, budget_bytes, dense_arrays=12)
         rows, movies, frames = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [pd.DataFrame(columns=FEATURES)]
@@ -118,22 +140,42 @@ class ReRanker(ListRecommender):
 
     reason = "re-ranked"
 
-    def __init__(self, ease: EASE | None = None, knn: ItemKNN | None = None, rating_model=None,
-                 n_candidates: int = 100, recent_items: int = 20, window_days: int = 30, as_of: str = "user",
-                 split: str = "per_user_time", validation_size: float = 0.2, threshold: float = 4.0,
-                 max_train_users: int = 1500, n_estimators: int = 100, max_depth: int = 3, seed: int = 0,
-                 fallback_days: int | None = 30, budget_bytes: float = DEFAULT_BUDGET_BYTES):
+    def __init__(
+        self,
+        ease: EASE | None = None,
+        knn: ItemKNN | None = None,
+        rating_model=None,
+        n_candidates: int = 100,
+        recent_items: int = 20,
+        window_days: int = 30,
+        as_of: str = "user",
+        split: str = "per_user_time",
+        validation_size: float = 0.2,
+        threshold: float = 4.0,
+        max_train_users: int = 1500,
+        n_estimators: int = 100,
+        max_depth: int = 3,
+        seed: int = 0,
+        fallback_days: int | None = 30,
+        budget_bytes: float = DEFAULT_BUDGET_BYTES,
+    ):
         self.ease = ease if ease is not None else EASE()
         self.knn = knn if knn is not None else ItemKNN()
         self.rating_model = rating_model if rating_model is not None else BiasBaseline()
         self.n_candidates, self.recent_items, self.window_days = n_candidates, recent_items, window_days
         self.as_of, self.split, self.validation_size, self.threshold = as_of, split, validation_size, threshold
-        self.max_train_users, self.n_estimators, self.max_depth, self.seed = max_train_users, n_estimators, max_depth, seed
+        self.max_train_users, self.n_estimators, self.max_depth, self.seed = (
+            max_train_users,
+            n_estimators,
+            max_depth,
+            seed,
+        )
         self.fallback_days, self.budget_bytes = fallback_days, budget_bytes
 
     def stage(self) -> CandidateStage:
-        return CandidateStage(self.ease, self.knn, self.rating_model, self.n_candidates, self.recent_items,
-                              self.window_days, self.as_of)
+        return CandidateStage(
+            self.ease, self.knn, self.rating_model, self.n_candidates, self.recent_items, self.window_days, self.as_of
+        )
 
     def _fit(self, train: pd.DataFrame) -> None:
         fit_part, validation = make_split(train, self.split, test_size=self.validation_size, seed=self.seed)
@@ -150,9 +192,16 @@ class ReRanker(ListRecommender):
         if label.sum() == 0:
             self.skipped = "no relevant candidate in the validation cut: candidates keep EASE's order"
         else:
-            self.ranker = xgboost.XGBRanker(objective="rank:ndcg", n_estimators=self.n_estimators,
-                                            max_depth=self.max_depth, learning_rate=0.05, subsample=0.8,
-                                            random_state=self.seed, n_jobs=2, tree_method="hist")
+            self.ranker = xgboost.XGBRanker(
+                objective="rank:ndcg",
+                n_estimators=self.n_estimators,
+                max_depth=self.max_depth,
+                learning_rate=0.05,
+                subsample=0.8,
+                random_state=self.seed,
+                n_jobs=2,
+                tree_method="hist",
+            )
             self.ranker.fit(frame, label, qid=rows)
             # Scoring runs on one thread: a list's few hundred candidates take about a millisecond
             # there, while starting two threads per call cost tens of milliseconds on a busy machine.

@@ -9,7 +9,9 @@ from cfutils.synth.writer import SAMPLE, write_netflix, write_sample
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m cfutils.synth", description="Write Netflix-like data in the Kaggle format.")
+    parser = argparse.ArgumentParser(
+        prog="python -m cfutils.synth", description="Write Netflix-like data in the Kaggle format."
+    )
     parser.add_argument("directory", nargs="?", help="output folder (omit with --sample)")
     parser.add_argument("--sample", action="store_true", help="write the embedded sample to data/sample")
     parser.add_argument("--users", type=int, default=SAMPLE.n_users)

@@ -200,7 +200,8 @@ def _draw_users(rng: np.random.Generator, n_users: int, rate: float) -> _Users:
     own_taste = rng.standard_normal((n_users, m.n_factors))
     shared = np.sqrt(m.segment_taste_share)
     taste = (shared * centres[segment] + np.sqrt(1 - m.segment_taste_share) * own_taste) * (
-        m.taste_sd / np.sqrt(m.n_factors))
+        m.taste_sd / np.sqrt(m.n_factors)
+    )
     return _Users(start, activity, segment_bounds, raw_ids, bias, taste, centres)
 
 

@@ -59,8 +59,9 @@ class _WeightedSampler:
         column = self.bounds[segment] + (rng.random(len(segment)) * self.sizes[segment]).astype(np.int64)
         return np.where(rng.random(len(segment)) < self.prob[column], column, self.alias[column]).astype(np.int32)
 
-    def distinct(self, rng: np.random.Generator, forced: np.ndarray, size: int,
-                 affinity: np.ndarray | None = None) -> np.ndarray:
+    def distinct(
+        self, rng: np.random.Generator, forced: np.ndarray, size: int, affinity: np.ndarray | None = None
+    ) -> np.ndarray:
         """``forced`` followed by distinct other users drawn without replacement, ``size`` in all.
 
         Successive sampling: a stream of :meth:`draw` results is read in order and users

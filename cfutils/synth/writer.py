@@ -205,12 +205,14 @@ def _write_prize_holdout(directory: Path, blocks: list[_Block], raw_ids: np.ndar
     order) into ``directory``; return the blocks without their qualifying ratings (a block
     may be left empty). The files list pairs by movie, then customer id."""
     sizes = [len(block.users) for block in blocks]
-    ratings = pd.DataFrame({
-        "user_id": raw_ids[np.concatenate([block.users for block in blocks])],
-        "movie_id": np.repeat(np.array([block.movie_id for block in blocks], dtype=np.int32), sizes),
-        "rating": np.concatenate([block.stars for block in blocks]).astype(np.float32),
-        "date": (FIRST_DAY + np.concatenate([block.days for block in blocks])).astype("datetime64[s]"),
-    })
+    ratings = pd.DataFrame(
+        {
+            "user_id": raw_ids[np.concatenate([block.users for block in blocks])],
+            "movie_id": np.repeat(np.array([block.movie_id for block in blocks], dtype=np.int32), sizes),
+            "rating": np.concatenate([block.stars for block in blocks]).astype(np.float32),
+            "date": (FIRST_DAY + np.concatenate([block.days for block in blocks])).astype("datetime64[s]"),
+        }
+    )
     holdout = prize_holdout(ratings, seed=seed)
     write_probe(ratings[holdout.is_probe].sort_values(["movie_id", "user_id"]), directory / PROBE_NAME)
     qualifying = ratings[holdout.is_qualifying].sort_values(["movie_id", "user_id"])
@@ -260,9 +262,9 @@ def _format_blocks(blocks: list[_Block], raw_ids: np.ndarray) -> list[bytes | me
     return parts
 
 
-_DATE_BYTES = np.frombuffer(
-    "".join(str(FIRST_DAY + d) for d in range(N_DAYS)).encode("ascii"), dtype=np.uint8
-).reshape(N_DAYS, 10)
+_DATE_BYTES = np.frombuffer("".join(str(FIRST_DAY + d) for d in range(N_DAYS)).encode("ascii"), dtype=np.uint8).reshape(
+    N_DAYS, 10
+)
 
 
 def format_rating_lines(customer_ids: np.ndarray, stars: np.ndarray, days: np.ndarray) -> tuple[bytes, np.ndarray]:
@@ -333,8 +335,7 @@ def _is_up_to_date(directory: Path, key: dict) -> bool:
         return False
     files = marker.get("files", {})
     return all(
-        (directory / name).is_file() and (directory / name).stat().st_size == size
-        for name, size in files.items()
+        (directory / name).is_file() and (directory / name).stat().st_size == size for name, size in files.items()
     )
 
 
