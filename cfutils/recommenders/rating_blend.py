@@ -61,7 +61,7 @@ from cfutils.models import BiasBaseline
 from cfutils.recommenders.explain import ExplainedByRatedMovies
 from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indices
 from cfutils.similarity import cosine_top_k
-from cfutils.split import make_split
+from cfutils.split import make_split, sample_ids
 
 DENSE_SVD_MAX_CELLS = 4_000_000
 """Up to this many matrix cells (32 MB as float64) the SVD is a dense LAPACK one, above it ARPACK's ``svds``."""
@@ -328,10 +328,8 @@ def tune_popularity_weight(
         raise ValueError(f"validate on a time split ('global_time' or 'per_user_time'), not {split!r}")
     fit_part, validation = make_split(train, split, test_size=validation_size)
     model = copy.copy(recommender).fit(fit_part)
-    users = np.unique(validation["user_id"].to_numpy())
-    if max_users is not None and users.size > max_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-        validation = validation[validation["user_id"].isin(users)]
+    users = sample_ids(np.unique(validation["user_id"].to_numpy()), max_users, seed)
+    validation = validation[validation["user_id"].isin(users)]
     rows = []
     for weight in weights:
         model.popularity_weight = float(weight)

@@ -34,7 +34,7 @@ from cfutils.recommenders.ease import EASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indices
 from cfutils.recommenders.time_features import RatingClock, recency_ranks
-from cfutils.split import make_split
+from cfutils.split import make_split, sample_ids
 
 FEATURES = [
     "ease_score",
@@ -182,8 +182,7 @@ class ReRanker(ListRecommender):
         learn = self.stage().fit(fit_part)
         users = np.unique(validation["user_id"].to_numpy())
         users = users[learn.matrix.user_index(users) >= 0]
-        if users.size > self.max_train_users:
-            users = np.sort(np.random.default_rng(self.seed).choice(users, self.max_train_users, replace=False))
+        users = sample_ids(users, self.max_train_users, self.seed)
         rows, movies, frame = learn.batched_features(learn.matrix.user_index(users), self.budget_bytes)
         relevant = validation[validation["rating"].to_numpy() >= self.threshold]
         keys = pd.MultiIndex.from_arrays([users[rows], learn.matrix.movie_ids[movies]])
