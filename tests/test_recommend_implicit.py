@@ -11,7 +11,7 @@ from ratings_factory import ratings_frame
 
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import FALLBACK_REASON, PopularRecommender
-from cfutils.recommenders.ease import EASE, RecencyEASE
+from cfutils.recommenders.ease import EASE, RecencyEASE, _mirror_lower
 from cfutils.recommenders.evaluation import candidate_recall, example_users, list_reports, variant
 from cfutils.recommenders.factors import ALS, BPR
 from cfutils.recommenders.item_knn import ItemKNN
@@ -270,3 +270,10 @@ def test_example_users_pick_the_heaviest_the_lightest_known_test_user_and_a_new_
     assert example_users(train, test[test["user_id"] > 7]) == {"heavy": 1, "light": 3, "new": 8}
     assert example_users(train, test[test["user_id"] < 4])["new"] == 5
     assert example_users(train, test[test["user_id"] < 4])["light"] == 3
+
+
+def test_mirror_lower_makes_the_matrix_symmetric_block_by_block():
+    a = np.random.default_rng(0).standard_normal((10, 10))
+    expected = np.tril(a) + np.tril(a, -1).T  # the lower triangle, mirrored
+    np.testing.assert_array_equal(_mirror_lower(a.copy(), block=3), expected)
+    np.testing.assert_array_equal(_mirror_lower(a.copy(), block=64), expected)
