@@ -32,6 +32,11 @@ STAGES = [
 TINY_FRACTION = 0.0002
 
 
+def run_args(output, data_dir, *extra: str, fraction: str = str(TINY_FRACTION)) -> list[str]:
+    """scale.py's command line: ``--fraction``, ``--output``, ``--data-dir``, then ``extra``."""
+    return ["--fraction", fraction, "--output", str(output), "--data-dir", str(data_dir), *extra]
+
+
 @pytest.fixture(scope="module")
 def scale():
     spec = importlib.util.spec_from_file_location("scale", SCRIPT)
@@ -42,18 +47,7 @@ def scale():
 
 def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     output = tmp_path / "results.json"
-    args = [
-        "--fraction",
-        str(TINY_FRACTION),
-        "--output",
-        str(output),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--trees",
-        "5",
-        "--top-n-users",
-        "20",
-    ]
+    args = run_args(output, tmp_path / "data", "--trees", "5", "--top-n-users", "20")
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
     assert result["ratings"] == round(NETFLIX.n_ratings * TINY_FRACTION)
@@ -74,15 +68,7 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
 
 def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
     output = tmp_path / "results.json"
-    args = [
-        "--fraction",
-        str(TINY_FRACTION),
-        "--output",
-        str(output),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--prize-only",
-    ]
+    args = run_args(output, tmp_path / "data", "--prize-only")
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
     assert list(result["stages"]) == STAGES[: STAGES.index("probe") + 1]
@@ -91,17 +77,7 @@ def test_prize_only_stops_after_the_probe_stage(scale, tmp_path):
 
 def test_top_n_only_runs_the_data_stages_the_split_and_the_top_n_stages(scale, tmp_path, capsys):
     output = tmp_path / "results.json"
-    args = [
-        "--fraction",
-        str(TINY_FRACTION),
-        "--output",
-        str(output),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--top-n-only",
-        "--top-n-users",
-        "20",
-    ]
+    args = run_args(output, tmp_path / "data", "--top-n-only", "--top-n-users", "20")
     assert scale.main(args) == 0
     result = json.loads(output.read_text())
     assert list(result["stages"]) == [*STAGES[:3], "split", "top_n_ease", "top_n_rerank"]
@@ -111,32 +87,14 @@ def test_top_n_only_runs_the_data_stages_the_split_and_the_top_n_stages(scale, t
 
 
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):
-    args = [
-        "--fraction",
-        "1",
-        "--output",
-        str(tmp_path / "r.json"),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--memory-budget-gb",
-        "1",
-    ]
+    args = run_args(tmp_path / "r.json", tmp_path / "data", "--memory-budget-gb", "1", fraction="1")
     assert scale.main(args) == 2
     assert "--memory-budget-gb" in capsys.readouterr().err
     assert not (tmp_path / "data").exists() and not (tmp_path / "r.json").exists()
 
 
 def test_step_guard_names_its_option(scale, tmp_path, capsys):
-    args = [
-        "--fraction",
-        str(TINY_FRACTION),
-        "--output",
-        str(tmp_path / "r.json"),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--step-budget-gb",
-        "0.001",
-    ]
+    args = run_args(tmp_path / "r.json", tmp_path / "data", "--step-budget-gb", "0.001")
     assert scale.main(args) == 2
     error = capsys.readouterr().err
     assert "--step-budget-gb" in error and "needs about" in error
