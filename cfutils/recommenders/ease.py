@@ -38,9 +38,10 @@ def ease_weights(X: sp.csr_matrix, lam: float, budget_bytes: float = DEFAULT_BUD
     ``X`` is users x items (binary). :class:`cfutils.memory.MemoryBudgetError` when
     :func:`ease_bytes` exceeds ``budget_bytes``. :math:`X^T X + \lambda I` is symmetric positive
     definite, so :math:`P` comes from its Cholesky factor (LAPACK ``potrf``, ``potri``), in place:
-    half the work of a general inverse, and it does not take the LU route (``getrf``/``getri``),
-    which crashed the process at all 17,770 Netflix movies. The result is row-major, so that
-    :math:`x_u B` reads B row by row.
+    half the work of a general (LU) inverse and no second n x n array. The result is row-major, so
+    that :math:`x_u B` reads B row by row. At all 17,770 Netflix movies the LAPACK call crashes
+    the process on this machine's OpenBLAS (both the LU and the Cholesky routes; benchmarks/README.md),
+    so keep ``max_items`` at a few thousand there.
     """
     n = X.shape[1]
     check_budget(ease_bytes(n), budget_bytes, f"EASE on {n:,} movies (two {n:,}² float64 matrices)", "max_items")
