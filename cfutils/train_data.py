@@ -40,12 +40,16 @@ class TrainData:
     """A train ratings frame and what is computed from it, each once (module docstring).
 
     Treat it as read-only: the cached matrix and neighbour lists describe ``ratings`` as it
-    was given, so a changed frame needs a new ``TrainData``.
+    was given, so a changed frame needs a new ``TrainData``. ``matrix``: the frame's matrix when
+    it is already built, possibly over more movies than the frame names (a fold-in keeps the
+    fitted model's movie index, :mod:`cfutils.recommenders.fold_in`).
     """
 
-    def __init__(self, ratings: pd.DataFrame):
+    def __init__(self, ratings: pd.DataFrame, matrix: RatingMatrix | None = None):
         self.ratings = ratings
         self._cache: dict[Hashable, object] = {}
+        if matrix is not None:  # fills the cached property below
+            self.__dict__["matrix"] = matrix
 
     def __len__(self) -> int:
         return len(self.ratings)

@@ -3,12 +3,15 @@ re-ranker and the evaluation helpers, each against a slow, obviously right refer
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 from ratings_factory import random_ratings as shared_random_ratings
 from ratings_factory import ratings_frame
 
+from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import FALLBACK_REASON, PopularRecommender
 from cfutils.recommenders.ease import EASE, RecencyEASE, _mirror_lower
@@ -18,6 +21,7 @@ from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.lists import TitleTable
 from cfutils.recommenders.rerank import FEATURES, ReRanker
 from cfutils.recommenders.time_features import RatingClock, day_numbers
+from cfutils.train_data import TrainData
 
 
 def random_ratings(n_users=30, n_movies=20, seed=0) -> pd.DataFrame:
@@ -220,6 +224,33 @@ def test_reranker_without_relevant_validation_items_keeps_ease_order():
     assert rec.ranker is None and "no relevant" in rec.skipped and rec.feature_importance().empty
     user = rec.matrix.user_ids[0]
     assert list(rec.top_n(user, 3)["movie_id"]) == list(rec.served.ease.top_n(user, 3)["movie_id"])
+
+
+def test_reranker_builds_one_matrix_per_stage_and_shares_it(monkeypatch):
+    built = []
+    original = RatingMatrix.from_ratings.__func__
+    monkeypatch.setattr(
+        RatingMatrix,
+        "from_ratings",
+        classmethod(lambda cls, ratings: built.append(len(ratings)) or original(cls, ratings)),
+    )
+    train = random_ratings(n_users=40, seed=7)
+    rec = ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=3, n_estimators=5, split="global_time").fit(train)
+    assert len(built) == 2 and built[0] == len(train) and built[1] < len(train)  # train's, then the validation cut's
+    served = rec.served
+    assert served.ease.matrix is served.knn.matrix is served.matrix is rec.matrix
+    assert served.ease.binary is served.knn.binary  # all movies in EASE: one binary pattern
+
+
+@pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
+def test_fit_on_train_data_gives_the_lists_of_fit_on_the_frame(recommender):
+    train = random_ratings(seed=11)
+    users = np.unique(train["user_id"])[:8]
+    from_frame = copy.deepcopy(recommender).fit(train).top_n_batch(users, 5)
+    data = TrainData(train)
+    from_data = copy.deepcopy(recommender).fit(data).top_n_batch(users, 5)
+    pd.testing.assert_frame_equal(from_frame, from_data)
+    assert copy.deepcopy(recommender).fit(data).matrix is data.matrix
 
 
 def test_candidate_recall_matches_a_loop():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES
 from cfutils.recommenders.lists import ListRecommender
-from cfutils.recommenders.time_features import RatingClock
+from cfutils.recommenders.time_features import rating_clock
+from cfutils.train_data import TrainData
 
 
 class PopularRecommender(ListRecommender):
@@ -37,8 +37,8 @@ class PopularRecommender(ListRecommender):
         self.as_of = as_of
         self.budget_bytes = budget_bytes
 
-    def _fit(self, train: pd.DataFrame) -> None:
-        self.clock = RatingClock(train, self.matrix)
+    def _fit(self, data: TrainData) -> None:
+        self.clock = rating_clock(data)
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
         days = self.clock.as_of(user_idx, self.as_of)
@@ -68,7 +68,7 @@ class TopRatedRecommender(ListRecommender):
         self.fallback_days = fallback_days
         self.budget_bytes = budget_bytes
 
-    def _fit(self, train: pd.DataFrame) -> None:
+    def _fit(self, data: TrainData) -> None:
         counts = self.matrix.movie_counts
         sums = np.asarray(self.matrix.csc.sum(axis=0, dtype=np.float64)).ravel()
         damped = (sums + self.damping * self.matrix.global_mean) / (counts + self.damping)

@@ -15,16 +15,16 @@ Cost: the Gram matrix and its inverse are two dense items x items float64 matric
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.recommenders.explain import ExplainedByRatedMovies
-from cfutils.recommenders.fold_in import FoldIn, binary_rows
+from cfutils.recommenders.fold_in import FoldIn
 from cfutils.recommenders.item_knn import binary_item_similarity
 from cfutils.recommenders.lists import ListRecommender
-from cfutils.recommenders.time_features import recency_ranks
+from cfutils.recommenders.time_features import train_recency_ranks
+from cfutils.train_data import TrainData
 
 
 def ease_bytes(n_items: int) -> int:
@@ -100,13 +100,13 @@ class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
         self.fallback_days = fallback_days
         self.budget_bytes = budget_bytes
 
-    def _fit(self, train: pd.DataFrame) -> None:
+    def _fit(self, data: TrainData) -> None:
         self.items = most_rated(self.matrix.movie_counts, self.max_items)
-        self._fit_users(train)
+        self._fit_users(data)
         self.weights = ease_weights(self.binary, self.lam, self.budget_bytes)
 
-    def _fit_users(self, train: pd.DataFrame) -> None:
-        self.binary = binary_rows(self.matrix.csr[:, self.items])
+    def _fit_users(self, data: TrainData) -> None:
+        self.binary = data.binary if self.items.size == self.matrix.n_movies else data.binary[:, self.items]
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
         """Rows :math:`x_u` over the model's movies (binary here; weighted in :class:`RecencyEASE`)."""
@@ -163,13 +163,13 @@ class RecencyEASE(EASE):
         self.recent_items = recent_items
         self.n_neighbours = n_neighbours
 
-    def _fit(self, train: pd.DataFrame) -> None:
-        super()._fit(train)
+    def _fit(self, data: TrainData) -> None:
+        super()._fit(data)
         self.similarity = binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes)
 
-    def _fit_users(self, train: pd.DataFrame) -> None:
-        super()._fit_users(train)
-        self.later = sp.csr_matrix(recency_ranks(train, self.matrix)[:, self.items])
+    def _fit_users(self, data: TrainData) -> None:
+        super()._fit_users(data)
+        self.later = sp.csr_matrix(train_recency_ranks(data)[:, self.items])
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
         rows = self.later[user_idx]

@@ -17,14 +17,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.recommenders.lists import ListRecommender
+from cfutils.train_data import TrainData
 
 
 class ImplicitFactors(ListRecommender):
@@ -47,7 +46,7 @@ class ImplicitFactors(ListRecommender):
     def make_model(self):
         raise NotImplementedError
 
-    def _fit(self, train: pd.DataFrame) -> None:
+    def _fit(self, data: TrainData) -> None:
         m = self.matrix
         check_budget(
             (m.n_users + m.n_movies) * (self.factors + 1) * 4 * 3,
@@ -55,8 +54,7 @@ class ImplicitFactors(ListRecommender):
             f"{type(self).__name__} factors",
             "factors",
         )
-        binary = sp.csr_matrix(m.csr, dtype=np.float32)
-        binary.data[:] = 1.0
+        binary = data.binary.astype(np.float32)
         with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="OpenBLAS is configured", category=RuntimeWarning)
             model = self.make_model()

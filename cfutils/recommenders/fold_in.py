@@ -27,20 +27,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cfutils.matrix import RatingMatrix
-
-
-def binary_rows(csr: sp.csr_matrix) -> sp.csr_matrix:
-    """The float64 0/1 pattern of ``csr``: 1 where the user rated the movie, whatever the stars."""
-    binary = sp.csr_matrix(csr, dtype=np.float64)
-    binary.data[:] = 1.0
-    return binary
+from cfutils.train_data import TrainData
 
 
 class FoldIn:
-    """Mixin for list recommenders whose per-user state is built by ``_fit_users(train)`` from
-    ``self.matrix`` after the item side is fitted (module docstring)."""
+    """Mixin for list recommenders whose per-user state is built by ``_fit_users(data)`` (a
+    :class:`~cfutils.train_data.TrainData`) after the item side is fitted (module docstring)."""
 
-    def _fit_users(self, train: pd.DataFrame) -> None:
+    def _fit_users(self, data: TrainData) -> None:
         raise NotImplementedError
 
     def folded_in(self, user_id: int, history: pd.DataFrame):
@@ -63,5 +57,5 @@ class FoldIn:
         csr.sort_indices()
         copied = copy.copy(self)
         copied.matrix = RatingMatrix(csr, np.array([user_id], dtype=np.int32), self.matrix.movie_ids)
-        copied._fit_users(history.assign(user_id=user_id))
+        copied._fit_users(TrainData(history.assign(user_id=user_id), copied.matrix))
         return copied

@@ -11,14 +11,14 @@ matrix. A movie with score 0 (no rated movie has it among its neighbours) is not
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES
 from cfutils.recommenders.explain import ExplainedByRatedMovies
-from cfutils.recommenders.fold_in import FoldIn, binary_rows
+from cfutils.recommenders.fold_in import FoldIn
 from cfutils.recommenders.lists import ListRecommender
 from cfutils.similarity import cosine_top_k
+from cfutils.train_data import TrainData
 
 
 def binary_item_similarity(binary: sp.csr_matrix, k: int, budget_bytes: float = DEFAULT_BUDGET_BYTES) -> sp.csr_matrix:
@@ -42,12 +42,14 @@ class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):
         self.fallback_days = fallback_days
         self.budget_bytes = budget_bytes
 
-    def _fit(self, train: pd.DataFrame) -> None:
-        self._fit_users(train)
-        self.similarity = binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes)
+    def _fit(self, data: TrainData) -> None:
+        self._fit_users(data)
+        self.similarity = data.neighbours(
+            "movies", self.n_neighbours, binary=True, dtype=np.float64, budget_bytes=self.budget_bytes
+        )
 
-    def _fit_users(self, train: pd.DataFrame) -> None:
-        self.binary = binary_rows(self.matrix.csr)
+    def _fit_users(self, data: TrainData) -> None:
+        self.binary = data.binary
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
         scores = (self.binary[user_idx] @ self.similarity).toarray()

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
+from cfutils.train_data import TrainData, as_train_data
 
 LIST_COLUMNS = ["movie_id", "title", "year", "score", "because"]
 BATCH_COLUMNS = ["user_id", "rank", "movie_id", "score"]
@@ -122,8 +123,9 @@ def as_user_ids(user_ids: Iterable[int]) -> np.ndarray:
 class ListRecommender:
     """Shared ``top_n`` / ``top_n_batch`` on top of a subclass's dense batch scores.
 
-    Subclasses implement ``_fit(train)`` and ``_scores(user_idx) -> (batch x movies)``
-    (``-inf`` = not a candidate) for users known to train; unknown users get the fallback.
+    Subclasses implement ``_fit(data)`` (``data`` a :class:`~cfutils.train_data.TrainData`) and
+    ``_scores(user_idx) -> (batch x movies)`` (``-inf`` = not a candidate) for users known to train;
+    unknown users get the fallback.
     ``_explain`` gives the ``because`` column (default: the class's ``reason``).
     """
 
@@ -131,16 +133,19 @@ class ListRecommender:
     fallback_days: int | None = None
     reason = ""
 
-    def fit(self, train: pd.DataFrame, titles: pd.DataFrame | None = None):
-        """Fit on a train ratings frame; ``titles`` (index ``movie_id``) only feeds ``top_n``. Returns self."""
-        self.matrix = RatingMatrix.from_ratings(train)
+    def fit(self, train: pd.DataFrame | TrainData, titles: pd.DataFrame | None = None):
+        """Fit on a train ratings frame or a :class:`~cfutils.train_data.TrainData` (whose matrix and
+        binary pattern every recommender fitted on it shares); ``titles`` (index ``movie_id``) only
+        feeds ``top_n``. Returns self."""
+        data = as_train_data(train)
+        self.matrix = data.matrix
         self.titles = titles
         self.title_table = TitleTable(titles)
-        self.fallback_scores = popularity_scores(train, self.matrix, self.fallback_days)
-        self._fit(train)
+        self.fallback_scores = popularity_scores(data.ratings, self.matrix, self.fallback_days)
+        self._fit(data)
         return self
 
-    def _fit(self, train: pd.DataFrame) -> None:
+    def _fit(self, data: TrainData) -> None:
         pass
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:

@@ -60,8 +60,8 @@ from cfutils.metrics import ranking_metrics
 from cfutils.models import BiasBaseline
 from cfutils.recommenders.explain import ExplainedByRatedMovies
 from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indices
-from cfutils.similarity import cosine_top_k
 from cfutils.split import make_split, sample_ids
+from cfutils.train_data import TrainData
 
 DENSE_SVD_MAX_CELLS = 4_000_000
 """Up to this many matrix cells (32 MB as float64) the SVD is a dense LAPACK one, above it ARPACK's ``svds``."""
@@ -196,9 +196,9 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
 
     # -- fit ---------------------------------------------------------------------------------------------
 
-    def _fit(self, train: pd.DataFrame) -> None:
+    def _fit(self, data: TrainData) -> None:
         m = self.matrix
-        biases = BiasBaseline(reg_u=self.reg_user, reg_i=self.reg_item).fit(train)
+        biases = BiasBaseline(reg_u=self.reg_user, reg_i=self.reg_item).fit(data.ratings)
         self.b_user, self.b_item = np.zeros(m.n_users), np.zeros(m.n_movies)
         self.b_user[m.user_index(biases.user_ids_)] = biases.bu_
         self.b_item[m.movie_index(biases.movie_ids_)] = biases.bi_
@@ -209,13 +209,13 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
         self._liked = with_data(m.csr, liked.astype(np.float32))
         self._liked.eliminate_zeros()
         self._rated = with_data(m.csr, np.ones(m.nnz, np.float32))
-        sim = cosine_top_k(m.csc.T.tocsr(), self.n_neighbours, budget_bytes=self.budget_bytes, progress=self.progress)
+        sim = data.neighbours("movies", self.n_neighbours, budget_bytes=self.budget_bytes, progress=self.progress)
         self.similarity = sim.maximum(sim.T).tocsr()
         rank = min(self.n_factors, min(m.n_users, m.n_movies) - 1)
         check_budget((m.n_users + m.n_movies) * max(rank, 0) * 8 * 3, self.budget_bytes, "SVD factors", "n_factors")
         self.user_factors, self.item_factors = residual_svd(self._residuals, rank, self.seed)
         self.log_popularity = np.log1p(m.movie_counts.astype(np.float64))
-        self.model_ = copy.deepcopy(self.scorer).fit(train) if hasattr(self.scorer, "fit") else self.scorer
+        self.model_ = copy.deepcopy(self.scorer).fit(data.ratings) if hasattr(self.scorer, "fit") else self.scorer
 
     # -- scoring -----------------------------------------------------------------------------------------
 

@@ -16,8 +16,10 @@ version under ``per_user_time``.
 **Training, never on test.** :meth:`ReRanker.fit` cuts a validation part from its train by
 ``split`` (the notebook's own rule), fits the generators on the rest, labels each validation
 user's candidates (1: rated ``>= threshold`` in the validation part) and fits
-``xgboost.XGBRanker(objective="rank:ndcg")`` with one query group per user. It then refits the
-generators on the whole train, which is what the lists are served from.
+``xgboost.XGBRanker(objective="rank:ndcg")`` with one query group per user. It then frees that
+stage and refits the generators on the whole train, which is what the lists are served from.
+Within a stage, EASE, item-kNN and the time features share one matrix
+(:class:`~cfutils.train_data.TrainData`).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from cfutils.models import BiasBaseline
 from cfutils.recommenders.ease import EASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indices
-from cfutils.recommenders.time_features import RatingClock, recency_ranks
+from cfutils.recommenders.time_features import rating_clock, train_recency_ranks
 from cfutils.split import make_split, sample_ids
+from cfutils.train_data import TrainData
 
 FEATURES = [
     "ease_score",
@@ -73,13 +76,15 @@ class CandidateStage:
             as_of,
         )
 
-    def fit(self, train: pd.DataFrame) -> CandidateStage:
-        self.ease.fit(train)
-        self.knn.fit(train)
-        self.rating_model.fit(train)
-        self.matrix = self.ease.matrix
-        self.clock = RatingClock(train, self.matrix)
-        self.later = recency_ranks(train, self.matrix)
+    def fit(self, data: TrainData) -> CandidateStage:
+        """Fit the generators and the rating model on one train set; they share its matrix, binary
+        pattern and recency ranks (:class:`~cfutils.train_data.TrainData`)."""
+        self.ease.fit(data)
+        self.knn.fit(data)
+        self.rating_model.fit(data.ratings)
+        self.matrix = data.matrix
+        self.clock = rating_clock(data)
+        self.later = train_recency_ranks(data)
         return self
 
     def features(self, user_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -177,9 +182,16 @@ class ReRanker(ListRecommender):
             self.ease, self.knn, self.rating_model, self.n_candidates, self.recent_items, self.window_days, self.as_of
         )
 
-    def _fit(self, train: pd.DataFrame) -> None:
+    def _fit(self, data: TrainData) -> None:
+        # The validation-cut stage is local to _train_ranker, so its matrices are freed before the
+        # served stage is fitted on all of train: the two never hold memory at once.
+        self._train_ranker(data.ratings)
+        self.served = self.stage().fit(data)
+
+    def _train_ranker(self, train: pd.DataFrame) -> None:
+        """Fit ``ranker`` on the candidates of a validation cut of ``train`` (module docstring)."""
         fit_part, validation = make_split(train, self.split, test_size=self.validation_size, seed=self.seed)
-        learn = self.stage().fit(fit_part)
+        learn = self.stage().fit(TrainData(fit_part))
         users = np.unique(validation["user_id"].to_numpy())
         users = users[learn.matrix.user_index(users) >= 0]
         users = sample_ids(users, self.max_train_users, self.seed)
@@ -205,7 +217,6 @@ class ReRanker(ListRecommender):
             # Scoring runs on one thread: a list's few hundred candidates take about a millisecond
             # there, while starting two threads per call cost tens of milliseconds on a busy machine.
             self.ranker.get_booster().set_param({"nthread": 1})
-        self.served = self.stage().fit(train)
 
     def candidates(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense (batch x movies) True for the stage-1 candidates of known users."""

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cfutils.matrix import RatingMatrix
+from cfutils.train_data import TrainData
 
 AS_OF = ("user", "train_end")
 
@@ -86,3 +87,14 @@ def recency_ranks(train: pd.DataFrame, matrix: RatingMatrix) -> sp.csr_matrix:
     first = np.searchsorted(users, users)
     later = np.arange(users.size) - first
     return sp.csr_matrix((later + 1.0, (users, movies)), shape=matrix.csr.shape)
+
+
+def rating_clock(data: TrainData) -> RatingClock:
+    """The :class:`RatingClock` of a train set, built once per :class:`~cfutils.train_data.TrainData`."""
+    return data.cached("rating_clock", lambda: RatingClock(data.ratings, data.matrix))
+
+
+def train_recency_ranks(data: TrainData) -> sp.csr_matrix:
+    """:func:`recency_ranks` of a train set, built once per :class:`~cfutils.train_data.TrainData`
+    (read-only: slice or copy it before changing its values)."""
+    return data.cached("recency_ranks", lambda: recency_ranks(data.ratings, data.matrix))
