@@ -92,6 +92,7 @@ from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.rerank import ReRanker
 from cfutils.similarity import cosine_top_k
 from cfutils.split import temporal_split
+from cfutils.train_data import TrainData
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 #: Peak RSS per rating of a whole run, measured at full size (16,178 MiB for 100,480,507 ratings,
@@ -270,10 +271,15 @@ def top_n_stages(
     args: argparse.Namespace, train: pd.DataFrame, listed: np.ndarray, clock: StageClock, step_budget: float
 ) -> dict:
     """``top_n_ease`` (EASE on the ``--ease-items`` most rated movies, 0: all) and ``top_n_rerank`` (the
-    re-ranker, trained on a global_time validation cut of train): each fits on train and lists ``listed``."""
+    re-ranker, trained on a global_time validation cut of train): each fits on train and lists ``listed``.
+
+    Both fit on one :class:`~cfutils.train_data.TrainData`, as notebook 06 does: the re-ranker's
+    served stage reuses the matrix and EASE's weights of ``top_n_ease``, and adds item-kNN, the
+    time features and the validation-cut stage (fitted from scratch)."""
     ease = EASE(max_items=args.ease_items or None, budget_bytes=step_budget)
+    data = TrainData(train)
     with clock.stage("top_n_ease"):
-        copy.deepcopy(ease).fit(train).top_n_batch(listed, n=10)
+        copy.deepcopy(ease).fit(data).top_n_batch(listed, n=10)
     with clock.stage("top_n_rerank"):
         reranker = ReRanker(
             ease,
@@ -281,7 +287,7 @@ def top_n_stages(
             split="global_time",
             seed=args.seed,
             budget_bytes=step_budget,
-        ).fit(train)
+        ).fit(data)
         lists = reranker.top_n_batch(listed, n=10)
     return {"users_listed": int(lists["user_id"].nunique())}
 

@@ -242,6 +242,18 @@ def test_reranker_builds_one_matrix_per_stage_and_shares_it(monkeypatch):
     assert served.ease.binary is served.knn.binary  # all movies in EASE: one binary pattern
 
 
+def test_ease_models_on_one_train_data_share_their_weights_and_keep_them_read_only():
+    data = TrainData(random_ratings(seed=12))
+    ease = EASE(2.0, None).fit(data)
+    recency = RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data)
+    other_lambda = EASE(3.0, None).fit(data)
+    assert recency.weights is ease.weights and other_lambda.weights is not ease.weights
+    assert not np.allclose(other_lambda.weights, ease.weights)
+    with pytest.raises(ValueError, match="read-only"):
+        ease.weights[0, 1] = 1.0
+    assert RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data).similarity is recency.similarity
+
+
 @pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
 def test_fit_on_train_data_gives_the_lists_of_fit_on_the_frame(recommender):
     train = random_ratings(seed=11)

@@ -56,6 +56,7 @@ def ease_weights(X: sp.csr_matrix, lam: float, budget_bytes: float = DEFAULT_BUD
     weights = _mirror_lower(factor.T)  # the upper triangle of a column-major array is the lower one row-major
     weights /= -np.diag(weights)[None, :]
     weights[np.diag_indices(n)] = 0.0
+    weights.flags.writeable = False  # shared by every EASE fitted on the same TrainData
     return weights
 
 
@@ -103,7 +104,11 @@ class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
     def _fit(self, data: TrainData) -> None:
         self.items = most_rated(self.matrix.movie_counts, self.max_items)
         self._fit_users(data)
-        self.weights = ease_weights(self.binary, self.lam, self.budget_bytes)
+        # Kept with the train set: EASE and its recency-aware variants fitted on the same TrainData
+        # (notebook 06, the re-ranker's candidates) share one B instead of inverting again.
+        self.weights = data.cached(
+            ("ease_weights", self.lam, self.max_items), lambda: ease_weights(self.binary, self.lam, self.budget_bytes)
+        )
 
     def _fit_users(self, data: TrainData) -> None:
         self.binary = data.binary if self.items.size == self.matrix.n_movies else data.binary[:, self.items]
@@ -165,7 +170,10 @@ class RecencyEASE(EASE):
 
     def _fit(self, data: TrainData) -> None:
         super()._fit(data)
-        self.similarity = binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes)
+        self.similarity = data.cached(
+            ("ease_items_knn", self.max_items, self.n_neighbours),
+            lambda: binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes),
+        )
 
     def _fit_users(self, data: TrainData) -> None:
         super()._fit_users(data)
