@@ -8,8 +8,10 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.linalg
 from ratings_factory import random_ratings as shared_random_ratings
 from ratings_factory import ratings_frame
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
@@ -93,6 +95,21 @@ def test_ease_matches_the_dense_closed_form(lam):
         expected = ranked(X[u] @ B, X[u] == 0, 5)
         got = rec.top_n_batch([rec.matrix.user_ids[u]], 5)["movie_id"]
         assert list(got) == list(rec.matrix.movie_ids[expected])
+
+
+def test_ease_inverts_on_one_blas_thread(monkeypatch):
+    """Multi-threaded OpenBLAS crashed the process at 17,770 movies; one thread did not (ease_weights)."""
+    seen = []
+    factorise = scipy.linalg.lapack.dpotrf
+
+    def recording(*args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return factorise(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg.lapack, "dpotrf", recording)
+    with threadpool_limits(2, user_api="blas"):
+        EASE(2.0, None).fit(random_ratings(seed=3))
+    assert seen and set(seen) == {1}
 
 
 def test_ease_keeps_the_most_rated_movies_and_checks_its_memory():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.recommenders.explain import ExplainedByRatedMovies
@@ -39,18 +40,20 @@ def ease_weights(X: sp.csr_matrix, lam: float, budget_bytes: float = DEFAULT_BUD
     :func:`ease_bytes` exceeds ``budget_bytes``. :math:`X^T X + \lambda I` is symmetric positive
     definite, so :math:`P` comes from its Cholesky factor (LAPACK ``potrf``, ``potri``), in place:
     half the work of a general (LU) inverse and no second n x n array. The result is row-major, so
-    that :math:`x_u B` reads B row by row. At all 17,770 Netflix movies the LAPACK call crashes
-    the process on this machine's OpenBLAS (both the LU and the Cholesky routes; benchmarks/README.md),
-    so keep ``max_items`` at a few thousand there.
+    that :math:`x_u B` reads B row by row. LAPACK runs on one BLAS thread: at n = 17,770 the
+    multi-threaded OpenBLAS of numpy and scipy crashed the process with a segmentation fault (in a
+    plain 17,770² ``gemm`` as well as in ``potrf``/``getrf``), while one thread inverts it
+    (benchmarks/README.md); below a few thousand movies one thread costs under a second.
     """
     n = X.shape[1]
     check_budget(ease_bytes(n), budget_bytes, f"EASE on {n:,} movies (two {n:,}² float64 matrices)", "max_items")
     gram = np.asarray((X.T @ X).toarray(), dtype=np.float64)
     gram[np.diag_indices(n)] += lam
     # gram.T is the same symmetric matrix, column-major: LAPACK works on it in place.
-    factor, info = scipy.linalg.lapack.dpotrf(gram.T, lower=False, overwrite_a=True, clean=False)
-    if info == 0:
-        factor, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
+    with threadpool_limits(1, user_api="blas"):
+        factor, info = scipy.linalg.lapack.dpotrf(gram.T, lower=False, overwrite_a=True, clean=False)
+        if info == 0:
+            factor, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"X^T X + lambda I is not positive definite (LAPACK info {info}); raise lambda")
     weights = _mirror_lower(factor.T)  # the upper triangle of a column-major array is the lower one row-major
