@@ -57,7 +57,7 @@ class TrainData:
     @cached_property
     def matrix(self) -> RatingMatrix:
         """The user x movie rating matrix of ``ratings`` (compact ids, CSR)."""
-        return RatingMatrix.from_ratings(self.ratings[["user_id", "movie_id", "rating"]])
+        return RatingMatrix.from_ratings(self.ratings)  # reads three columns; no copy of the frame
 
     @cached_property
     def binary(self) -> sp.csr_matrix:

@@ -86,6 +86,15 @@ def test_top_n_only_runs_the_data_stages_the_split_and_the_top_n_stages(scale, t
     assert "Prize protocol" not in capsys.readouterr().out
 
 
+def test_ease_only_stops_after_ease(scale, tmp_path):
+    output = tmp_path / "results.json"
+    args = run_args(output, tmp_path / "data", "--ease-only", "--ease-items", "50", "--top-n-users", "20")
+    assert scale.main(args) == 0
+    result = json.loads(output.read_text())
+    assert list(result["stages"]) == [*STAGES[:3], "split", "top_n_ease"]
+    assert 0 < result["users_listed"] <= 20 and "test_rmse" not in result
+
+
 def test_whole_run_guard_stops_before_generating(scale, tmp_path, capsys):
     args = run_args(tmp_path / "r.json", tmp_path / "data", "--memory-budget-gb", "1", fraction="1")
     assert scale.main(args) == 2
