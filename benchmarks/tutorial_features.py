@@ -1,4 +1,4 @@
-"""The tutorial's per-rating feature loop, re-implemented from its description (shared/TUTORIAL.md).
+"""The tutorial's per-rating feature loop, re-implemented from its description (the README's original tutorial).
 
 ``tutorial_features(..., fixed=False)`` is faithful, quirks included, because they shape its cost
 and its output:

@@ -1,7 +1,8 @@
 """The tutorial's ratings loader, kept faithfully as the baseline of benchmarks/bench_parse.py.
 
-It is the ``load_data`` of the original Netflix tutorial (see /work/shared/TUTORIAL.md,
-"Loading"): read each ``combined_data_N.txt`` line by line in Python; a line ending in
+It is the ``load_data`` of the original Netflix tutorial (the one the README starts from,
+"Recommendation System Tutorial with Python using Collaborative Filtering"): read each
+``combined_data_N.txt`` line by line in Python; a line ending in
 ``:`` sets the current movie id, every other line is written out as
 ``movie,customer,rating,date`` to a CSV file, which pandas then reads back. One Python
 step per rating line, plus a full second pass through an intermediate CSV.

@@ -23,8 +23,9 @@ from joblib import Parallel, delayed
 from cfutils.progress import progress_bar
 
 
-def default_jobs() -> int:
-    """``CFUTILS_JOBS`` if set, else the number of cores this process may run on."""
+def default_workers() -> int:
+    """Worker processes of :func:`parallel_map` when ``n_jobs`` is not given: ``CFUTILS_JOBS`` if
+    set, else the number of cores this process may run on."""
     pinned = os.environ.get("CFUTILS_JOBS")
     if pinned is not None:
         if not pinned.isdigit() or int(pinned) < 1:
@@ -41,7 +42,7 @@ def parallel_map(
     With one worker (or one task) everything runs in this process, with no pickling.
     ``function`` must be importable or picklable by cloudpickle (closures are).
     """
-    n_jobs = min(default_jobs() if n_jobs is None else n_jobs, len(tasks))
+    n_jobs = min(default_workers() if n_jobs is None else n_jobs, len(tasks))
     if n_jobs <= 1:
         results: Iterable = (function(*task) for task in tasks)
     else:

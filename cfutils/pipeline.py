@@ -241,7 +241,7 @@ def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any
     return {p: shared | {k: v for k, v in wanted.items() if k in declared[p]} for p in notebooks}
 
 
-def default_jobs(data: str) -> int:
+def default_notebooks_at_once(data: str) -> int:
     """Notebooks run at once by default: two (one per core of a small machine; never more than its
     cores) on the embedded data sets, one on a user's file, whose size can make two notebooks that
     each hold a copy of the ratings too much for the machine's memory."""
@@ -401,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parameters = plan(notebooks, shared, extra)
         if args.jobs is not None and args.jobs < 1:
             raise PipelineError(f"--jobs {args.jobs}: must be at least 1")
-        jobs = default_jobs(args.data) if args.jobs is None else args.jobs
+        jobs = default_notebooks_at_once(args.data) if args.jobs is None else args.jobs
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

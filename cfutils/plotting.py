@@ -8,6 +8,8 @@ from pathlib import Path
 
 import matplotlib
 import seaborn as sns
+from IPython import get_ipython
+from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 #: Resolution of saved figures. 100 dpi keeps PNGs small and the HTML report light.
@@ -29,13 +31,9 @@ def show_inline(path: Path) -> None:
     backend shows the figure anyway; outside a kernel (a script, or ``MPLBACKEND=Agg`` in a
     terminal) it does nothing. With ``MPLBACKEND=Agg`` set, a kernel has no inline backend and
     would otherwise keep no figure in the notebook."""
-    from IPython import get_ipython
-
     shell = get_ipython()
     if shell is None or "inline" in matplotlib.get_backend() or not hasattr(shell, "kernel"):
         return
-    from IPython.display import Image, display
-
     display(Image(data=path.read_bytes(), format="png"))
 
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from IPython import get_ipython
+from IPython.display import display
 
 #: Mimetype of a recorded result in a notebook output.
 MIMETYPE = "application/vnd.cfutils.record+json"
@@ -113,9 +115,6 @@ def record(name: str, value: Any, volatile: bool = False) -> None:
     text = f"{name} = {json.dumps(payload['value'], ensure_ascii=False, allow_nan=False)}"
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 3] + "..."
-    from IPython import get_ipython
-    from IPython.display import display
-
     if get_ipython() is None:
         print(text)
         return

@@ -3,7 +3,8 @@ r"""Top-k similarity between all rows of a rating matrix, memory-bounded, as a s
 The tutorial computed ``cosine_similarity(row, whole matrix)`` one user at a time and kept a
 dense 617 x 100 array; the case study computed all movie pairs at once with sklearn. Either way
 the full similarity matrix is quadratic: 480,189² float32 cells are 922 GB for Netflix users.
-:func:`cosine_top_k` keeps, for every row, only its k best neighbours:
+:func:`similarity_top_k` keeps, for every row, only its k best neighbours (:func:`cosine_top_k`
+is its cosine case):
 
 * rows are processed in blocks ``B``; the dense block ``B @ X.T`` (``block_rows x n`` cells,
   sized by ``budget_bytes``, see :func:`plan_top_k`) is accumulated by a compiled (numba) kernel:
@@ -53,7 +54,7 @@ Measures (:data:`MEASURES`), with :math:`I_u` the stored (rated) cells of row u,
   over :math:`I_u` (mean-centred cosine).
 * ``"adjusted_cosine"``: the same on :math:`r_{ui} - \mu_i`, with :math:`\mu_i` the mean of column i
   over its stored cells: Sarwar et al. (2001)'s adjusted cosine when the rows are items
-  (``cosine_top_k(R.T, measure="adjusted_cosine")`` centres each rating by its user's mean).
+  (``similarity_top_k(R.T, k, measure="adjusted_cosine")`` centres each rating by its user's mean).
 * ``"pearson"`` (Surprise's ``pearson``, on co-rated cells only):
   :math:`\dfrac{\sum_{i \in I_{uv}} (r_{ui} - \bar r_u)(r_{vi} - \bar r_v)}
   {\sqrt{\sum_{i \in I_{uv}} (r_{ui} - \bar r_u)^2}\sqrt{\sum_{i \in I_{uv}} (r_{vi} - \bar r_v)^2}}`
@@ -96,7 +97,7 @@ _INDEX_BYTES = 4
 
 
 class TopKPlan(NamedTuple):
-    """How :func:`cosine_top_k` cuts its work to stay within ``budget_bytes``.
+    """How :func:`similarity_top_k` cuts its work to stay within ``budget_bytes``.
 
     ``fixed_bytes`` (prepared copies of the input and the result) plus ``n_threads`` blocks of
     ``block_rows * bytes_per_row`` in flight at once is the estimated peak, ``peak_bytes``.
@@ -140,7 +141,7 @@ def plan_top_k(
     dtype=np.float32,
     rows=None,
 ) -> TopKPlan:
-    """The block plan of ``cosine_top_k(X, k, ...)`` with the same arguments, computing nothing.
+    """The block plan of ``similarity_top_k(X, k, ...)`` with the same arguments, computing nothing.
 
     Memory model, in bytes, with ``s`` the itemsize of the working dtype (8 for Pearson), ``n``
     rows, ``m`` columns and ``nnz`` stored cells of X:
@@ -181,7 +182,7 @@ def plan_top_k(
     return TopKPlan(per_block, -(-r // per_block), n_threads, max(bytes_per_row, 1), fixed)
 
 
-def cosine_top_k(
+def similarity_top_k(
     X,
     k: int,
     *,
@@ -198,7 +199,8 @@ def cosine_top_k(
 
     Row i holds the k largest similarities ``s(i, j)``, ``j != i``, that are ``> 0`` (fewer when
     fewer are positive), in descending order, ties broken by the smaller ``j``. Movie-movie
-    neighbours of a users x movies matrix ``R`` are ``cosine_top_k(R.T)``.
+    neighbours of a users x movies matrix ``R`` are ``similarity_top_k(R.T, k)``;
+    :func:`cosine_top_k` is the cosine case.
 
     Parameters
     ----------
@@ -240,6 +242,18 @@ def cosine_top_k(
             progress_bar(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block")
         )
     return _assemble(parts, wanted, n, dtype)
+
+
+def cosine_top_k(X, k: int, *, measure: str = "cosine", **options) -> sp.csr_matrix:
+    """:func:`similarity_top_k` with ``measure="cosine"``: the k best cosines of every row of ``X``.
+
+    ``options`` are those of :func:`similarity_top_k` (``min_support``, ``shrinkage``,
+    ``budget_bytes``, ``rows`` ...). Another ``measure`` is not a cosine: ``ValueError``,
+    naming :func:`similarity_top_k`, which computes it.
+    """
+    if measure != "cosine":
+        raise ValueError(f"cosine_top_k computes cosines; for measure={measure!r} call similarity_top_k")
+    return similarity_top_k(X, k, **options)
 
 
 def _assemble(parts: list, wanted: np.ndarray, n: int, dtype) -> sp.csr_matrix:
@@ -298,7 +312,7 @@ def similarity_rows(
     budget_bytes: float = DEFAULT_BUDGET_BYTES,
 ) -> np.ndarray:
     """The similarities of ``rows`` (indices) with every row of X, as a dense float64 array
-    ``(len(rows), n_rows)``: the values :func:`cosine_top_k` ranks, with the same ``measure``,
+    ``(len(rows), n_rows)``: the values :func:`similarity_top_k` ranks, with the same ``measure``,
     ``min_support`` and ``shrinkage`` (module docstring), but none dropped: negative values, zeros
     and each row with itself (1 for a non-empty row) stay. For looking at a few rows or pairs; the
     dense result is checked against ``budget_bytes`` first. A dense X is read as sparse (0 = not rated).
@@ -331,9 +345,9 @@ def similar_movies(
     similarity, n_ratings, n_common`` (the neighbour's number of raters, raters in common).
 
     ``matrix`` is a :class:`cfutils.matrix.RatingMatrix`. ``top_k`` is a precomputed movie-movie
-    ``cosine_top_k(matrix.csc.T, ...)``: its row is read (then ``measure`` and the support rules
+    ``similarity_top_k(matrix.csc.T, ...)``: its row is read (then ``measure`` and the support rules
     are those it was computed with). Without it only this movie's row is computed, exactly as
-    :func:`cosine_top_k` would, with ``measure``, ``min_support`` and ``shrinkage``.
+    :func:`similarity_top_k` would, with ``measure``, ``min_support`` and ``shrinkage``.
     ``titles`` is indexed by ``movie_id`` with ``title`` and ``year``; titles it lacks are NA.
     An unknown ``movie_id`` raises ``KeyError``.
     """
@@ -383,7 +397,7 @@ def similar_users(
 ) -> pd.DataFrame:
     """The k users most similar to ``user_id``, best first: columns ``user_id, similarity,
     n_ratings, n_common``. Same rules as :func:`similar_movies`, with a user-user ``top_k``
-    (``cosine_top_k(matrix.csr, ...)``)."""
+    (``similarity_top_k(matrix.csr, ...)``)."""
     index = _compact_index(matrix.user_index([user_id])[0], "user_id", user_id)
     options = dict(measure=measure, min_support=min_support, shrinkage=shrinkage)
     return _neighbour_table(matrix.csr, index, k, top_k, options, matrix.user_ids, "user_id")

@@ -154,16 +154,34 @@ def make_split(
 
 
 def validation_split_for(method: str) -> str:
-    """The split rule to cut a validation set (or stacking folds) from train, for test split ``method``.
+    """The split rule that cuts a validation set (or stacking folds) from train, for test split ``method``.
 
-    Tuning must look at the future as the test does, never at random rows: ``per_user_time``
-    keeps its rule (every validation user is known, as every test user is), and
-    ``global_time`` and ``random`` tune on ``global_time``: a random validation set would
-    let a model learn from the future of the very ratings it is judged on.
+    The one rule of the package for every choice made on train (a model's grid, the
+    popularity weight λ, a stack's folds): never a random cut.
+
+    ============================  ==================
+    test split ``method``         validation rule
+    ============================  ==================
+    ``per_user_time``             ``per_user_time``
+    ``global_time``               ``global_time``
+    ``random``, ``probe``         ``global_time``
+    ============================  ==================
+
+    Why: tuning must look at the future as the test does, never at random rows. A random
+    validation set lets a model learn from the future of the very ratings it is judged on,
+    so it rewards parameters that only work with that leak, even when the test split itself
+    is random. ``per_user_time`` keeps its rule so that every validation user is known, as
+    every test user is. ``ValueError`` for a method outside :data:`SPLIT_METHODS`.
     """
     if method not in SPLIT_METHODS:
         raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
     return "per_user_time" if method == "per_user_time" else "global_time"
+
+
+def validation_cut(train: pd.DataFrame, method: str, test_size: float = 0.2) -> Split:
+    """(fit part, validation part) of ``train`` for test split ``method``: the latest ``test_size``
+    of train by the rule :func:`validation_split_for` gives (``make_split`` of that rule)."""
+    return make_split(train, validation_split_for(method), test_size=test_size)
 
 
 def chronological_folds(ratings: pd.DataFrame, n_folds: int, method: str = "global_time") -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 from cfutils.memory import MemoryBudgetError
 from cfutils.metrics import rmse
 from cfutils.parallel import parallel_map
-from cfutils.split import make_split
+from cfutils.split import validation_cut
 
 
 @dataclass
@@ -38,9 +38,9 @@ def tune(
     For each combination ``params`` of ``grid`` (a dict of lists), ``make_model(**params)``
     is fitted on the earlier ratings and scored by RMSE on the later ones: the model is tuned
     on the near future, as it will be used, not by random cross-validation over the future.
-    ``split`` is the notebook's ``SPLIT`` (``global_time`` or ``per_user_time``), so the
-    validation rows look like the test rows: with ``per_user_time`` every validation user
-    is also in the fitting part. ``"random"`` is refused: it would tune on the future.
+    ``split`` is the notebook's test ``SPLIT``; the validation set is cut by the rule
+    :func:`cfutils.split.validation_split_for` gives for it (never at random), so with
+    ``per_user_time`` every validation user is also in the fitting part.
     Ties go to the first combination in grid order. The combinations are fitted in up to
     ``n_jobs`` worker processes (:func:`cfutils.parallel.parallel_map`).
     """
@@ -74,11 +74,9 @@ def tune_each(
     left out of ``tuning`` and ``skipped[name]`` holds the guard's message, so one model
     too big for the data (user-user KNN on 50,000 users) never takes the run down. Every
     combination of every search is one task of :func:`cfutils.parallel.parallel_map`, so
-    ``n_jobs`` workers share them all.
+    ``n_jobs`` workers share them all. ``split`` is the test split, as in :func:`tune`.
     """
-    if split == "random":
-        raise ValueError("tune on a time split (global_time or per_user_time), not a random one")
-    fit_part, val = make_split(train, split, test_size=val_fraction)
+    fit_part, val = validation_cut(train, split, val_fraction)
     combos = {
         name: [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         for name, (_, grid) in searches.items()

@@ -13,7 +13,7 @@ import surprise
 from hypothesis import given, reject, settings
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
-from cfutils import models, surprise_batch, tuning
+from cfutils import models, split, surprise_batch, tuning
 from cfutils.memory import MemoryBudgetError
 from cfutils.split import per_user_temporal_split, temporal_split
 
@@ -237,8 +237,25 @@ def test_tune_validates_on_each_users_latest_with_per_user_split():
     tuning.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time", n_jobs=1)
     assert _Shift.fitted_on[0].index.equals(fit_part.index)
     assert set(val["user_id"]) <= set(fit_part["user_id"])
-    with pytest.raises(ValueError, match="time split"):
-        tuning.tune(_Shift, {"shift": [0.0]}, ratings, split="random")
+
+
+@pytest.mark.parametrize("test_split", ["global_time", "random", "per_user_time"])
+def test_tune_each_cuts_validation_by_the_split_rule(test_split, monkeypatch):
+    ratings = random_ratings(n_ratings=300, n_days=400)
+    rules = []
+
+    def rule(method):
+        rules.append(method)
+        return real(method)
+
+    real = split.validation_split_for
+    monkeypatch.setattr(split, "validation_split_for", rule)
+    _Shift.fitted_on = []
+    tuning.tune_each({"shift": (_Shift, {"shift": [0.0]})}, ratings, 0.2, split=test_split, n_jobs=1)
+    fit_part, _ = split.make_split(ratings, real(test_split), 0.2)
+    assert rules == [test_split] and _Shift.fitted_on[0].index.equals(fit_part.index)
+    if test_split == "random":  # tuned on the latest ratings, never on a random cut
+        assert _Shift.fitted_on[0]["date"].max() <= ratings["date"].sort_values().iloc[-60]
 
 
 def test_tune_each_gives_the_same_tables_in_worker_processes(data):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cfutils.parallel import default_jobs, parallel_map
+from cfutils.parallel import default_workers, parallel_map
 
 
 def _power_and_pid(base: int, exponent: int) -> tuple[int, int]:
@@ -27,11 +27,11 @@ def test_a_workers_exception_reaches_the_caller():
         parallel_map(lambda a, b: a / b, [(1, 1), (1, 0)], n_jobs=2)
 
 
-def test_default_jobs_reads_cfutils_jobs(monkeypatch):
+def test_default_workers_reads_cfutils_jobs(monkeypatch):
     monkeypatch.setenv("CFUTILS_JOBS", "3")
-    assert default_jobs() == 3
+    assert default_workers() == 3
     monkeypatch.setenv("CFUTILS_JOBS", "0")
     with pytest.raises(ValueError, match="CFUTILS_JOBS"):
-        default_jobs()
+        default_workers()
     monkeypatch.delenv("CFUTILS_JOBS")
-    assert default_jobs() == len(os.sched_getaffinity(0))
+    assert default_workers() == len(os.sched_getaffinity(0))

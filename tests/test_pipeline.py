@@ -260,8 +260,8 @@ def test_a_failure_among_notebooks_run_at_once_stops_those_not_started(tiny_data
 
 
 def test_the_embedded_data_runs_two_notebooks_at_once_a_users_file_one(tiny_data_dir):
-    assert pipeline.default_jobs(str(tiny_data_dir)) == 1
-    assert pipeline.default_jobs("sample") == min(2, len(os.sched_getaffinity(0)))
+    assert pipeline.default_notebooks_at_once(str(tiny_data_dir)) == 1
+    assert pipeline.default_notebooks_at_once("sample") == min(2, len(os.sched_getaffinity(0)))
 
 
 def test_a_notebook_whose_requirement_is_missing_is_skipped_with_a_one_line_reason(tiny_data_dir, tmp_path):

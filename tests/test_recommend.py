@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 from test_recommend_implicit import implicit_recommenders
 
+from cfutils import split
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import (
     FALLBACK_REASON,
@@ -236,8 +237,27 @@ def test_tuning_picks_the_best_grid_weight_on_a_time_split_of_train_only(monkeyp
     _, latest = make_split(train, "per_user_time", test_size=0.2)  # each user's latest ratings in train
     for truth in truths:
         pd.testing.assert_frame_equal(truth.reset_index(drop=True), latest.reset_index(drop=True))
-    with pytest.raises(ValueError, match="time split"):
-        tune_popularity_weight(Recommender(**SMALL), train, split="random")
+
+
+def test_tuning_the_weight_cuts_validation_by_the_split_rule(monkeypatch):
+    train = random_ratings(n_users=60, n_ratings=450, seed=9)
+    rules, truths = [], []
+
+    def rule(method):
+        rules.append(method)
+        return real_rule(method)
+
+    def spy(lists, truth, ks, threshold):
+        truths.append(truth)
+        return real_metrics(lists, truth, ks, threshold)
+
+    real_rule, real_metrics = split.validation_split_for, rating_blend.ranking_metrics
+    monkeypatch.setattr(split, "validation_split_for", rule)
+    monkeypatch.setattr(rating_blend, "ranking_metrics", spy)
+    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0,), split="random")
+    _, latest = make_split(train, "global_time", test_size=0.2)  # a random test split validates on the latest
+    assert rules == ["random"]
+    pd.testing.assert_frame_equal(truths[0].reset_index(drop=True), latest.reset_index(drop=True))
 
 
 @pytest.mark.parametrize("weight", [0.0, 2.0])

@@ -36,6 +36,7 @@ from cfutils.similarity import (
     similar_movies,
     similar_users,
     similarity_rows,
+    similarity_top_k,
     svd_cosine_top_k,
 )
 
@@ -141,20 +142,20 @@ def rating_arrays(draw, max_rows: int = 14, max_cols: int = 8) -> np.ndarray:
     return R
 
 
-# --- cosine_top_k -----------------------------------------------------------------------------
+# --- similarity_top_k and cosine_top_k -----------------------------------------------------------------------------
 
 
 @SETTINGS
 @given(rating_arrays(), st.integers(1, 16), st.sampled_from(MEASURES))
 def test_top_k_equals_brute_force(R, k, measure):
-    top_k = cosine_top_k(sp.csr_matrix(R), k, measure=measure, n_threads=2, dtype=np.float64)
+    top_k = similarity_top_k(sp.csr_matrix(R), k, measure=measure, n_threads=2, dtype=np.float64)
     assert_valid_top_k(top_k, reference_similarity(R, measure), k, ATOL_FLOAT64)
 
 
 @SETTINGS
 @given(rating_arrays(), st.integers(1, 16), st.sampled_from(MEASURES), st.integers(1, 4), st.sampled_from([0, 1, 2.5]))
 def test_support_rules_equal_brute_force(R, k, measure, min_support, shrinkage):
-    top_k = cosine_top_k(
+    top_k = similarity_top_k(
         sp.csr_matrix(R), k, measure=measure, min_support=min_support, shrinkage=shrinkage, dtype=np.float64
     )
     assert_valid_top_k(top_k, reference_similarity(R, measure, min_support, shrinkage), k, ATOL_FLOAT64)
@@ -268,8 +269,8 @@ def test_rows_equal_the_full_result_restricted_to_them(R, k, measure, min_suppor
     n = R.shape[0]
     rows = data.draw(st.lists(st.integers(0, n - 1), max_size=2 * n))  # any order, duplicates allowed
     options = dict(measure=measure, min_support=min_support, dtype=np.float64)
-    full = rows_of(cosine_top_k(sp.csr_matrix(R), k, **options))
-    some = cosine_top_k(
+    full = rows_of(similarity_top_k(sp.csr_matrix(R), k, **options))
+    some = similarity_top_k(
         sp.csr_matrix(R),
         k,
         rows=np.array(rows, dtype=np.int64),
@@ -330,7 +331,7 @@ def test_empty_rows_and_k_larger_than_rows():
 
 def test_only_positive_similarities_are_kept():
     R = np.array([[1, 0, 5, 0], [5, 0, 1, 0], [3, 3, 3, 3], [0, 4, 0, 0]], dtype=np.float64)
-    top_k = cosine_top_k(sp.csr_matrix(R), k=3, measure="centered_cosine", dtype=np.float64)
+    top_k = similarity_top_k(sp.csr_matrix(R), k=3, measure="centered_cosine", dtype=np.float64)
     S = reference_similarity(R, "centered_cosine")
     assert S[0, 1] < 0 and 1 not in rows_of(top_k)[0]
     assert top_k[2].nnz == 0  # a constant row centres to zero
@@ -353,7 +354,7 @@ def test_pearson_equals_surprise():
     by_column = {i: [(u, R[u, i]) for u in range(12) if R[u, i]] for i in range(9)}
     expected = np.minimum(pearson(12, by_column, 2), 1.0)
     assert_valid_top_k(
-        cosine_top_k(sp.csr_matrix(R), 11, measure="pearson", min_support=2, dtype=np.float64),
+        similarity_top_k(sp.csr_matrix(R), 11, measure="pearson", min_support=2, dtype=np.float64),
         expected,
         11,
         ATOL_FLOAT64,
@@ -392,9 +393,20 @@ def test_bad_arguments_are_rejected():
     R = sp.random(5, 4, density=0.5, format="csr", random_state=0)
     for kwargs in ({"k": 0}, {"k": 2, "measure": "jaccard"}, {"k": 2, "shrinkage": -1}):
         with pytest.raises(ValueError):
-            cosine_top_k(R, **kwargs)
+            similarity_top_k(R, **kwargs)
     with pytest.raises(ValueError, match="dense"):
-        cosine_top_k(R.toarray(), 2, measure="pearson")
+        similarity_top_k(R.toarray(), 2, measure="pearson")
+
+
+@pytest.mark.parametrize("measure", [m for m in MEASURES if m != "cosine"])
+def test_cosine_top_k_is_the_cosine_case_and_names_the_general_function(measure):
+    R = sp.random(30, 8, density=0.4, format="csr", random_state=1, dtype=np.float64)
+    cosine = cosine_top_k(R, 4, min_support=2, dtype=np.float64)
+    general = similarity_top_k(R, 4, measure="cosine", min_support=2, dtype=np.float64)
+    assert rows_of(cosine) == rows_of(general)
+    assert rows_of(cosine_top_k(R, 4, measure="cosine")) == rows_of(similarity_top_k(R, 4))
+    with pytest.raises(ValueError, match="similarity_top_k"):
+        cosine_top_k(R, 4, measure=measure)
 
 
 def test_svd_approximation_is_exact_at_full_rank():

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ratings_factory import random_ratings
 
 pytest.importorskip("pyspark", reason="pyspark is not installed; `make spark` adds it")
 # PySpark 4.3 warns about pandas 3 on every conversion; it works (these tests are the proof).
@@ -31,22 +32,6 @@ def spark():
     session = cs.start_session("local[2]", driver_memory="1g", shuffle_partitions=4, app_name="cfutils-tests")
     yield session
     session.stop()
-
-
-def random_ratings(seed: int, n: int = 600, n_users: int = 40, n_movies: int = 30, n_days: int = 20) -> pd.DataFrame:
-    """Ratings with many ties in date; (user, movie) pairs unique, as read_ratings returns them."""
-    rng = np.random.default_rng(seed)
-    pairs = rng.choice(n_users * n_movies, size=min(n, n_users * n_movies), replace=False)
-    return pd.DataFrame(
-        {
-            "user_id": (pairs // n_movies + 1).astype(np.int32),
-            "movie_id": (pairs % n_movies + 1).astype(np.int32),
-            "rating": rng.integers(1, 6, pairs.size).astype(np.float32),
-            "date": (np.datetime64("2005-01-01", "s") + rng.integers(0, n_days, pairs.size) * 86_400).astype(
-                "datetime64[s]"
-            ),
-        }
-    )
 
 
 # --------------------------------------------------------------------------- data and positions
@@ -88,7 +73,7 @@ def test_parquet_source_is_the_read_ratings_cache(tiny_data_dir):
     method=st.sampled_from(cs.SPARK_SPLIT_METHODS),
 )
 def test_spark_split_equals_cfutils_split_row_for_row(spark, seed, test_size, n_days, method):
-    ratings = random_ratings(seed, n=int(np.random.default_rng(seed).integers(1, 400)), n_days=n_days)
+    ratings = random_ratings(n_ratings=int(np.random.default_rng(seed).integers(1, 400)), seed=seed, n_days=n_days)
     mine = cs.spark_split(cs.from_pandas(spark, ratings), method, test_size, seed)
     assert cs.split_identical(mine, make_split(ratings, method, test_size=test_size, seed=seed))
 
@@ -109,7 +94,7 @@ def test_spark_split_breaks_ties_on_identical_keys_by_position(spark):
 
 
 def test_split_identical_notices_a_different_row(spark):
-    ratings = random_ratings(3)
+    ratings = random_ratings(n_ratings=600, seed=3, n_days=20)
     mine = cs.spark_split(cs.from_pandas(spark, ratings), "global_time", 0.2)
     train, test = make_split(ratings, "global_time", test_size=0.2)
     assert not cs.split_identical(
@@ -118,7 +103,7 @@ def test_split_identical_notices_a_different_row(spark):
 
 
 def test_spark_split_refuses_bad_input(spark):
-    frame = cs.from_pandas(spark, random_ratings(0, n=20))
+    frame = cs.from_pandas(spark, random_ratings(n_ratings=20))
     with pytest.raises(ValueError, match="row"):
         cs.spark_split(frame.drop("row"), "global_time")
     with pytest.raises(ValueError, match="unknown split"):
@@ -131,7 +116,7 @@ def test_spark_split_refuses_bad_input(spark):
 
 
 def test_predict_ratings_clips_and_gives_unknown_pairs_the_mean(spark):
-    train = random_ratings(5)
+    train = random_ratings(n_ratings=600, seed=5)
     model = cs.fit_als(cs.from_pandas(spark, train), rank=4, maxIter=5)
     known_user, known_movie = int(train.user_id.iloc[0]), int(train.movie_id.iloc[0])
     pairs = pd.DataFrame(
@@ -151,9 +136,9 @@ def test_predict_ratings_clips_and_gives_unknown_pairs_the_mean(spark):
 
 
 def test_predict_in_row_order_equals_the_factors_row_by_row(spark):
-    train = random_ratings(6)
+    train = random_ratings(n_ratings=600, seed=6)
     model = cs.fit_als(cs.from_pandas(spark, train), rank=4, maxIter=5)
-    pairs = random_ratings(7, n=80, n_users=45, n_movies=35)  # users and movies above 40 and 30: unknown
+    pairs = random_ratings(45, 35, n_ratings=80, seed=7)  # users past the 40th and movies past the 25th: unknown
     frame = cs.from_pandas(spark, pairs).repartition(3)  # the rows leave their order
     got = cs.predict_in_row_order(model, frame, 3.25, (1.0, 5.0))
     users = {row.id: np.array(row.features) for row in model.userFactors.collect()}
@@ -202,7 +187,7 @@ def popularity_scores(train: pd.DataFrame, users) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_popular_top_n_equals_the_reference(spark, seed):
-    train = random_ratings(seed, n=500, n_users=30, n_movies=40)
+    train = random_ratings(30, 40, n_ratings=500, seed=seed)
     users = np.array([*np.unique(train.user_id)[::3], 9_999])  # 9_999 rated nothing
     frame = spark.createDataFrame(pd.DataFrame({"user_id": users.astype(np.int32)}))
     got = cs.collect_lists(cs.popular_top_n(cs.from_pandas(spark, train), frame, 7))
@@ -211,7 +196,7 @@ def test_popular_top_n_equals_the_reference(spark, seed):
 
 
 def test_als_top_n_equals_scoring_every_movie_with_the_factors(spark):
-    train = random_ratings(2, n=700, n_users=40, n_movies=60)
+    train = random_ratings(40, 60, n_ratings=700, seed=2)
     model = cs.fit_als(cs.from_pandas(spark, train), rank=5, maxIter=5, implicit=True, alpha=5.0)
     users = np.array([*np.unique(train.user_id)[::2], 9_999])
     frame = spark.createDataFrame(pd.DataFrame({"user_id": users.astype(np.int32)}))

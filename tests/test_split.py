@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ratings_factory import ratings_frame, ratings_frames
+from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
 from cfutils.split import (
     chronological_folds,
@@ -15,6 +15,7 @@ from cfutils.split import (
     sample_ratings,
     sample_rows,
     temporal_split,
+    validation_cut,
     validation_split_for,
 )
 
@@ -149,9 +150,20 @@ def test_chronological_folds_refuse_random_and_single_folds():
 
 @pytest.mark.parametrize(
     "test_split, validation",
-    [("global_time", "global_time"), ("per_user_time", "per_user_time"), ("random", "global_time")],
+    [
+        ("global_time", "global_time"),
+        ("per_user_time", "per_user_time"),
+        ("random", "global_time"),
+        ("probe", "global_time"),
+    ],
 )
 def test_validation_is_always_cut_by_time(test_split, validation):
     assert validation_split_for(test_split) == validation
+    ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
+    cut = validation_cut(ratings, test_split, 0.25)
+    expected = make_split(ratings, validation, 0.25)
+    assert cut.train.index.equals(expected.train.index) and cut.test.index.equals(expected.test.index)
     with pytest.raises(ValueError, match="unknown split"):
         validation_split_for("file_order")
+    with pytest.raises(ValueError, match="unknown split"):
+        validation_cut(ratings, "file_order")

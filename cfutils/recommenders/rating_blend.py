@@ -60,7 +60,7 @@ from cfutils.metrics import ranking_metrics
 from cfutils.models import BiasBaseline
 from cfutils.recommenders.explain import ExplainedByRatedMovies
 from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indices
-from cfutils.split import make_split, sample_ids
+from cfutils.split import sample_ids, validation_cut
 from cfutils.train_data import TrainData
 
 DENSE_SVD_MAX_CELLS = 4_000_000
@@ -317,16 +317,15 @@ def tune_popularity_weight(
 ) -> tuple[float, pd.DataFrame]:
     """Choose :math:`\\lambda` (``popularity_weight``) by NDCG@n on a validation split of *train*.
 
-    The validation part is the end of train by time (``split``: ``"global_time"`` or
-    ``"per_user_time"``, as :func:`cfutils.split.make_split`); a copy of ``recommender`` is
+    The validation part is the end of train by time, cut by the rule
+    :func:`cfutils.split.validation_split_for` gives for the test split ``split`` (never at
+    random, :func:`cfutils.split.validation_cut`); a copy of ``recommender`` is
     fit on the rest once, and every weight re-ranks its lists. The test set is never
     touched. ``max_users`` (None: all) caps the validation users scored to a random sample
     of that size (``seed``), as large data needs. Returns the best weight (ties: the first in ``weights``) and the table
     ``[popularity_weight, ndcg@n]``. ``recommender`` itself is left unfitted and unchanged.
     """
-    if split not in ("global_time", "per_user_time"):
-        raise ValueError(f"validate on a time split ('global_time' or 'per_user_time'), not {split!r}")
-    fit_part, validation = make_split(train, split, test_size=validation_size)
+    fit_part, validation = validation_cut(train, split, validation_size)
     model = copy.copy(recommender).fit(fit_part)
     users = sample_ids(np.unique(validation["user_id"].to_numpy()), max_users, seed)
     validation = validation[validation["user_id"].isin(users)]
