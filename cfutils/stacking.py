@@ -168,12 +168,9 @@ def refit_and_predict(models: Sequence, fit_part: pd.DataFrame | TrainData, pair
 
 
 def fit_copies(models: Sequence, fit_part: pd.DataFrame | TrainData) -> list:
-    """Unfitted copies of ``models``, each fitted on one shared :class:`~cfutils.train_data.TrainData` of ``fit_part``.
-
-    Called inside a fold's task, in the worker process: the worker receives the fold's plain
-    frame (small to pickle) and wraps it here, so its base models share one rating matrix and
-    one set of neighbour lists without a cache built in the parent crossing to each worker.
-    """
+    """Unfitted copies of ``models``, all fitted on one :class:`~cfutils.train_data.TrainData` of
+    ``fit_part``, so they share its rating matrix and neighbour lists. In a fold's task this runs
+    in the worker process, on the plain frame the task carried (see :func:`out_of_fold`)."""
     data = as_train_data(fit_part)
     return [unfitted_copy(model).fit(data) for model in models]
 
