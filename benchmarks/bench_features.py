@@ -11,9 +11,10 @@ Run: ``.venv/bin/python benchmarks/bench_features.py [--quick]``. Three parts, e
 2. AppliedAI-course-sized: 10k random users x 1k random movies of a Netflix-like matrix
    (``benchmarks/similarity_data.py``), about 130k train ratings, features of all of them, exact.
 3. Netflix scale, finite k: fractions of a Netflix-like matrix; features of every rating with
-   k=100 (the tutorial's neighbour count). The top-k lists come from ``cosine_top_k`` and are
-   timed separately (that is the similarity module's cost, cached in practice); the feature
-   step is extrapolated linearly in the number of pairs (each pair walks at most k neighbours
+   k=100 (the tutorial's neighbour count). The top-k lists come from ``cosine_top_k``, computed
+   first through the ``TrainData`` the features then read (its matrix is built before, untimed),
+   and are timed separately (that is the similarity module's cost, cached in practice); the
+   feature step is extrapolated linearly in the number of pairs (each pair walks at most k neighbours
    per side; the one-off re-keying of the lists grows with users x k).
 """
 
@@ -37,9 +38,9 @@ from cfutils.features import feature_names, neighbour_ratings, similarity_featur
 from cfutils.io import read_ratings  # noqa: E402
 from cfutils.matrix import RatingMatrix  # noqa: E402
 from cfutils.memory import format_bytes  # noqa: E402
-from cfutils.similarity import cosine_top_k  # noqa: E402
 from cfutils.split import temporal_split  # noqa: E402
 from cfutils.synth import write_netflix  # noqa: E402
+from cfutils.train_data import TrainData  # noqa: E402
 
 NETFLIX_TRAIN_RATINGS = 80_000_000
 
@@ -169,9 +170,10 @@ def part_netflix(fractions: list[float], k: int) -> None:
     per_pair = []
     for fraction in fractions:
         train = frame_of(netflix_like_matrix(fraction, seed=2))
-        matrix = RatingMatrix.from_ratings(train)
-        lists, list_seconds, _ = timed(lambda m=matrix: (cosine_top_k(m.csr, k), cosine_top_k(m.csc.T, k)))
-        _, seconds, peak = timed(similarity_features, train, train, k=k, neighbours=lists)
+        data = TrainData(train)
+        matrix = data.matrix
+        _, list_seconds, _ = timed(lambda d=data: (d.neighbours("users", k), d.neighbours("movies", k)))
+        _, seconds, peak = timed(similarity_features, data, train, k=k)
         per_pair.append(seconds / len(train))
         print(
             f"  fraction {fraction:g}: {matrix.n_users:,} users, {len(train):,} ratings; cosine_top_k "

@@ -17,10 +17,11 @@ ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The s
                         BiasBaseline fitted on train, its probe RMSE, and its predictions of
                         every qualifying pair written as a submission
  6. ``split``           temporal_split, 80/20 by date
- 7. ``matrix``          RatingMatrix of train (compact ids, CSR + CSC)
- 8. ``movie_top_k``     cosine_top_k of all movies (k = --movie-k)
- 9. ``user_top_k``      cosine_top_k of the sampled users against all users (k = --user-k)
-10. ``features``        the 13 features of the train rows and the test rows of the sampled users
+ 7. ``matrix``          RatingMatrix of train (compact ids, CSR + CSC), in the TrainData the next stages share
+ 8. ``movie_top_k``     cosine_top_k of all movies (k = --k)
+ 9. ``user_top_k``      cosine_top_k of the sampled users against all users (k = --k)
+10. ``features``        the 13 features of the train rows and the test rows of the sampled users, from
+                        that TrainData's matrix and neighbour lists
 11. ``xgboost_fit``     XGBRegressor on the train features
 12. ``test_rmse``       RMSE of XGBoost on the sampled users' test rows
 13. ``top_n_ease``      EASE fit (the ``--ease-items`` most rated movies; 0: all) + top-10 lists of 1,000 users
@@ -65,7 +66,6 @@ import xgboost
 from cfutils import synth
 from cfutils.features import feature_names, similarity_features
 from cfutils.io import read_ratings
-from cfutils.matrix import RatingMatrix
 from cfutils.memory import (
     DEFAULT_BUDGET_BYTES,
     GiB,
@@ -136,9 +136,22 @@ def sample_users_by_rows(train: pd.DataFrame, target_rows: int, seed: int) -> np
     return np.sort(users[order[:enough]])
 
 
-def user_neighbours(matrix: RatingMatrix, users: np.ndarray, k: int, budget_bytes: float) -> sp.csr_matrix:
-    """Top-k cosine neighbours (among all users) of the sampled users' rows; other rows empty."""
-    return cosine_top_k(matrix.csr, k, rows=matrix.user_index(users), budget_bytes=budget_bytes, progress=True)
+class SampledUsersTrain(TrainData):
+    """A train set whose user neighbour lists hold the rows of the sampled ``users`` only (each against
+    all users; the other rows are empty): exact lists of every user would take about 2.75 h at full
+    size, and the features of a sampled user's pair walk only that user's list."""
+
+    def __init__(self, ratings: pd.DataFrame, users: np.ndarray):
+        super().__init__(ratings)
+        self.users = users
+
+    def neighbours(self, side: str, k: int, *, binary: bool = False, dtype=np.float32, **options) -> sp.csr_matrix:
+        if side != "users" or binary:
+            return super().neighbours(side, k, binary=binary, dtype=dtype, **options)
+        return self.cached(
+            ("sampled users' neighbours", k, np.dtype(dtype).str),
+            lambda: cosine_top_k(self.matrix.csr, k, rows=self.matrix.user_index(self.users), dtype=dtype, **options),
+        )
 
 
 def write_prize_files(ratings: pd.DataFrame, directory: Path, seed: int) -> np.ndarray:
@@ -231,24 +244,21 @@ def model_stages(
 ) -> dict:
     """The rating stages after the split, each timed by ``clock``: the matrix, the top-k lists, and the
     features and XGBoost on the sampled ``users``; returns what they measured."""
+    data = SampledUsersTrain(train, users)
+    options = dict(budget_bytes=step_budget, progress=True)
     with clock.stage("matrix"):
-        matrix = RatingMatrix.from_ratings(train)
-        _ = matrix.csc  # built once here, reused by every later stage
+        _ = data.matrix.csc  # built once here, reused by every later stage
     with clock.stage("movie_top_k"):
-        movie_top_k = cosine_top_k(matrix.csc.T.tocsr(), args.movie_k, budget_bytes=step_budget, progress=True)
+        data.neighbours("movies", args.k, **options)
     train_pairs = train[train["user_id"].isin(users)]
     test_pairs = test[test["user_id"].isin(users)]
     with clock.stage("user_top_k"):
-        user_top_k = user_neighbours(matrix, users, args.user_k, step_budget)
+        data.neighbours("users", args.k, **options)
     with clock.stage("features"):
-        options = dict(
-            k=max(args.user_k, args.movie_k),
-            neighbours=(user_top_k, movie_top_k),
-            budget_bytes=step_budget,
-            progress=True,
+        # One call for both parts: each call orders the neighbour lists by the exact key again.
+        features = similarity_features(
+            data, pd.concat([train_pairs, test_pairs], ignore_index=True), k=args.k, **options
         )
-        # One call for both parts: the features build their own train matrix, so two calls would build it twice.
-        features = similarity_features(train, pd.concat([train_pairs, test_pairs], ignore_index=True), **options)
         train_features, test_features = features.iloc[: len(train_pairs)], features.iloc[len(train_pairs) :]
     with clock.stage("xgboost_fit"):
         model = xgboost.XGBRegressor(
@@ -287,7 +297,7 @@ def top_n_stages(
     with clock.stage("top_n_rerank"):
         reranker = ReRanker(
             ease,
-            ItemKNN(args.movie_k, budget_bytes=step_budget),
+            ItemKNN(args.k, budget_bytes=step_budget),
             split="global_time",
             seed=args.seed,
             budget_bytes=step_budget,
@@ -343,8 +353,7 @@ def save_result(path: Path, result: dict) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = scale_parser(__doc__.split("\n\n")[0], default_fraction=0.05)
     parser.add_argument("--train-rows", type=int, default=5_000_000, help="featurised train rows at fraction 1")
-    parser.add_argument("--movie-k", type=int, default=50)
-    parser.add_argument("--user-k", type=int, default=50)
+    parser.add_argument("--k", type=int, default=50, help="neighbours per movie and per sampled user")
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--top-n-users", type=int, default=1_000)
     parser.add_argument("--ease-items", type=int, default=2_000, help="EASE's most rated movies (0: all 17,770)")

@@ -46,10 +46,12 @@ compiled loop then scans, per query, the raters of its column (a CSC column) and
 best N in a small sorted buffer. Work: :math:`\sum_q |\text{raters}(b_q)|`.
 
 Finite ``k``: neighbours come from :func:`cfutils.similarity.cosine_top_k` (row a's k most
-similar rows, self excluded, only cosines > 0). Queries are grouped by column; the column's
-ratings are scattered into a dense vector, and each query walks its row's neighbour list in
-order and stops at the N-th hit. Work: at most :math:`k` steps per query, so it scales to
-all 80M Netflix training ratings. Neighbours outside a row's top-k list are ignored, so
+similar rows, self excluded, only cosines > 0), through
+:meth:`TrainData.neighbours <cfutils.train_data.TrainData.neighbours>`, so a train set passed as
+one :class:`~cfutils.train_data.TrainData` computes them once for every call. Queries are
+grouped by column; the column's ratings are scattered into a dense vector, and each query
+walks its row's neighbour list in order and stops at the N-th hit. Work: at most :math:`k`
+steps per query, so it scales to all 80M Netflix training ratings. Neighbours outside a row's top-k list are ignored, so
 more slots are padded with the average than in the exact definition, and a pair whose
 neighbours rated its movie less often than k allows loses the far ones. Only the *set* comes
 from ``cosine_top_k`` (float32, so which of several equal cosines make the cut at the k-th
@@ -70,10 +72,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cfutils.kernels import accumulate_product, row_dots
-from cfutils.matrix import RatingMatrix
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.progress import progress_bar
-from cfutils.similarity import cosine_top_k
+from cfutils.train_data import SIDES, TrainData, as_train_data
 
 #: Bytes per cell of the exact path's block of dot products (float64).
 _BLOCK_BYTES_PER_CELL = 8
@@ -87,12 +88,11 @@ def feature_names(n: int = 5) -> list[str]:
 
 
 def similarity_features(
-    train: pd.DataFrame,
+    train: pd.DataFrame | TrainData,
     pairs: pd.DataFrame,
     n: int = 5,
     k: int | None = None,
     *,
-    neighbours: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
     budget_bytes: float = DEFAULT_BUDGET_BYTES,
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -106,22 +106,23 @@ def similarity_features(
     ----------
     train : ratings frame (``user_id``, ``movie_id``, ``rating``), duplicates resolved (a
         duplicate (user, movie) pair raises ``ValueError``); ratings must be non-zero, since
-        0 means "not rated". Must hold at least one rating.
+        0 means "not rated". Must hold at least one rating. Or a
+        :class:`~cfutils.train_data.TrainData` of it, whose matrix and neighbour lists are
+        then built once for every call (a frame is wrapped in a new one each call).
     pairs : any frame with ``user_id`` and ``movie_id``; a ``rating`` column is never read.
     n : number of ``sur`` and of ``smr`` columns.
     k : ``None`` for the exact definition, or an integer to look only among each user's and
-        each movie's top-k neighbours (faster; more padding, see the module docstring).
-    neighbours : precomputed ``(user_neighbours, movie_neighbours)`` from
-        ``cosine_top_k(matrix.csr, k)`` and ``cosine_top_k(matrix.csr.T, k)`` on this very
-        ``train`` (e.g. from a cache); only used with a finite ``k``.
+        each movie's top-k neighbours, ``train.neighbours("users", k)`` and
+        ``train.neighbours("movies", k)`` (faster; more padding, see the module docstring).
     budget_bytes : working-memory budget of one step; ``MemoryBudgetError`` names it when too small.
     progress : show tqdm progress bars.
 
     Edge cases: a user or movie not in ``train`` gets ``UAvg`` or ``MAvg`` = ``GAvg``, and then
     every ``sur`` is ``MAvg`` and every ``smr`` is ``UAvg``.
     """
-    _check_arguments(train, n, k)
-    matrix = RatingMatrix.from_ratings(train[["user_id", "movie_id", "rating"]])
+    data = as_train_data(train)
+    _check_arguments(data.ratings, n, k)
+    matrix = data.matrix
     users = matrix.user_index(pairs["user_id"].to_numpy())
     movies = matrix.movie_index(pairs["movie_id"].to_numpy())
     global_mean = matrix.global_mean
@@ -131,12 +132,13 @@ def similarity_features(
     warm = (users >= 0) & (movies >= 0)
     sur = np.full((len(pairs), n), np.nan, dtype=np.float32)
     smr = np.full((len(pairs), n), np.nan, dtype=np.float32)
-    if k is not None and neighbours is None:
-        neighbours = tuple(
-            cosine_top_k(X, k, budget_bytes=budget_bytes, progress=progress) for X in (matrix.csr, matrix.csc.T)
+    user_lists = movie_lists = None
+    if k is not None:
+        user_lists, movie_lists = (
+            data.neighbours(side, k, budget_bytes=budget_bytes, progress=progress) for side in SIDES
         )
-    by_user = (matrix.csr, matrix.csc, None if k is None else neighbours[0])
-    by_movie = (matrix.csc.T.tocsr(), matrix.csr.T.tocsc(), None if k is None else neighbours[1])
+    by_user = (matrix.csr, matrix.csc, user_lists)
+    by_movie = (matrix.csc.T.tocsr(), matrix.csr.T.tocsc(), movie_lists)
     sur[warm] = neighbour_ratings(*by_user, users[warm], movies[warm], n, budget_bytes=budget_bytes, progress=progress)
     smr[warm] = neighbour_ratings(*by_movie, movies[warm], users[warm], n, budget_bytes=budget_bytes, progress=progress)
 

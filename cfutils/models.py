@@ -1,6 +1,8 @@
 r"""Rating predictors with one tiny interface, and adapters to Surprise.
 
-Every model here has a ``name``, ``fit(train) -> self`` on a ratings frame and
+Every model here has a ``name``, ``fit(train) -> self`` on a ratings frame or a
+:class:`~cfutils.train_data.TrainData` (several models fitted on one ``TrainData`` share
+its rating matrix and neighbour lists; :func:`fit_each` wraps a frame once for all) and
 ``predict(pairs) -> np.ndarray`` for any frame with ``user_id`` and ``movie_id``
 (a ``rating`` column, if present, is never read). Notation as in Surprise:
 :math:`\mu` is the mean of all training ratings, :math:`b_u` and :math:`b_i` the
@@ -38,6 +40,7 @@ from cfutils.features import similarity_features
 from cfutils.memory import DEFAULT_BUDGET_BYTES, MemoryBudgetError, check_budget
 from cfutils.surprise_batch import predict_pairs, rating_scale, raw_ids, to_trainset
 from cfutils.surprise_batch import surprise_bytes_per_rating as surprise_bytes_per_rating  # re-exported
+from cfutils.train_data import TrainData, as_train_data
 
 PAIR_COLUMNS = ["user_id", "movie_id"]
 
@@ -80,7 +83,7 @@ def stopwatch() -> Iterator[Stopwatch]:
         watch.seconds = time.perf_counter() - start
 
 
-def fit_timed(model, train: pd.DataFrame) -> float:
+def fit_timed(model, train: pd.DataFrame | TrainData) -> float:
     """Fit ``model`` on ``train`` and return the seconds it took."""
     with stopwatch() as watch:
         model.fit(train)
@@ -95,8 +98,8 @@ class GlobalMean:
 
     name = "global_mean"
 
-    def fit(self, train: pd.DataFrame) -> GlobalMean:
-        self.mean_ = float(train["rating"].to_numpy(np.float64).mean())
+    def fit(self, train: pd.DataFrame | TrainData) -> GlobalMean:
+        self.mean_ = float(as_train_data(train).ratings["rating"].to_numpy(np.float64).mean())
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
@@ -150,16 +153,17 @@ class BiasBaseline:
         int64/float64 work arrays per rating (codes, ratings, residuals); for SGD a Surprise trainset."""
         return (20 + 48) * n_ratings if self.method == "als" else bytes_per_rating * n_ratings
 
-    def fit(self, train: pd.DataFrame) -> BiasBaseline:
-        self.scale_ = rating_scale(train)
+    def fit(self, train: pd.DataFrame | TrainData) -> BiasBaseline:
+        ratings = as_train_data(train).ratings
+        self.scale_ = rating_scale(ratings)
         if self.method == "sgd":
-            algo = surprise.BaselineOnly(bsl_options=self.surprise_options(), verbose=False).fit(to_trainset(train))
+            algo = surprise.BaselineOnly(bsl_options=self.surprise_options(), verbose=False).fit(to_trainset(ratings))
             self.user_ids_, self.movie_ids_ = raw_ids(algo.trainset)
             self.mean_, self.bu_, self.bi_ = algo.trainset.global_mean, algo.bu, algo.bi
             return self
-        u, self.user_ids_ = _codes(train["user_id"])
-        i, self.movie_ids_ = _codes(train["movie_id"])
-        r = train["rating"].to_numpy(np.float64)
+        u, self.user_ids_ = _codes(ratings["user_id"])
+        i, self.movie_ids_ = _codes(ratings["movie_id"])
+        r = ratings["rating"].to_numpy(np.float64)
         self.mean_ = float(r.mean())
         n_u, n_i = np.bincount(u), np.bincount(i)
         self.bu_, self.bi_ = np.zeros(len(n_u)), np.zeros(len(n_i))
@@ -201,15 +205,16 @@ class SurpriseModel:
         """Estimated peak memory of a fit: the trainset's Python objects (the factors are small)."""
         return bytes_per_rating * n_ratings
 
-    def fit(self, train: pd.DataFrame) -> SurpriseModel:
-        sizes = len(train), train["user_id"].nunique(), train["movie_id"].nunique()
+    def fit(self, train: pd.DataFrame | TrainData) -> SurpriseModel:
+        ratings = as_train_data(train).ratings
+        sizes = len(ratings), ratings["user_id"].nunique(), ratings["movie_id"].nunique()
         check_budget(
             self.required_bytes(*sizes),
             self.budget_bytes,
-            f"{self.name} (Surprise) on {len(train):,} ratings",
+            f"{self.name} (Surprise) on {len(ratings):,} ratings",
             "budget_bytes",
         )
-        self.algo_ = self.make_algo().fit(to_trainset(train))
+        self.algo_ = self.make_algo().fit(to_trainset(ratings))
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
@@ -363,7 +368,9 @@ class FeatureXGB:
     Features of a pair (u, i): GAvg, sur1..sur5 (ratings of i by the users most
     cosine-similar to u), smr1..smr5 (u's ratings of the movies most similar to i),
     UAvg, MAvg. Training rows get features computed from ``train``; predicted pairs
-    get features from the same ``train`` only (no test ratings are read). ``n`` and
+    get features from the same ``train`` only (no test ratings are read). The train set is
+    kept as a :class:`~cfutils.train_data.TrainData` in ``train_``, so fit and every predict
+    share one rating matrix and one set of neighbour lists. ``n`` and
     ``k`` are passed to :func:`cfutils.features.similarity_features`; every other
     keyword goes to ``xgboost.XGBRegressor`` (default ``n_jobs=1``: on the shared 2-core
     development machine two OpenMP threads made 300 trees on 200k rows 10-20x slower).
@@ -381,30 +388,36 @@ class FeatureXGB:
         }
 
     def features(self, pairs: pd.DataFrame) -> pd.DataFrame:
-        """The 13 features of ``pairs`` computed from the training frame."""
+        """The 13 features of ``pairs`` computed from the training set ``train_``."""
         return similarity_features(self.train_, pairs[PAIR_COLUMNS], n=self.n, k=self.k)
 
-    def fit(self, train: pd.DataFrame) -> FeatureXGB:
+    def fit(self, train: pd.DataFrame | TrainData) -> FeatureXGB:
         import xgboost  # here, not at the top: it takes seconds to load, and most users of this module never fit it
 
-        self.train_ = train
-        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.features(train), train["rating"])
+        self.train_ = as_train_data(train)
+        ratings = self.train_.ratings
+        self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(self.features(ratings), ratings["rating"])
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         return self.xgb_.predict(self.features(pairs)).astype(np.float64)
 
 
-def fit_each(models: Sequence, train: pd.DataFrame) -> tuple[list, dict[str, float], dict[str, str]]:
+def fit_each(models: Sequence, train: pd.DataFrame | TrainData) -> tuple[list, dict[str, float], dict[str, str]]:
     """Fit and time each model on ``train``: ``(fitted, fit_seconds, skipped)``.
+
+    ``train`` is wrapped once (:func:`~cfutils.train_data.as_train_data`) and the same
+    :class:`~cfutils.train_data.TrainData` goes to every model, so they share its matrix and
+    neighbour lists; the first model that needs one pays for building it in its fit time.
 
     A model whose fit raises :class:`~cfutils.memory.MemoryBudgetError` is dropped from
     ``fitted`` and ``skipped[model.name]`` holds the reason, as in :func:`cfutils.tuning.tune_each`.
     """
+    data = as_train_data(train)
     fitted, seconds, skipped = [], {}, {}
     for model in models:
         try:
-            seconds[model.name] = fit_timed(model, train)
+            seconds[model.name] = fit_timed(model, data)
         except MemoryBudgetError as error:
             skipped[model.name] = str(error)
         else:
@@ -415,17 +428,22 @@ def fit_each(models: Sequence, train: pd.DataFrame) -> tuple[list, dict[str, flo
 # --------------------------------------------------------------------------- evaluation
 
 
-def is_cold(train: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+def is_cold(train: pd.DataFrame | TrainData, pairs: pd.DataFrame) -> np.ndarray:
     """True for pairs whose user or movie has no rating in ``train`` (cold start)."""
-    return ~(pairs["user_id"].isin(train["user_id"]).to_numpy() & pairs["movie_id"].isin(train["movie_id"]).to_numpy())
+    ratings = as_train_data(train).ratings
+    return ~(
+        pairs["user_id"].isin(ratings["user_id"]).to_numpy() & pairs["movie_id"].isin(ratings["movie_id"]).to_numpy()
+    )
 
 
-def activity_bucket(train: pd.DataFrame, pairs: pd.DataFrame, edges: Sequence[int] = (1, 10, 50, 200)) -> pd.Series:
+def activity_bucket(
+    train: pd.DataFrame | TrainData, pairs: pd.DataFrame, edges: Sequence[int] = (1, 10, 50, 200)
+) -> pd.Series:
     """Label each pair's user by their number of training ratings: ``"0 (cold)"``, ``"1-9"``, ..., ``"200+"``.
 
     ``edges`` are the lower bounds of the buckets after the cold one (increasing, first 1).
     """
-    counts = pairs["user_id"].map(train["user_id"].value_counts()).fillna(0).to_numpy()
+    counts = pairs["user_id"].map(as_train_data(train).ratings["user_id"].value_counts()).fillna(0).to_numpy()
     labels = ["0 (cold)", *(f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:])), f"{edges[-1]}+"]
     bucket = np.searchsorted(np.asarray(edges), counts, side="right")
     return pd.Series(pd.Categorical.from_codes(bucket, labels), index=pairs.index, name="user_activity")

@@ -55,6 +55,7 @@ from cfutils.features import similarity_features
 from cfutils.models import PAIR_COLUMNS, rating_scale, unfitted_copy
 from cfutils.parallel import parallel_map
 from cfutils.split import chronological_folds, validation_split_for
+from cfutils.train_data import TrainData, as_train_data
 
 
 def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
@@ -72,14 +73,17 @@ def folds_for(split: str) -> tuple[str, str]:
     return ("random", validation_split_for(split))
 
 
-def support_counts(fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+def support_counts(fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame) -> pd.DataFrame:
     r"""Cold-start inputs: :math:`\log(1 + n_u)` and :math:`\log(1 + n_i)`, the numbers of ratings of each
-    pair's user and movie in ``fit_part`` (0 for a user or movie it has never seen)."""
+    pair's user and movie in ``fit_part`` (0 for a user or movie it has never seen), read from its
+    rating matrix (row and column lengths)."""
+    matrix = as_train_data(fit_part).matrix
     counts = {
-        f"log_n_{who}": np.log1p(
-            pairs[f"{who}_id"].map(fit_part[f"{who}_id"].value_counts()).fillna(0).to_numpy(np.float64)
+        f"log_n_{who}": np.log1p(np.where(index >= 0, totals[index], 0).astype(np.float64))
+        for who, index, totals in (
+            ("user", matrix.user_index(pairs["user_id"].to_numpy()), matrix.user_counts),
+            ("movie", matrix.movie_index(pairs["movie_id"].to_numpy()), matrix.movie_counts),
         )
-        for who in ("user", "movie")
     }
     return pd.DataFrame(counts, index=pairs.index)
 
@@ -108,7 +112,7 @@ def fold_cuts(
 
 def out_of_fold(
     compute: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
-    train: pd.DataFrame,
+    train: pd.DataFrame | TrainData,
     n_folds: int = 5,
     seed: int = 0,
     progress: bool = False,
@@ -124,18 +128,23 @@ def out_of_fold(
     rule in turn (a rating then appears once per rule). Either way the row of a training
     rating is never computed from the rating itself. The folds of every rule are computed
     in up to ``n_jobs`` worker processes (:func:`cfutils.parallel.parallel_map`; the same
-    result with any number).
+    result with any number). ``compute`` receives plain frames (a ``TrainData`` given as
+    ``train`` is unwrapped): a fold's task is pickled to its worker, which wraps the frame itself.
     """
+    train = as_train_data(train).ratings
     if not train.index.is_unique:
         raise ValueError("train needs a unique index to put the folds back in order; call reset_index() first")
     plans = [fold_cuts(train, n_folds, seed, rule) for rule in ([folds] if isinstance(folds, str) else folds)]
+    # Plain frames, not TrainData: a task is pickled whole to its worker, which wraps its fold itself
+    # (fit_copies), so the fold's matrix and neighbour lists are built where they are used and never
+    # pickled; a TrainData would carry to every worker whatever it had cached by then.
     tasks = [(train[fit], train[rows]) for cuts, _ in plans for fit, rows in cuts]
     parts = iter(parallel_map(compute, tasks, n_jobs, progress, desc="out-of-fold"))
     return pd.concat([pd.concat([next(parts) for _ in cuts]).loc[train.index[kept]] for cuts, kept in plans])
 
 
 def out_of_fold_predictions(
-    models: Sequence, train: pd.DataFrame, n_folds: int = 5, seed: int = 0, progress: bool = False
+    models: Sequence, train: pd.DataFrame | TrainData, n_folds: int = 5, seed: int = 0, progress: bool = False
 ) -> pd.DataFrame:
     """Each training row predicted by copies of the models fitted on the other folds.
 
@@ -150,29 +159,41 @@ def out_of_fold_predictions(
     )
 
 
-def refit_and_predict(models: Sequence, fit_part: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+def refit_and_predict(models: Sequence, fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame) -> pd.DataFrame:
     """:func:`base_predictions` of ``pairs`` by unfitted copies of ``models`` fitted on ``fit_part``.
 
     A module-level function of unfitted models, so that a fold sent to a worker process
     carries the models' settings and its own data, never a fitted model."""
-    return base_predictions([unfitted_copy(model).fit(fit_part) for model in models], pairs)
+    return base_predictions(fit_copies(models, fit_part), pairs)
+
+
+def fit_copies(models: Sequence, fit_part: pd.DataFrame | TrainData) -> list:
+    """Unfitted copies of ``models``, all fitted on one :class:`~cfutils.train_data.TrainData` of
+    ``fit_part``, so they share its rating matrix and neighbour lists. In a fold's task this runs
+    in the worker process, on the plain frame the task carried (see :func:`out_of_fold`)."""
+    data = as_train_data(fit_part)
+    return [unfitted_copy(model).fit(data) for model in models]
 
 
 def stack_inputs(
-    fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence, n: int, k: int | None
+    fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame, fitted_models: Sequence, n: int, k: int | None
 ) -> pd.DataFrame:
     """The 13 features (:func:`cfutils.features.similarity_features` with ``n``, ``k``) and the
-    support counts of ``pairs`` from ``fit_part``, then one column per fitted base model."""
-    features = similarity_features(fit_part, pairs[PAIR_COLUMNS], n=n, k=k)
-    return pd.concat([features, support_counts(fit_part, pairs), base_predictions(fitted_models, pairs)], axis=1)
+    support counts of ``pairs`` from ``fit_part`` (one :class:`~cfutils.train_data.TrainData`, one
+    matrix for both), then one column per fitted base model."""
+    data = as_train_data(fit_part)
+    features = similarity_features(data, pairs[PAIR_COLUMNS], n=n, k=k)
+    return pd.concat([features, support_counts(data, pairs), base_predictions(fitted_models, pairs)], axis=1)
 
 
 def refit_stack_inputs(
-    models: Sequence, n: int, k: int | None, fit_part: pd.DataFrame, pairs: pd.DataFrame
+    models: Sequence, n: int, k: int | None, fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame
 ) -> pd.DataFrame:
     """:func:`stack_inputs` with unfitted copies of ``models`` fitted on ``fit_part``: one fold's
-    training rows of the out-of-fold stack."""
-    return stack_inputs(fit_part, pairs, [unfitted_copy(model).fit(fit_part) for model in models], n, k)
+    training rows of the out-of-fold stack. The fold is wrapped once here, in its worker (see
+    :func:`fit_copies`), so the base models, the features and the support counts share its matrix."""
+    data = as_train_data(fit_part)
+    return stack_inputs(data, pairs, fit_copies(models, data), n, k)
 
 
 class StackedXGB:
@@ -236,25 +257,24 @@ class StackedXGB:
             **xgb_params,
         }
 
-    def inputs(self, fit_part: pd.DataFrame, pairs: pd.DataFrame, fitted_models: Sequence) -> pd.DataFrame:
+    def inputs(self, fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame, fitted_models: Sequence) -> pd.DataFrame:
         """:func:`stack_inputs` with this stack's ``n`` and ``k``."""
         return stack_inputs(fit_part, pairs, fitted_models, self.n, self.k)
 
-    def fit(self, train: pd.DataFrame) -> StackedXGB:
+    def fit(self, train: pd.DataFrame | TrainData) -> StackedXGB:
         import xgboost  # here, not at the top: it takes seconds to load, and is needed only to fit
 
-        self.train_ = train
-        self.fitted_models_ = (
-            self.base_models if self.prefit else [unfitted_copy(model).fit(train) for model in self.base_models]
-        )
+        self.train_ = as_train_data(train)
+        ratings = self.train_.ratings
+        self.fitted_models_ = self.base_models if self.prefit else fit_copies(self.base_models, self.train_)
         if self.out_of_fold:
             compute = partial(refit_stack_inputs, [unfitted_copy(m) for m in self.base_models], self.n, self.k)
             self.train_inputs_ = out_of_fold(
-                compute, train, self.n_folds, self.seed, self.progress, self.folds, self.workers
+                compute, ratings, self.n_folds, self.seed, self.progress, self.folds, self.workers
             )
         else:
-            self.train_inputs_ = self.inputs(train, train, self.fitted_models_)
-        target = train["rating"].loc[self.train_inputs_.index]
+            self.train_inputs_ = self.inputs(self.train_, ratings, self.fitted_models_)
+        target = ratings["rating"].loc[self.train_inputs_.index]
         self.xgb_ = xgboost.XGBRegressor(**self.xgb_params).fit(
             self.train_inputs_, target, base_margin=self._margin(self.train_inputs_)
         )
@@ -263,7 +283,8 @@ class StackedXGB:
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         inputs = self.inputs(self.train_, pairs, self.fitted_models_)
         return np.clip(
-            self.xgb_.predict(inputs, base_margin=self._margin(inputs)).astype(np.float64), *rating_scale(self.train_)
+            self.xgb_.predict(inputs, base_margin=self._margin(inputs)).astype(np.float64),
+            *rating_scale(self.train_.ratings),
         )
 
     def _margin(self, inputs: pd.DataFrame) -> np.ndarray | None:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from cfutils import io as io_module
-from cfutils import pipeline, synth
+from cfutils import pipeline, synth, train_data
+from cfutils.matrix import RatingMatrix
 from cfutils.record import read_records
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +88,31 @@ def run_pipeline(*args: str, data: Path, output_dir: Path, notebooks_dir: Path =
 def pipeline_run(tiny_data_dir, tmp_path_factory) -> PipelineRun:
     """Every notebook in ``notebooks/``, executed once on the tiny data with default parameters."""
     return run_pipeline(data=tiny_data_dir, output_dir=tmp_path_factory.mktemp("pipeline_run"))
+
+
+@dataclass
+class BuildCounts:
+    """Calls, in this process, of ``RatingMatrix.from_ratings`` (``matrices``) and of the
+    ``cosine_top_k`` behind ``TrainData.neighbours`` (``neighbour_lists``)."""
+
+    matrices: int = 0
+    neighbour_lists: int = 0
+
+
+@pytest.fixture
+def build_counts(monkeypatch) -> BuildCounts:
+    """Counts every rating matrix and every set of neighbour lists built while the test runs."""
+    counts = BuildCounts()
+    build, top_k = RatingMatrix.from_ratings, train_data.cosine_top_k
+
+    def counted_build(ratings):
+        counts.matrices += 1
+        return build(ratings)
+
+    def counted_top_k(*args, **kwargs):
+        counts.neighbour_lists += 1
+        return top_k(*args, **kwargs)
+
+    monkeypatch.setattr(RatingMatrix, "from_ratings", staticmethod(counted_build))
+    monkeypatch.setattr(train_data, "cosine_top_k", counted_top_k)
+    return counts

@@ -25,6 +25,7 @@ from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
 from cfutils.split import temporal_split
 from cfutils.synth import TINY, write_preset
+from cfutils.train_data import TrainData
 from tests.ratings_factory import ratings_frame, ratings_frames
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -249,6 +250,17 @@ def _as_csr(lists: dict, sorted_ids: np.ndarray, values) -> sp.csr_matrix:
     return sp.csr_matrix((values[: len(rows)], (rows, cols)), shape=(len(sorted_ids),) * 2)
 
 
+class GivenNeighbours(TrainData):
+    """A train set whose neighbour lists are given (``{"users": csr, "movies": csr}``), whatever the k."""
+
+    def __init__(self, ratings: pd.DataFrame, lists: dict):
+        super().__init__(ratings)
+        self.lists = lists
+
+    def neighbours(self, side, k, **options):
+        return self.lists[side]
+
+
 @SETTINGS
 @given(data=st.data())
 def test_top_k_path_uses_only_the_listed_neighbours_in_exact_order(data):
@@ -257,16 +269,19 @@ def test_top_k_path_uses_only_the_listed_neighbours_in_exact_order(data):
     user_lists = data.draw(neighbour_lists(matrix.user_ids))
     movie_lists = data.draw(neighbour_lists(matrix.movie_ids))
     values = np.random.default_rng(0).random(100) + 0.1
-    neighbours = (_as_csr(user_lists, matrix.user_ids, values), _as_csr(movie_lists, matrix.movie_ids, values))
-    fast = similarity_features(train, pairs, k=3, neighbours=neighbours)
+    lists = {
+        "users": _as_csr(user_lists, matrix.user_ids, values),
+        "movies": _as_csr(movie_lists, matrix.movie_ids, values),
+    }
+    fast = similarity_features(GivenNeighbours(train, lists), pairs, k=3)
     assert_same_features(fast, reference_features(train, pairs, 5, user_lists, movie_lists))
 
 
 def test_neighbour_matrix_of_the_wrong_shape_is_refused():
     train = ratings_frame(users=[1, 2], movies=[1, 1], ratings=[3, 4])
-    wrong = (sp.csr_matrix((3, 3)), sp.csr_matrix((1, 1)))
+    wrong = GivenNeighbours(train, {"users": sp.csr_matrix((3, 3)), "movies": sp.csr_matrix((1, 1))})
     with pytest.raises(ValueError, match="shape"):
-        similarity_features(train, train, k=2, neighbours=wrong)
+        similarity_features(wrong, train, k=2)
 
 
 @SETTINGS
@@ -275,6 +290,28 @@ def test_finite_k_at_least_the_number_of_users_and_movies_equals_exact(data):
     train, pairs = data
     k = max(train["user_id"].nunique(), train["movie_id"].nunique())
     pd.testing.assert_frame_equal(similarity_features(train, pairs, k=k), similarity_features(train, pairs))
+
+
+@SETTINGS
+@given(data=train_and_pairs(), k=st.sampled_from([None, 1, 3]))
+def test_a_train_data_gives_exactly_the_features_of_its_frame(data, k):
+    train, pairs = data
+    pd.testing.assert_frame_equal(
+        similarity_features(TrainData(train), pairs, k=k), similarity_features(train, pairs, k=k)
+    )
+
+
+def test_calls_on_one_train_data_build_its_matrix_and_neighbour_lists_once(build_counts, tiny_ratings):
+    train, test = temporal_split(tiny_ratings)
+    data = TrainData(train)
+    lists = data.neighbours("users", 4), data.neighbours("movies", 4)
+    first = similarity_features(data, train, k=4)
+    second = similarity_features(data, test, k=4)
+    assert (build_counts.matrices, build_counts.neighbour_lists) == (1, 2)  # the lists computed first are used
+    assert data.neighbours("users", 4) is lists[0] and data.neighbours("movies", 4) is lists[1]
+    pd.testing.assert_frame_equal(first, similarity_features(train, train, k=4))
+    pd.testing.assert_frame_equal(second, similarity_features(train, test, k=4))
+    assert (build_counts.matrices, build_counts.neighbour_lists) == (3, 6)  # a frame is wrapped anew each call
 
 
 def test_neighbour_ratings_answers_the_transposed_question_too():

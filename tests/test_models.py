@@ -16,6 +16,7 @@ from ratings_factory import random_ratings, ratings_frame, ratings_frames
 from cfutils import models, split, surprise_batch, tuning
 from cfutils.memory import MemoryBudgetError
 from cfutils.split import per_user_temporal_split, temporal_split
+from cfutils.train_data import TrainData
 
 TOLERANCE = 1e-9
 UNKNOWN = 10**6  # a raw id that no frame here uses
@@ -171,6 +172,23 @@ def test_models_share_the_interface_and_ignore_test_ratings(data, model):
     np.testing.assert_array_equal(model.predict(pairs.assign(rating=1.0)), predicted)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        models.GlobalMean,
+        models.BiasBaseline,
+        lambda: models.BiasBaseline(method="sgd"),
+        lambda: models.KNNBaseline(user_based=False, k=5),
+        lambda: models.SVD(n_factors=3, n_epochs=3),
+        lambda: models.FeatureXGB(k=3, n_estimators=5),
+    ],
+    ids=["global_mean", "baseline_als", "baseline_sgd", "knn_items", "svd", "xgb_features"],
+)
+def test_a_model_fitted_on_a_train_data_predicts_exactly_as_on_its_frame(data, make):
+    train, pairs = data
+    np.testing.assert_array_equal(make().fit(TrainData(train)).predict(pairs), make().fit(train).predict(pairs))
+
+
 def test_surprise_models_predict_what_their_algorithm_predicts(data):
     train, pairs = data
     model = models.KNNBaseline(user_based=False, k=3, shrinkage=50, min_support=3).fit(train)
@@ -190,6 +208,18 @@ def test_feature_xgb_uses_train_only(data):
     assert predicted.shape == (len(pairs),)
     np.testing.assert_array_equal(model.predict(pairs.assign(rating=5.0)), predicted)
     assert list(model.features(pairs).columns)[:2] == ["GAvg", "sur1"]
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_feature_xgb_builds_its_matrix_and_neighbour_lists_once_for_fit_and_predict(data, build_counts, k):
+    train, pairs = data
+    model = models.FeatureXGB(k=k, n_estimators=5).fit(train)
+    model.predict(pairs)
+    model.predict(pairs.head(7))
+    assert isinstance(model.train_, TrainData) and model.train_.ratings is train
+    assert (build_counts.matrices, build_counts.neighbour_lists) == (1, 0 if k is None else 2)
+    given = TrainData(train)
+    assert models.FeatureXGB(k=k, n_estimators=5).fit(given).train_ is given
 
 
 def test_unfitted_copy_keeps_settings_and_drops_fitted_state(data):
@@ -278,6 +308,29 @@ def test_is_cold_marks_unknown_users_or_movies():
     train = ratings_frame([1, 2], [10, 20], [3, 4])
     pairs = pd.DataFrame({"user_id": [1, 1, 3, 3], "movie_id": [20, 30, 10, 30]})
     assert models.is_cold(train, pairs).tolist() == [False, True, True, True]
+    assert models.is_cold(TrainData(train), pairs).tolist() == [False, True, True, True]
+
+
+class _Recorder:
+    """Remembers the object its ``fit`` received."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def fit(self, train):
+        self.fitted_on_ = train
+        return self
+
+
+def test_fit_each_passes_one_train_data_to_every_model(data):
+    train, _ = data
+    fitted, _, _ = models.fit_each([_Recorder("a"), _Recorder("b"), models.FeatureXGB(n_estimators=2)], train)
+    first = fitted[0].fitted_on_
+    assert isinstance(first, TrainData) and first.ratings is train
+    assert fitted[1].fitted_on_ is first and fitted[2].train_ is first
+    given = TrainData(train)
+    fitted, _, _ = models.fit_each([_Recorder("a"), _Recorder("b")], given)
+    assert all(model.fitted_on_ is given for model in fitted)
 
 
 def test_fit_timed_fits_the_model(data):
@@ -292,6 +345,7 @@ def test_activity_bucket_counts_training_ratings_per_user():
     pairs = pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [50, 50, 50]})
     bucket = models.activity_bucket(train, pairs, edges=(1, 10))
     assert bucket.tolist() == ["10+", "1-9", "0 (cold)"]
+    pd.testing.assert_series_equal(models.activity_bucket(TrainData(train), pairs, edges=(1, 10)), bucket)
     assert list(bucket.cat.categories) == ["0 (cold)", "1-9", "10+"]
 
 

@@ -6,9 +6,14 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from ratings_factory import random_ratings
 
+from cfutils.features import similarity_features
 from cfutils.synth import NETFLIX
+from cfutils.train_data import TrainData
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 STAGES = [
@@ -108,3 +113,18 @@ def test_step_guard_names_its_option(scale, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "--step-budget-gb" in error and "needs about" in error
     assert not (tmp_path / "r.json").exists()
+
+
+def test_sampled_users_train_lists_the_sampled_users_as_the_full_lists_do(scale):
+    """The sampled users' rows equal those of every user's lists, the others are empty, so the
+    features of the sampled users' pairs are those of the full lists."""
+    train = random_ratings(n_users=40, n_movies=25, n_ratings=400, seed=5)
+    users = np.unique(train["user_id"])[::3]
+    sampled, full = scale.SampledUsersTrain(train, users), TrainData(train)
+    lists, full_lists = sampled.neighbours("users", 4), full.neighbours("users", 4)
+    rows = full.matrix.user_index(users)
+    assert (lists[rows] != full_lists[rows]).nnz == 0 and lists[rows].nnz > 0
+    assert lists.nnz == lists[rows].nnz
+    assert sampled.neighbours("movies", 4) is sampled.neighbours("movies", 4)
+    pairs = train[train["user_id"].isin(users)]
+    pd.testing.assert_frame_equal(similarity_features(sampled, pairs, k=4), similarity_features(full, pairs, k=4))

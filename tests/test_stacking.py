@@ -15,6 +15,7 @@ from cfutils.split import chronological_folds, temporal_split
 from cfutils.stacking import (
     StackedXGB,
     base_predictions,
+    fit_copies,
     fold_ids,
     folds_for,
     out_of_fold,
@@ -22,6 +23,7 @@ from cfutils.stacking import (
     refit_and_predict,
     support_counts,
 )
+from cfutils.train_data import TrainData
 
 N_FOLDS = 3
 
@@ -207,6 +209,7 @@ def test_prefit_stack_uses_the_given_models(data):
 def test_support_counts_match_a_plain_count(data):
     train, test = data
     counts = support_counts(train, test)
+    pd.testing.assert_frame_equal(support_counts(TrainData(train), test), counts)
     for row, (user, movie) in enumerate(zip(test["user_id"], test["movie_id"])):
         assert counts["log_n_user"].iloc[row] == pytest.approx(np.log1p((train["user_id"] == user).sum()))
         assert counts["log_n_movie"].iloc[row] == pytest.approx(np.log1p((train["movie_id"] == movie).sum()))
@@ -230,3 +233,34 @@ def test_a_stack_with_nothing_to_learn_predicts_its_margin_model(data):
     np.testing.assert_allclose(stack.predict(test), bases[0].predict(test), atol=1e-5)
     unanchored = StackedXGB(bases, prefit=True, n_folds=N_FOLDS, n_estimators=2, learning_rate=0.0).fit(train)
     assert np.abs(unanchored.predict(test) - bases[0].predict(test)).max() > 0.1
+
+
+def test_fit_copies_fits_every_copy_on_one_train_data(data):
+    train, _ = data
+    given = [models.FeatureXGB(n_estimators=2), models.FeatureXGB(n_estimators=3)]
+    fitted = fit_copies(given, train)
+    assert fitted[0].train_ is fitted[1].train_ and fitted[0].train_.ratings is train
+    assert not any(hasattr(model, "train_") for model in given)
+
+
+def test_each_fold_of_a_stack_builds_one_matrix_and_one_set_of_lists(data, build_counts):
+    """Base models, features and support counts of a fold share its TrainData; so do the stack's
+    own fit and predict on all of train (workers=1: the counts are of this process)."""
+    train, test = data
+    bases = [models.BiasBaseline(), models.FeatureXGB(k=3, n_estimators=2)]
+    stack = StackedXGB(bases, n_folds=N_FOLDS, k=3, n_estimators=2, workers=1).fit(train)
+    stack.predict(test)
+    assert build_counts.matrices == N_FOLDS + 1
+    assert build_counts.neighbour_lists == 2 * (N_FOLDS + 1)
+    assert stack.fitted_models_[1].train_ is stack.train_
+
+
+@pytest.mark.parametrize("out_of_fold", [True, False])
+def test_a_stack_fitted_on_a_train_data_equals_the_stack_on_its_frame(data, out_of_fold):
+    train, test = data
+    stacks = [
+        StackedXGB(base_models()[:2], n_folds=N_FOLDS, out_of_fold=out_of_fold, k=3, n_estimators=3).fit(given)
+        for given in (train, TrainData(train))
+    ]
+    pd.testing.assert_frame_equal(stacks[0].train_inputs_, stacks[1].train_inputs_)
+    np.testing.assert_array_equal(stacks[0].predict(test), stacks[1].predict(test))
