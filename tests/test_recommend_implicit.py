@@ -13,6 +13,7 @@ from ratings_factory import random_ratings as shared_random_ratings
 from ratings_factory import ratings_frame
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import cfutils.split
 from cfutils.matrix import RatingMatrix
 from cfutils.memory import MemoryBudgetError
 from cfutils.recommend import FALLBACK_REASON, PopularRecommender
@@ -241,6 +242,17 @@ def test_reranker_without_relevant_validation_items_keeps_ease_order():
     assert rec.ranker is None and "no relevant" in rec.skipped and rec.feature_importance().empty
     user = rec.matrix.user_ids[0]
     assert list(rec.top_n(user, 3)["movie_id"]) == list(rec.served.ease.top_n(user, 3)["movie_id"])
+
+
+@pytest.mark.parametrize("split, expected", [("random", "global_time"), ("per_user_time", "per_user_time")])
+def test_reranker_cuts_its_validation_part_by_the_one_rule(monkeypatch, split, expected):
+    methods = []
+    cut = cfutils.split.make_split
+    monkeypatch.setattr(
+        cfutils.split, "make_split", lambda train, method, **kw: methods.append(method) or cut(train, method, **kw)
+    )
+    ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=3, n_estimators=5, split=split).fit(random_ratings(seed=7))
+    assert methods == [expected]
 
 
 def test_reranker_builds_one_matrix_per_stage_and_shares_it(monkeypatch):

@@ -1,7 +1,8 @@
 """Judging lists honestly: validation cuts from train, known and new users apart, candidate recall.
 
-* :func:`validation_cut` cuts a validation part from *train* by the notebook's own split rule;
-  every choice (λ, the best recommender, the re-ranker's training) is made there, never on test.
+* :func:`cfutils.split.validation_cut` cuts a validation part from *train* by the package's one rule
+  (:func:`cfutils.split.validation_split_for`: never a random cut); every choice (λ, the best
+  recommender, the re-ranker's training) is made there, never on test.
 * :func:`list_reports` evaluates one recommender on all, known and new users: every recommender
   serves new users the same fallback, so only the known users tell recommenders apart.
 * :func:`candidate_recall` is the share of a user's relevant test movies among the stage-1
@@ -18,14 +19,8 @@ import pandas as pd
 
 from cfutils.metrics import list_report
 from cfutils.recommenders.lists import ListRecommender, as_user_ids, batch_size
-from cfutils.split import make_split
 
 USER_GROUPS = ("all", "known", "new")
-
-
-def validation_cut(train: pd.DataFrame, split: str, test_size: float = 0.2, seed: int = 0):
-    """(fit part, validation part) of train, by ``split`` as :func:`cfutils.split.make_split`."""
-    return make_split(train, split, test_size=test_size, seed=seed)
 
 
 def list_reports(

@@ -13,8 +13,9 @@ way). The time-based ones are computed as of the user's last train rating by def
 (``as_of="user"``, :mod:`cfutils.recommenders.time_features`); ``as_of="train_end"`` is the leaky
 version under ``per_user_time``.
 
-**Training, never on test.** :meth:`ReRanker.fit` cuts a validation part from its train by
-``split`` (the notebook's own rule), fits the generators on the rest, labels each validation
+**Training, never on test.** :meth:`ReRanker.fit` cuts a validation part from its train by the
+package's one rule for the test split ``split`` (:func:`cfutils.split.validation_cut`: a time cut,
+never a random one), fits the generators on the rest, labels each validation
 user's candidates (1: rated ``>= threshold`` in the validation part) and fits
 ``xgboost.XGBRanker(objective="rank:ndcg")`` with one query group per user. It then frees that
 stage and refits the generators on the whole train, which is what the lists are served from.
@@ -36,7 +37,7 @@ from cfutils.recommenders.ease import EASE
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.lists import ListRecommender, batch_size, top_n_indices
 from cfutils.recommenders.time_features import rating_clock, train_recency_ranks
-from cfutils.split import make_split, sample_ids
+from cfutils.split import sample_ids, validation_cut
 from cfutils.train_data import TrainData
 
 FEATURES = [
@@ -190,7 +191,7 @@ class ReRanker(ListRecommender):
 
     def _train_ranker(self, train: pd.DataFrame) -> None:
         """Fit ``ranker`` on the candidates of a validation cut of ``train`` (module docstring)."""
-        fit_part, validation = make_split(train, self.split, test_size=self.validation_size, seed=self.seed)
+        fit_part, validation = validation_cut(train, self.split, self.validation_size)
         learn = self.stage().fit(TrainData(fit_part))
         users = np.unique(validation["user_id"].to_numpy())
         users = users[learn.matrix.user_index(users) >= 0]
