@@ -59,10 +59,10 @@ def ratings_from_matrix(csr, seed: int) -> pd.DataFrame:
 
 def dense_ease_scores(rec: EASE, user_id: int) -> pd.Series:
     """Dense binary row times B over the model's movies (index: movie id), rated ones -inf."""
-    x = rec.binary[rec.matrix.user_index([user_id])[0]].toarray()[0]
-    scores = x @ rec.weights
+    x = rec.binary_[rec.matrix_.user_index([user_id])[0]].toarray()[0]
+    scores = x @ rec.weights_
     scores[x > 0] = -np.inf
-    return pd.Series(scores, index=rec.matrix.movie_ids[rec.items])
+    return pd.Series(scores, index=rec.matrix_.movie_ids[rec.items_])
 
 
 def naive_ease(rec: EASE, user_id: int, n: int) -> np.ndarray:
@@ -84,18 +84,18 @@ def same_ease_list(rec: EASE, user_id: int, ours: np.ndarray, naive: np.ndarray)
 
 def naive_rerank(rec: ReRanker, user_id: int, n: int) -> np.ndarray:
     """The ranker's score of every unrated movie (all made candidates), best n."""
-    stage = rec.served
-    u = np.array([rec.matrix.user_index([user_id])[0]])
+    stage = rec.served_
+    u = np.array([rec.matrix_.user_index([user_id])[0]])
     saved = stage.n_candidates
-    stage.n_candidates = rec.matrix.n_movies
+    stage.n_candidates = rec.matrix_.n_movies
     try:
         rows, movies, frame = stage.features(u)
     finally:
         stage.n_candidates = saved
-    scores = np.full((1, rec.matrix.n_movies), -np.inf)
-    scores[rows, movies] = rec.ranker.predict(frame) if rec.ranker is not None else frame["ease_score"]
+    scores = np.full((1, rec.matrix_.n_movies), -np.inf)
+    scores[rows, movies] = rec.ranker_.predict(frame) if rec.ranker_ is not None else frame["ease_score"]
     chosen = top_n_indices(scores, n)[0]
-    return rec.matrix.movie_ids[chosen[chosen >= 0]]
+    return rec.matrix_.movie_ids[chosen[chosen >= 0]]
 
 
 def timed(fn, *args):

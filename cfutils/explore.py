@@ -217,7 +217,7 @@ class ListExplorer:
     ):
         self.model, self.train, self.titles, self.n, self.max_matches = model, train, titles, n, max_matches
         self.name = name or type(model).__name__
-        matrix = model.matrix
+        matrix = model.matrix_
         if users is None:
             order = np.lexsort((matrix.user_ids, -matrix.user_counts))
             users = {
@@ -266,7 +266,7 @@ class ListExplorer:
 
     def find(self, text: str) -> None:
         """Offer the movies whose title contains ``text`` for the what-if; the first is selected."""
-        offer(self.movie, title_matches(self.model.matrix, self.titles, text, self.max_matches), self.show)
+        offer(self.movie, title_matches(self.model.matrix_, self.titles, text, self.max_matches), self.show)
 
     def show(self) -> dict[str, pd.DataFrame]:
         """Compute and render the selected user's list and, when a movie and stars are picked, the what-if list."""
@@ -305,7 +305,7 @@ class ListExplorer:
         if len(top):
             movie = int(top.iloc[0])
             if movie not in [value for _, value in self.movie.options]:
-                self.movie.options = [(movie_label(self.model.matrix, self.titles, movie), movie), *self.movie.options]
+                self.movie.options = [(movie_label(self.model.matrix_, self.titles, movie), movie), *self.movie.options]
             self.movie.value = movie
         self.stars.value = 5
 

@@ -122,26 +122,26 @@ def added(train, user, movie, stars):
 
 def dense_item_weights(model) -> tuple[np.ndarray, np.ndarray]:
     """(W over all train movies, candidate mask) of a fitted EASE or item-kNN, written out plainly."""
-    n = model.matrix.n_movies
+    n = model.matrix_.n_movies
     if isinstance(model, ItemKNN):
-        return model.similarity.toarray(), np.ones(n, dtype=bool)
+        return model.similarity_.toarray(), np.ones(n, dtype=bool)
     weights = np.zeros((n, n))
-    for a, i in enumerate(model.items):
-        for b, j in enumerate(model.items):
-            weights[i, j] = model.weights[a, b]
-    return weights, np.isin(np.arange(n), model.items)
+    for a, i in enumerate(model.items_):
+        for b, j in enumerate(model.items_):
+            weights[i, j] = model.weights_[a, b]
+    return weights, np.isin(np.arange(n), model.items_)
 
 
 def slow_fold_in_list(model, rated_movies, n):
     """score(i) = sum over the rated movies j of W_ji, one movie at a time; unrated candidates only,
     ties to the smaller movie id; item-kNN keeps positive scores only."""
     weights, candidate = dense_item_weights(model)
-    rated = set(model.matrix.movie_index(rated_movies).tolist())
+    rated = set(model.matrix_.movie_index(rated_movies).tolist())
     scored = []
-    for i in range(model.matrix.n_movies):
+    for i in range(model.matrix_.n_movies):
         score = sum(weights[j, i] for j in rated)
         if candidate[i] and i not in rated and (score > 0 or not isinstance(model, ItemKNN)):
-            scored.append((-score, int(model.matrix.movie_ids[i])))
+            scored.append((-score, int(model.matrix_.movie_ids[i])))
     return [(movie, -negative) for negative, movie in sorted(scored)[:n]]
 
 

@@ -127,9 +127,9 @@ def test_random_is_seeded_and_independent_of_the_batch():
 def test_item_knn_score_matches_a_loop_over_the_formula():
     train = random_ratings(seed=4)
     rec = Recommender(n_neighbours=4, n_factors=2).fit(train)
-    m, sim = rec.matrix, rec.similarity.toarray()
+    m, sim = rec.matrix_, rec.similarity_.toarray()
     stars = m.csr.toarray()
-    baseline = m.global_mean + rec.b_user[:, None] + rec.b_item[None, :]
+    baseline = m.global_mean + rec.b_user_[:, None] + rec.b_item_[None, :]
     for u in range(0, m.n_users, 7):
         for i in range(m.n_movies):
             num = den = 0.0
@@ -144,7 +144,7 @@ def test_item_knn_score_matches_a_loop_over_the_formula():
 def test_similarity_graph_is_symmetric_and_holds_each_movies_top_k():
     train = random_ratings(seed=5)
     rec = Recommender(n_neighbours=3).fit(train)
-    sim = rec.similarity.toarray()
+    sim = rec.similarity_.toarray()
     np.testing.assert_allclose(sim, sim.T)
     assert ((sim > 0).sum(axis=1) >= 3).all()
 
@@ -154,13 +154,13 @@ def test_mf_score_is_the_rank_f_svd_of_the_residuals(monkeypatch, dense_svd_max_
     monkeypatch.setattr(rating_blend, "DENSE_SVD_MAX_CELLS", dense_svd_max_cells)
     train = random_ratings(seed=6)
     rec = Recommender(n_factors=3, scorer="mf").fit(train)
-    m = rec.matrix
-    residual = rec._residuals.toarray()
+    m = rec.matrix_
+    residual = rec._residuals_.toarray()
     u, s, vt = np.linalg.svd(residual)
     low_rank = (u[:, :3] * s[:3]) @ vt[:3]
     users, movies = np.meshgrid(np.arange(m.n_users), np.arange(m.n_movies), indexing="ij")
     got = rec.mf_scores(users.ravel(), movies.ravel()).reshape(users.shape)
-    np.testing.assert_allclose(got, m.global_mean + rec.b_user[:, None] + rec.b_item[None, :] + low_rank, atol=1e-6)
+    np.testing.assert_allclose(got, m.global_mean + rec.b_user_[:, None] + rec.b_item_[None, :] + low_rank, atol=1e-6)
 
 
 class MovieIdModel:
@@ -175,8 +175,8 @@ def test_a_model_re_ranks_the_candidates():
     train = random_ratings(seed=7)
     rec = Recommender(scorer=MovieIdModel(), **SMALL).fit(train)
     user = int(train["user_id"].iloc[0])
-    user_idx = rec.matrix.user_index([user])
-    candidates = rec.matrix.movie_ids[np.flatnonzero(rec.candidates(user_idx)[0])]
+    user_idx = rec.matrix_.user_index([user])
+    candidates = rec.matrix_.movie_ids[np.flatnonzero(rec.candidates(user_idx)[0])]
     lists = rec.top_n(user, 4)
     expected = sorted(candidates, reverse=True)[:4]  # the model's best candidates, not the best movies
     assert list(lists["movie_id"][: len(expected)]) == expected
@@ -264,7 +264,7 @@ def test_tuning_the_weight_cuts_validation_by_the_split_rule(monkeypatch):
 def test_mf_candidates_lose_nothing_against_ranking_every_movie(weight):
     train = random_ratings(n_users=50, n_movies=40, n_ratings=600, seed=10)
     rec = Recommender(scorer="mf", n_factors=3, n_mf_candidates=10, popularity_weight=weight).fit(train)
-    movies = rec.matrix.movie_ids
+    movies = rec.matrix_.movie_ids
     for user in np.unique(train["user_id"])[:10]:
         scores = rec.score(pd.DataFrame({"user_id": user, "movie_id": movies}))
         scores[np.isin(movies, train.loc[train["user_id"] == user, "movie_id"])] = -np.inf
@@ -304,14 +304,14 @@ def test_score_is_the_same_in_many_small_batches_and_fails_clearly_without_memor
     whole = rec.score(pairs)
     rec.budget_bytes = 25 * 8 * 4 * 2  # two users (item-kNN) or a few pairs (MF) per batch
     np.testing.assert_array_equal(rec.score(pairs), whole)
-    u, i = rec.matrix.user_index(pairs["user_id"].to_numpy()), rec.matrix.movie_index(pairs["movie_id"].to_numpy())
+    u, i = rec.matrix_.user_index(pairs["user_id"].to_numpy()), rec.matrix_.movie_index(pairs["movie_id"].to_numpy())
     reference = [
         rec.item_knn_scores(u[k : k + 1], i[k : k + 1])[0]
         if scorer == "item_knn"
         else rec.mf_scores(u[k : k + 1], i[k : k + 1])[0]
         for k in range(len(pairs))
     ]
-    np.testing.assert_allclose(whole, np.array(reference) + rec.popularity_weight * rec.log_popularity[i])
+    np.testing.assert_allclose(whole, np.array(reference) + rec.popularity_weight * rec.log_popularity_[i])
     rec.budget_bytes = 16
     with pytest.raises(MemoryBudgetError, match="budget_bytes"):
         rec.score(pairs)
@@ -321,7 +321,7 @@ def test_candidate_counts_count_the_candidates_in_batches():
     train = random_ratings(seed=13)
     rec = Recommender(**SMALL).fit(train)
     users = np.r_[np.unique(train["user_id"]), -5]  # -5: unknown to train
-    expected = rec.candidates(rec.matrix.user_index(users[:-1])).sum(axis=1)
+    expected = rec.candidates(rec.matrix_.user_index(users[:-1])).sum(axis=1)
     rec.budget_bytes = 25 * 8 * 8 * 3  # three users per batch
     np.testing.assert_array_equal(candidate_counts(rec, users), np.r_[expected, 0])
 

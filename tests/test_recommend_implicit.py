@@ -47,7 +47,7 @@ def implicit_recommenders():
 
 
 def dense_binary(rec) -> np.ndarray:
-    return (rec.matrix.csr.toarray() != 0).astype(float)
+    return (rec.matrix_.csr.toarray() != 0).astype(float)
 
 
 def ranked(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
@@ -90,12 +90,12 @@ def test_ease_matches_the_dense_closed_form(lam):
     X = dense_binary(rec)
     P = np.linalg.inv(X.T @ X + lam * np.eye(X.shape[1]))
     B = np.eye(X.shape[1]) - P / np.diag(P)[None, :]
-    np.testing.assert_allclose(rec.weights, B, atol=1e-10)
-    assert np.all(np.diag(rec.weights) == 0)
-    for u in range(0, rec.matrix.n_users, 4):
+    np.testing.assert_allclose(rec.weights_, B, atol=1e-10)
+    assert np.all(np.diag(rec.weights_) == 0)
+    for u in range(0, rec.matrix_.n_users, 4):
         expected = ranked(X[u] @ B, X[u] == 0, 5)
-        got = rec.top_n_batch([rec.matrix.user_ids[u]], 5)["movie_id"]
-        assert list(got) == list(rec.matrix.movie_ids[expected])
+        got = rec.top_n_batch([rec.matrix_.user_ids[u]], 5)["movie_id"]
+        assert list(got) == list(rec.matrix_.movie_ids[expected])
 
 
 def test_ease_inverts_on_one_blas_thread(monkeypatch):
@@ -118,7 +118,7 @@ def test_ease_keeps_the_most_rated_movies_and_checks_its_memory():
     rec = EASE(lam=1.0, max_items=5).fit(train)
     counts = train["movie_id"].value_counts()
     top = sorted(counts.index, key=lambda m: (-counts[m], m))[:5]
-    assert sorted(rec.matrix.movie_ids[rec.items]) == sorted(top)
+    assert sorted(rec.matrix_.movie_ids[rec.items_]) == sorted(top)
     with pytest.raises(MemoryBudgetError, match="max_items"):
         EASE(max_items=None, budget_bytes=1000).fit(train)
 
@@ -135,12 +135,12 @@ def test_item_knn_matches_a_loop_over_cosines():
         ]
         for i in sorted((i for i in range(n) if i != j and cos[i] > 0), key=lambda i: (-cos[i], i))[:k]:
             S[j, i] = cos[i]
-    for u in range(rec.matrix.n_users):
+    for u in range(rec.matrix_.n_users):
         scores = np.array([sum(S[j, i] for j in range(n) if X[u, j]) for i in range(n)])
         scores[scores <= 0] = -np.inf
-        got = rec.top_n_batch([rec.matrix.user_ids[u]], 4)
+        got = rec.top_n_batch([rec.matrix_.user_ids[u]], 4)
         own = got["score"].to_numpy()[: len(ranked(scores, X[u] == 0, 4))]
-        assert list(got["movie_id"][: own.size]) == list(rec.matrix.movie_ids[ranked(scores, X[u] == 0, 4)])
+        assert list(got["movie_id"][: own.size]) == list(rec.matrix_.movie_ids[ranked(scores, X[u] == 0, 4)])
         np.testing.assert_allclose(own, np.sort(scores[X[u] == 0])[::-1][: own.size], rtol=1e-6)
 
 
@@ -149,16 +149,16 @@ def test_recency_ease_weights_the_latest_ratings_as_its_formula():
     rec = RecencyEASE(
         lam=3.0, recent_weight=2.0, half_life=3.0, knn_weight=0.5, recent_items=4, n_neighbours=3, max_items=None
     ).fit(train)
-    S = rec.similarity.toarray()
-    for u in range(0, rec.matrix.n_users, 5):
-        mine = train[train["user_id"] == rec.matrix.user_ids[u]]
+    S = rec.similarity_.toarray()
+    for u in range(0, rec.matrix_.n_users, 5):
+        mine = train[train["user_id"] == rec.matrix_.user_ids[u]]
         latest_first = sorted(zip(mine["date"], mine["movie_id"]), reverse=True)  # equal dates: larger id later
-        x, recent = np.zeros(rec.matrix.n_movies), np.zeros(rec.matrix.n_movies)
+        x, recent = np.zeros(rec.matrix_.n_movies), np.zeros(rec.matrix_.n_movies)
         for later, (_, movie) in enumerate(latest_first):
-            j = rec.matrix.movie_index([movie])[0]
+            j = rec.matrix_.movie_index([movie])[0]
             x[j] = 1 + 2.0 * 2 ** (-later / 3.0)
             recent[j] = later < 4
-        np.testing.assert_allclose(rec.item_scores(np.array([u]))[0], x @ rec.weights + 0.5 * recent @ S, atol=1e-9)
+        np.testing.assert_allclose(rec.item_scores(np.array([u]))[0], x @ rec.weights_ + 0.5 * recent @ S, atol=1e-9)
     plain = EASE(lam=3.0, max_items=None).fit(train)
     off = variant(rec, recent_weight=0.0, knn_weight=0.0)
     users = np.unique(train["user_id"])
@@ -175,7 +175,7 @@ def test_als_and_bpr_are_seeded_and_score_by_the_factor_product():
         a, b = make().fit(train), make().fit(train)
         pd.testing.assert_frame_equal(a.top_n_batch(users, 5), b.top_n_batch(users, 5))
         u = np.arange(3)
-        np.testing.assert_allclose(a._scores(u), a.user_factors[u] @ a.item_factors.T)
+        np.testing.assert_allclose(a._scores(u), a.user_factors_[u] @ a.item_factors_.T)
 
 
 # ---- time features: as of a day, never after ------------------------------------------------------------
@@ -184,9 +184,9 @@ def test_als_and_bpr_are_seeded_and_score_by_the_factor_product():
 def test_rating_clock_counts_only_ratings_up_to_the_day():
     train = random_ratings(seed=6)
     rec = PopularRecommender(window_days=30).fit(train)
-    clock = RatingClock(train, rec.matrix)
-    days, movies = day_numbers(train["date"]), rec.matrix.movie_index(train["movie_id"].to_numpy())
-    for movie in range(0, rec.matrix.n_movies, 3):
+    clock = RatingClock(train, rec.matrix_)
+    days, movies = day_numbers(train["date"]), rec.matrix_.movie_index(train["movie_id"].to_numpy())
+    for movie in range(0, rec.matrix_.n_movies, 3):
         for day in (days.min() - 1, days.min() + 50, days.max(), days.max() + 5):
             mine = days[movies == movie]
             assert clock.popularity(np.array([movie]), np.array([day]))[0] == (mine <= day).sum()
@@ -196,7 +196,7 @@ def test_rating_clock_counts_only_ratings_up_to_the_day():
             age = clock.age(np.array([movie]), np.array([day]))[0]
             assert (np.isnan(age) and mine.min() > day) or age == day - mine.min()
     user_last = train.groupby("user_id")["date"].max()
-    idx = rec.matrix.user_index(user_last.index.to_numpy())
+    idx = rec.matrix_.user_index(user_last.index.to_numpy())
     np.testing.assert_array_equal(clock.as_of(idx), day_numbers(user_last))
     assert (clock.as_of(idx, "train_end") == days.max()).all() and clock.as_of(np.array([-1]))[0] == days.max()
 
@@ -221,17 +221,17 @@ def test_recent_popularity_as_of_the_user_ignores_later_ratings():
 def test_reranker_candidates_are_the_union_of_its_generators_top_lists():
     train = random_ratings(n_users=40, seed=7)
     rec = ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=3, n_estimators=5).fit(train)
-    users = np.arange(rec.matrix.n_users)
+    users = np.arange(rec.matrix_.n_users)
     mask = rec.candidates(users)
     for u in users[::6]:
-        raw = rec.matrix.user_ids[u]
-        expected = set(rec.served.ease.top_n_batch([raw], 3)["movie_id"]) | set(
-            rec.served.knn.top_n_batch([raw], 3)["movie_id"]
+        raw = rec.matrix_.user_ids[u]
+        expected = set(rec.served_.ease.top_n_batch([raw], 3)["movie_id"]) | set(
+            rec.served_.knn.top_n_batch([raw], 3)["movie_id"]
         )
-        fallback = set(rec.served.knn.matrix.movie_ids[rec.served.knn.fallback_scores > -1])  # fills never count
-        got = set(rec.matrix.movie_ids[np.flatnonzero(mask[u])])
+        fallback = set(rec.served_.knn.matrix_.movie_ids[rec.served_.knn.fallback_scores_ > -1])  # fills never count
+        got = set(rec.matrix_.movie_ids[np.flatnonzero(mask[u])])
         assert got <= expected and got >= (expected - fallback) | (got & expected)
-    _, _, frame = rec.served.features(users[:5])
+    _, _, frame = rec.served_.features(users[:5])
     assert list(frame.columns) == FEATURES
 
 
@@ -239,9 +239,9 @@ def test_reranker_without_relevant_validation_items_keeps_ease_order():
     train = random_ratings(seed=8)
     train["rating"] = np.float32(2.0)  # nothing is relevant (>= 4 stars)
     rec = ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=4).fit(train)
-    assert rec.ranker is None and "no relevant" in rec.skipped and rec.feature_importance().empty
-    user = rec.matrix.user_ids[0]
-    assert list(rec.top_n(user, 3)["movie_id"]) == list(rec.served.ease.top_n(user, 3)["movie_id"])
+    assert rec.ranker_ is None and "no relevant" in rec.skipped_ and rec.feature_importance().empty
+    user = rec.matrix_.user_ids[0]
+    assert list(rec.top_n(user, 3)["movie_id"]) == list(rec.served_.ease.top_n(user, 3)["movie_id"])
 
 
 @pytest.mark.parametrize("split, expected", [("random", "global_time"), ("per_user_time", "per_user_time")])
@@ -266,9 +266,9 @@ def test_reranker_builds_one_matrix_per_stage_and_shares_it(monkeypatch):
     train = random_ratings(n_users=40, seed=7)
     rec = ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=3, n_estimators=5, split="global_time").fit(train)
     assert len(built) == 2 and built[0] == len(train) and built[1] < len(train)  # train's, then the validation cut's
-    served = rec.served
-    assert served.ease.matrix is served.knn.matrix is served.matrix is rec.matrix
-    assert served.ease.binary is served.knn.binary  # all movies in EASE: one binary pattern
+    served = rec.served_
+    assert served.ease.matrix_ is served.knn.matrix_ is served.matrix_ is rec.matrix_
+    assert served.ease.binary_ is served.knn.binary_  # all movies in EASE: one binary pattern
 
 
 def test_ease_models_on_one_train_data_share_their_weights_and_keep_them_read_only():
@@ -280,7 +280,7 @@ def test_ease_models_on_one_train_data_share_their_weights_and_keep_them_read_on
     assert not np.allclose(other_lambda.weights, ease.weights)
     with pytest.raises(ValueError, match="read-only"):
         ease.weights[0, 1] = 1.0
-    assert RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data).similarity is recency.similarity
+    assert RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data).similarity_ is recency.similarity
 
 
 @pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
@@ -291,7 +291,7 @@ def test_fit_on_train_data_gives_the_lists_of_fit_on_the_frame(recommender):
     data = TrainData(train)
     from_data = copy.deepcopy(recommender).fit(data).top_n_batch(users, 5)
     pd.testing.assert_frame_equal(from_frame, from_data)
-    assert copy.deepcopy(recommender).fit(data).matrix is data.matrix
+    assert copy.deepcopy(recommender).fit(data).matrix_ is data.matrix
 
 
 def test_candidate_recall_matches_a_loop():
@@ -301,11 +301,11 @@ def test_candidate_recall_matches_a_loop():
     got = candidate_recall(rec, test)
     shares = []
     for user, rows in test[test["rating"] >= 4].groupby("user_id"):
-        u = rec.matrix.user_index([user])[0]
+        u = rec.matrix_.user_index([user])[0]
         if u < 0:
             continue
         allowed = rec.candidates(np.array([u]))[0]
-        shares.append(np.mean([m in set(rec.matrix.movie_ids[allowed]) for m in rows["movie_id"]]))
+        shares.append(np.mean([m in set(rec.matrix_.movie_ids[allowed]) for m in rows["movie_id"]]))
     assert got["n_users"] == len(shares) and got["candidate_recall"] == pytest.approx(np.mean(shares))
 
 

@@ -38,11 +38,11 @@ class PopularRecommender(ListRecommender):
         self.budget_bytes = budget_bytes
 
     def _fit(self, data: TrainData) -> None:
-        self.clock = rating_clock(data)
+        self.clock_ = rating_clock(data)
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        days = self.clock.as_of(user_idx, self.as_of)
-        return self.clock.popularity(np.arange(self.matrix.n_movies)[None, :], days[:, None], self.window_days)
+        days = self.clock_.as_of(user_idx, self.as_of)
+        return self.clock_.popularity(np.arange(self.matrix_.n_movies)[None, :], days[:, None], self.window_days)
 
 
 class TopRatedRecommender(ListRecommender):
@@ -69,13 +69,13 @@ class TopRatedRecommender(ListRecommender):
         self.budget_bytes = budget_bytes
 
     def _fit(self, data: TrainData) -> None:
-        counts = self.matrix.movie_counts
-        sums = np.asarray(self.matrix.csc.sum(axis=0, dtype=np.float64)).ravel()
-        damped = (sums + self.damping * self.matrix.global_mean) / (counts + self.damping)
-        self.item_scores = np.where(counts >= self.min_support, damped, -np.inf)
+        counts = self.matrix_.movie_counts
+        sums = np.asarray(self.matrix_.csc.sum(axis=0, dtype=np.float64)).ravel()
+        damped = (sums + self.damping * self.matrix_.global_mean) / (counts + self.damping)
+        self.item_scores_ = np.where(counts >= self.min_support, damped, -np.inf)
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        return np.repeat(self.item_scores[None, :], user_idx.size, axis=0)
+        return np.repeat(self.item_scores_[None, :], user_idx.size, axis=0)
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -104,8 +104,8 @@ class RandomRecommender(ListRecommender):
         self.budget_bytes = budget_bytes
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        raw_users = self.matrix.user_ids[user_idx].astype(np.uint64)
+        raw_users = self.matrix_.user_ids[user_idx].astype(np.uint64)
         with np.errstate(over="ignore"):
             key = _mix64(np.uint64(self.seed) * np.uint64(0x9E3779B97F4A7C15) + raw_users)
-        hashed = _mix64(key[:, None] ^ self.matrix.movie_ids.astype(np.uint64)[None, :])
+        hashed = _mix64(key[:, None] ^ self.matrix_.movie_ids.astype(np.uint64)[None, :])
         return (hashed >> np.uint64(11)).astype(np.float64) / float(2**53)

@@ -105,35 +105,35 @@ class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
         self.budget_bytes = budget_bytes
 
     def _fit(self, data: TrainData) -> None:
-        self.items = most_rated(self.matrix.movie_counts, self.max_items)
+        self.items_ = most_rated(self.matrix_.movie_counts, self.max_items)
         self._fit_users(data)
         # Kept with the train set: EASE and its recency-aware variants fitted on the same TrainData
         # (notebook 06, the re-ranker's candidates) share one B instead of inverting again.
-        self.weights = data.cached(
-            ("ease_weights", self.lam, self.max_items), lambda: ease_weights(self.binary, self.lam, self.budget_bytes)
+        self.weights_ = data.cached(
+            ("ease_weights", self.lam, self.max_items), lambda: ease_weights(self.binary_, self.lam, self.budget_bytes)
         )
 
     def _fit_users(self, data: TrainData) -> None:
-        self.binary = data.binary if self.items.size == self.matrix.n_movies else data.binary[:, self.items]
+        self.binary_ = data.binary if self.items_.size == self.matrix_.n_movies else data.binary[:, self.items_]
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
         """Rows :math:`x_u` over the model's movies (binary here; weighted in :class:`RecencyEASE`)."""
-        return self.binary[user_idx]
+        return self.binary_[user_idx]
 
     def item_scores(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense (batch x model movies) :math:`x_u B`."""
-        return np.asarray(self.user_vectors(user_idx) @ self.weights)
+        return np.asarray(self.user_vectors(user_idx) @ self.weights_)
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        scores = np.full((user_idx.size, self.matrix.n_movies), -np.inf)
-        scores[:, self.items] = self.item_scores(user_idx)
+        scores = np.full((user_idx.size, self.matrix_.n_movies), -np.inf)
+        scores[:, self.items_] = self.item_scores(user_idx)
         return scores
 
     def _item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
-        position = np.full(self.matrix.n_movies, -1)
-        position[self.items] = np.arange(self.items.size)
+        position = np.full(self.matrix_.n_movies, -1)
+        position[self.items_] = np.arange(self.items_.size)
         rows, cols = position[movie_idx], position[rated_idx]
-        weights = self.weights[np.ix_(np.maximum(cols, 0), np.maximum(rows, 0))].T  # B_ji, one row per i
+        weights = self.weights_[np.ix_(np.maximum(cols, 0), np.maximum(rows, 0))].T  # B_ji, one row per i
         vector = self.user_vectors(np.array([user_idx])).toarray()[0][np.maximum(cols, 0)]
         return weights * vector[None, :] * (rows >= 0)[:, None] * (cols >= 0)[None, :]
 
@@ -173,24 +173,24 @@ class RecencyEASE(EASE):
 
     def _fit(self, data: TrainData) -> None:
         super()._fit(data)
-        self.similarity = data.cached(
+        self.similarity_ = data.cached(
             ("ease_items_knn", self.max_items, self.n_neighbours),
-            lambda: binary_item_similarity(self.binary, self.n_neighbours, self.budget_bytes),
+            lambda: binary_item_similarity(self.binary_, self.n_neighbours, self.budget_bytes),
         )
 
     def _fit_users(self, data: TrainData) -> None:
         super()._fit_users(data)
-        self.later = sp.csr_matrix(train_recency_ranks(data)[:, self.items])
+        self.later_ = sp.csr_matrix(train_recency_ranks(data)[:, self.items_])
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
-        rows = self.later[user_idx]
+        rows = self.later_[user_idx]
         rows.data = 1.0 + self.recent_weight * np.exp2(-(rows.data - 1.0) / self.half_life)
         return rows
 
     def item_scores(self, user_idx: np.ndarray) -> np.ndarray:
         scores = super().item_scores(user_idx)
         if self.knn_weight:
-            recent = self.later[user_idx]
+            recent = self.later_[user_idx]
             recent.data = (recent.data <= self.recent_items).astype(np.float64)
-            scores += self.knn_weight * (recent @ self.similarity).toarray()
+            scores += self.knn_weight * (recent @ self.similarity_).toarray()
         return scores

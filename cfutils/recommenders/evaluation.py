@@ -52,20 +52,20 @@ def validation_ndcg(
 def candidate_recall(recommender, test: pd.DataFrame, threshold: float = 4.0) -> dict[str, float]:
     """Mean share of each known user's relevant test movies that are stage-1 candidates.
 
-    ``recommender`` has ``matrix``, ``budget_bytes`` and ``candidates(user_idx)`` (dense boolean).
+    ``recommender`` has ``matrix_``, ``budget_bytes`` and ``candidates(user_idx)`` (dense boolean).
     Returns ``candidate_recall``, ``mean_candidates`` per user and ``n_users`` averaged over.
     """
     relevant = test[test["rating"].to_numpy() >= threshold]
-    relevant = relevant[recommender.matrix.user_index(relevant["user_id"].to_numpy()) >= 0]
+    relevant = relevant[recommender.matrix_.user_index(relevant["user_id"].to_numpy()) >= 0]
     users = as_user_ids(np.unique(relevant["user_id"].to_numpy()))
-    size = batch_size(recommender.matrix.n_movies, recommender.budget_bytes)
+    size = batch_size(recommender.matrix_.n_movies, recommender.budget_bytes)
     recalls, counts = [], []
     for start in range(0, users.size, size):
         batch = users[start : start + size]
-        mask = recommender.candidates(recommender.matrix.user_index(batch))
+        mask = recommender.candidates(recommender.matrix_.user_index(batch))
         part = relevant[relevant["user_id"].isin(batch)]
         row = np.searchsorted(batch, part["user_id"].to_numpy())
-        movie = recommender.matrix.movie_index(part["movie_id"].to_numpy())
+        movie = recommender.matrix_.movie_index(part["movie_id"].to_numpy())
         hit = np.where(movie >= 0, mask[row, np.maximum(movie, 0)], False)
         recalls.append(np.bincount(row, hit, batch.size) / np.bincount(row, minlength=batch.size))
         counts.append(mask.sum(axis=1))

@@ -41,12 +41,12 @@ class ExplainedByRatedMovies:
     def _explain(self, user_idx: int, movie_idx: np.ndarray, from_fallback: np.ndarray) -> list[str]:
         if user_idx < 0:
             return [FALLBACK_REASON] * movie_idx.size
-        row = self.matrix.csr[user_idx]
+        row = self.matrix_.csr[user_idx]
         rated, stars = row.indices, row.data
         weights = self._item_weights(user_idx, rated, movie_idx)
 
         def names_of(js: np.ndarray) -> list[str]:
-            titles = self.title_table.titles_of(self.matrix.movie_ids[rated[js]])
+            titles = self.title_table_.titles_of(self.matrix_.movie_ids[rated[js]])
             return [f"{title} ({star:g}★)" for title, star in zip(titles, stars[js])]
 
         reasons = because_you_rated(weights, names_of, self.explain_with, self.unexplained_reason)

@@ -47,7 +47,7 @@ class ImplicitFactors(ListRecommender):
         raise NotImplementedError
 
     def _fit(self, data: TrainData) -> None:
-        m = self.matrix
+        m = self.matrix_
         check_budget(
             (m.n_users + m.n_movies) * (self.factors + 1) * 4 * 3,
             self.budget_bytes,
@@ -59,11 +59,11 @@ class ImplicitFactors(ListRecommender):
             warnings.filterwarnings("ignore", message="OpenBLAS is configured", category=RuntimeWarning)
             model = self.make_model()
             model.fit(binary, show_progress=False)
-        self.user_factors = np.asarray(model.user_factors, dtype=np.float64)
-        self.item_factors = np.asarray(model.item_factors, dtype=np.float64)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float64)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        return self.user_factors[user_idx] @ self.item_factors.T
+        return self.user_factors_[user_idx] @ self.item_factors_.T
 
 
 class ALS(ImplicitFactors):

@@ -44,7 +44,7 @@ class FoldIn:
         Every movie of ``history`` must have a train rating (``ValueError`` otherwise): a movie
         outside the fitted model has no weights to fold in.
         """
-        movie_idx = self.matrix.movie_index(history["movie_id"].to_numpy())
+        movie_idx = self.matrix_.movie_index(history["movie_id"].to_numpy())
         if (movie_idx < 0).any():
             unknown = history["movie_id"].to_numpy()[movie_idx < 0].tolist()
             raise ValueError(f"movies {unknown} have no train rating: the fitted model cannot use them")
@@ -52,10 +52,10 @@ class FoldIn:
             raise ValueError(f"user {user_id}'s history rates a movie twice")
         csr = sp.csr_matrix(
             (history["rating"].to_numpy(dtype=np.float32), (np.zeros(movie_idx.size, dtype=np.int32), movie_idx)),
-            shape=(1, self.matrix.n_movies),
+            shape=(1, self.matrix_.n_movies),
         )
         csr.sort_indices()
         copied = copy.copy(self)
-        copied.matrix = RatingMatrix(csr, np.array([user_id], dtype=np.int32), self.matrix.movie_ids)
-        copied._fit_users(TrainData(history.assign(user_id=user_id), copied.matrix))
+        copied.matrix_ = RatingMatrix(csr, np.array([user_id], dtype=np.int32), self.matrix_.movie_ids)
+        copied._fit_users(TrainData(history.assign(user_id=user_id), copied.matrix_))
         return copied

@@ -44,17 +44,17 @@ class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):
 
     def _fit(self, data: TrainData) -> None:
         self._fit_users(data)
-        self.similarity = data.neighbours(
+        self.similarity_ = data.neighbours(
             "movies", self.n_neighbours, binary=True, dtype=np.float64, budget_bytes=self.budget_bytes
         )
 
     def _fit_users(self, data: TrainData) -> None:
-        self.binary = data.binary
+        self.binary_ = data.binary
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        scores = (self.binary[user_idx] @ self.similarity).toarray()
+        scores = (self.binary_[user_idx] @ self.similarity_).toarray()
         scores[scores <= 0] = -np.inf
         return scores
 
     def _item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
-        return self.similarity[rated_idx][:, movie_idx].toarray().T
+        return self.similarity_[rated_idx][:, movie_idx].toarray().T

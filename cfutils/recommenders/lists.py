@@ -138,10 +138,10 @@ class ListRecommender:
         binary pattern every recommender fitted on it shares); ``titles`` (index ``movie_id``) only
         feeds ``top_n``. Returns self."""
         data = as_train_data(train)
-        self.matrix = data.matrix
-        self.titles = titles
-        self.title_table = TitleTable(titles)
-        self.fallback_scores = popularity_scores(data.ratings, self.matrix, self.fallback_days)
+        self.matrix_ = data.matrix
+        self.titles_ = titles
+        self.title_table_ = TitleTable(titles)
+        self.fallback_scores_ = popularity_scores(data.ratings, self.matrix_, self.fallback_days)
         self._fit(data)
         return self
 
@@ -153,17 +153,17 @@ class ListRecommender:
 
     def _rated_mask(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense (batch x movies) True where the user rated the movie in train; all False for new users."""
-        rated = np.zeros((user_idx.size, self.matrix.n_movies), dtype=bool)
+        rated = np.zeros((user_idx.size, self.matrix_.n_movies), dtype=bool)
         known = np.flatnonzero(user_idx >= 0)
         if known.size:
-            sub = self.matrix.csr[user_idx[known]]
+            sub = self.matrix_.csr[user_idx[known]]
             rated[np.repeat(known, np.diff(sub.indptr)), sub.indices] = True
         return rated
 
     def _lists(self, user_idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(movie_idx, score, from_fallback) arrays of shape (batch, n), -1 / NaN padded."""
         rated = self._rated_mask(user_idx)
-        scores = np.repeat(self.fallback_scores[None, :], user_idx.size, axis=0)
+        scores = np.repeat(self.fallback_scores_[None, :], user_idx.size, axis=0)
         known = user_idx >= 0
         if known.any():
             scores[known] = self._scores(user_idx[known])
@@ -172,7 +172,7 @@ class ListRecommender:
         from_fallback = np.repeat(~known[:, None], n, axis=1) & (chosen >= 0)
         short = np.flatnonzero(chosen[:, -1] < 0) if n else np.array([], dtype=np.int64)
         if short.size:
-            fill = np.where(rated[short], -np.inf, self.fallback_scores[None, :])
+            fill = np.where(rated[short], -np.inf, self.fallback_scores_[None, :])
             rows, ranks = np.nonzero(chosen[short] >= 0)
             fill[rows, chosen[short][rows, ranks]] = -np.inf  # already in the list
             extra = top_n_indices(fill, n)
@@ -182,7 +182,7 @@ class ListRecommender:
                 chosen[user_row, have:] = add
                 from_fallback[user_row, have:] = add >= 0
         picked = np.take_along_axis(scores, np.maximum(chosen, 0), axis=1)
-        fallback_picked = self.fallback_scores[np.maximum(chosen, 0)]
+        fallback_picked = self.fallback_scores_[np.maximum(chosen, 0)]
         score = np.where(chosen < 0, np.nan, np.where(from_fallback, fallback_picked, picked))
         return chosen, score, from_fallback
 
@@ -194,18 +194,18 @@ class ListRecommender:
         rows filled from the fallback: ranks are consistent, values are not comparable.
         """
         user_ids = as_user_ids(user_ids)
-        size = batch_size(self.matrix.n_movies, self.budget_bytes)
+        size = batch_size(self.matrix_.n_movies, self.budget_bytes)
         parts = []
         for start in tqdm(range(0, user_ids.size, size), desc="top-N", unit="batch", disable=not progress):
             batch = user_ids[start : start + size]
-            chosen, score, _ = self._lists(self.matrix.user_index(batch), n)
+            chosen, score, _ = self._lists(self.matrix_.user_index(batch), n)
             rows, ranks = np.nonzero(chosen >= 0)
             parts.append(
                 pd.DataFrame(
                     {
                         "user_id": batch[rows].astype(np.int32),
                         "rank": (ranks + 1).astype(np.int16),
-                        "movie_id": self.matrix.movie_ids[chosen[rows, ranks]],
+                        "movie_id": self.matrix_.movie_ids[chosen[rows, ranks]],
                         "score": score[rows, ranks],
                     }
                 )
@@ -217,13 +217,13 @@ class ListRecommender:
 
         A user unknown to train gets the fallback list (``because = "popular recently"``).
         """
-        user_idx = self.matrix.user_index([user_id])
+        user_idx = self.matrix_.user_index([user_id])
         chosen, score, from_fallback = self._lists(user_idx, n)
         keep = chosen[0] >= 0
         movie_idx = chosen[0][keep]
-        movie_ids = self.matrix.movie_ids[movie_idx]
+        movie_ids = self.matrix_.movie_ids[movie_idx]
         because = self._explain(int(user_idx[0]), movie_idx, from_fallback[0][keep])
-        frame = pd.concat([pd.DataFrame({"movie_id": movie_ids}), self.title_table.frame(movie_ids)], axis=1)
+        frame = pd.concat([pd.DataFrame({"movie_id": movie_ids}), self.title_table_.frame(movie_ids)], axis=1)
         frame["score"] = score[0][keep]
         frame["because"] = because
         return frame[LIST_COLUMNS]
@@ -235,10 +235,10 @@ class ListRecommender:
 def candidate_counts(recommender, user_ids: Iterable[int], progress: bool = False) -> np.ndarray:
     """Number of stage-1 candidates (``recommender.candidates(user_idx)``, a dense boolean batch x
     movies array) of each raw user id; 0 for a user unknown to train. Batches follow ``budget_bytes``."""
-    user_idx = recommender.matrix.user_index(as_user_ids(user_ids))
+    user_idx = recommender.matrix_.user_index(as_user_ids(user_ids))
     counts = np.zeros(user_idx.size, dtype=np.int64)
     known = np.flatnonzero(user_idx >= 0)
-    size = batch_size(recommender.matrix.n_movies, recommender.budget_bytes)
+    size = batch_size(recommender.matrix_.n_movies, recommender.budget_bytes)
     for start in tqdm(range(0, known.size, size), desc="candidates", unit="batch", disable=not progress):
         rows = known[start : start + size]
         counts[rows] = recommender.candidates(user_idx[rows]).sum(axis=1)

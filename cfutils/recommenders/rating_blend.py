@@ -30,7 +30,7 @@ a :class:`RatingModel`
     train, so tuning on a validation split never sees validation ratings; otherwise it is
     used as given (already fitted).
 a callable ``(user_idx, movie_idx) -> scores``
-    on compact indices of ``self.matrix``.
+    on compact indices of ``self.matrix_``.
 
 The list ranks by :math:`\hat r_{ui} + \lambda \log(1 + |U_i|)` with
 :math:`\lambda` = ``popularity_weight`` and :math:`|U_i|` the train count of the movie.
@@ -197,31 +197,31 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
     # -- fit ---------------------------------------------------------------------------------------------
 
     def _fit(self, data: TrainData) -> None:
-        m = self.matrix
+        m = self.matrix_
         biases = BiasBaseline(reg_u=self.reg_user, reg_i=self.reg_item).fit(data.ratings)
-        self.b_user, self.b_item = np.zeros(m.n_users), np.zeros(m.n_movies)
-        self.b_user[m.user_index(biases.user_ids_)] = biases.bu_
-        self.b_item[m.movie_index(biases.movie_ids_)] = biases.bi_
+        self.b_user_, self.b_item_ = np.zeros(m.n_users), np.zeros(m.n_movies)
+        self.b_user_[m.user_index(biases.user_ids_)] = biases.bu_
+        self.b_item_[m.movie_index(biases.movie_ids_)] = biases.bi_
         user_of_cell = np.repeat(np.arange(m.n_users), m.user_counts)
-        baseline_of_cell = m.global_mean + self.b_user[user_of_cell] + self.b_item[m.csr.indices]
-        self._residuals = with_data(m.csr, m.csr.data - baseline_of_cell)
+        baseline_of_cell = m.global_mean + self.b_user_[user_of_cell] + self.b_item_[m.csr.indices]
+        self._residuals_ = with_data(m.csr, m.csr.data - baseline_of_cell)
         liked = m.csr.data >= np.minimum(m.user_means()[user_of_cell], self.like_threshold)
-        self._liked = with_data(m.csr, liked.astype(np.float32))
-        self._liked.eliminate_zeros()
-        self._rated = with_data(m.csr, np.ones(m.nnz, np.float32))
+        self._liked_ = with_data(m.csr, liked.astype(np.float32))
+        self._liked_.eliminate_zeros()
+        self._rated_ = with_data(m.csr, np.ones(m.nnz, np.float32))
         sim = data.neighbours("movies", self.n_neighbours, budget_bytes=self.budget_bytes, progress=self.progress)
-        self.similarity = sim.maximum(sim.T).tocsr()
+        self.similarity_ = sim.maximum(sim.T).tocsr()
         rank = min(self.n_factors, min(m.n_users, m.n_movies) - 1)
         check_budget((m.n_users + m.n_movies) * max(rank, 0) * 8 * 3, self.budget_bytes, "SVD factors", "n_factors")
-        self.user_factors, self.item_factors = residual_svd(self._residuals, rank, self.seed)
-        self.log_popularity = np.log1p(m.movie_counts.astype(np.float64))
+        self.user_factors_, self.item_factors_ = residual_svd(self._residuals_, rank, self.seed)
+        self.log_popularity_ = np.log1p(m.movie_counts.astype(np.float64))
         self.model_ = copy.deepcopy(self.scorer).fit(data.ratings) if hasattr(self.scorer, "fit") else self.scorer
 
     # -- scoring -----------------------------------------------------------------------------------------
 
     def baseline(self, user_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
         """:math:`b_{ui} = \\mu + b_u + b_i` for compact-index pairs."""
-        return self.matrix.global_mean + self.b_user[user_idx] + self.b_item[movie_idx]
+        return self.matrix_.global_mean + self.b_user_[user_idx] + self.b_item_[movie_idx]
 
     def item_knn_scores(self, user_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
         """The ``"item_knn"`` prediction (class docstring) for compact-index pairs.
@@ -231,12 +231,12 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
         :class:`cfutils.memory.MemoryBudgetError` if not even one user fits.
         """
         deviation = neighbour_deviation(
-            self._residuals,
-            self._rated,
-            self.similarity,
+            self._residuals_,
+            self._rated_,
+            self.similarity_,
             user_idx,
             movie_idx,
-            batch_size(self.matrix.n_movies, self.budget_bytes, dense_arrays=4),
+            batch_size(self.matrix_.n_movies, self.budget_bytes, dense_arrays=4),
             self.progress,
         )
         return self.baseline(user_idx, movie_idx) + deviation
@@ -246,7 +246,7 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
 
         Pairs are processed in chunks sized to ``budget_bytes`` (:func:`factor_dots`).
         """
-        dots = factor_dots(self.user_factors, self.item_factors, user_idx, movie_idx, self.budget_bytes)
+        dots = factor_dots(self.user_factors_, self.item_factors_, user_idx, movie_idx, self.budget_bytes)
         return self.baseline(user_idx, movie_idx) + dots
 
     def _scorer(self) -> Scorer:
@@ -256,18 +256,18 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
                 raise ValueError(f"unknown scorer {self.scorer!r}; use one of {sorted(named)} or a model")
             return named[self.scorer]
         if hasattr(self.scorer, "predict"):
-            return model_scorer(self.model_, self.matrix)
+            return model_scorer(self.model_, self.matrix_)
         return self.scorer
 
     def candidates(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense (batch x movies) True for the stage-1 candidates of known users (rated movies excluded)."""
-        neighbours = (self._liked[user_idx] @ self.similarity).toarray() > 0
+        neighbours = (self._liked_[user_idx] @ self.similarity_).toarray() > 0
         rated = self._rated_mask(user_idx)
-        if self.n_mf_candidates > 0 and self.item_factors.shape[1]:
+        if self.n_mf_candidates > 0 and self.item_factors_.shape[1]:
             mf = (
-                self.user_factors[user_idx] @ self.item_factors.T
-                + self.b_item
-                + self.popularity_weight * self.log_popularity
+                self.user_factors_[user_idx] @ self.item_factors_.T
+                + self.b_item_
+                + self.popularity_weight * self.log_popularity_
             )
             mf[rated] = -np.inf
             top = top_n_indices(mf, self.n_mf_candidates)
@@ -278,30 +278,30 @@ class Recommender(ExplainedByRatedMovies, ListRecommender):
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
         rows, movies = np.nonzero(self.candidates(user_idx))
-        scores = np.full((user_idx.size, self.matrix.n_movies), -np.inf)
+        scores = np.full((user_idx.size, self.matrix_.n_movies), -np.inf)
         if rows.size:
             scored = self._scorer()(user_idx[rows], movies)
-            scores[rows, movies] = scored + self.popularity_weight * self.log_popularity[movies]
+            scores[rows, movies] = scored + self.popularity_weight * self.log_popularity_[movies]
         return scores
 
     def score(self, pairs: pd.DataFrame) -> np.ndarray:
         """Ranking score of each (user_id, movie_id) pair of a frame (candidate or not); NaN for an
         unknown user or movie. The named scorers work in batches sized to ``budget_bytes``."""
-        user_idx = self.matrix.user_index(pairs["user_id"].to_numpy())
-        movie_idx = self.matrix.movie_index(pairs["movie_id"].to_numpy())
+        user_idx = self.matrix_.user_index(pairs["user_id"].to_numpy())
+        movie_idx = self.matrix_.movie_index(pairs["movie_id"].to_numpy())
         known = (user_idx >= 0) & (movie_idx >= 0)
         out = np.full(len(pairs), np.nan)
         if known.any():
             u, i = user_idx[known], movie_idx[known]
-            out[known] = self._scorer()(u, i) + self.popularity_weight * self.log_popularity[i]
+            out[known] = self._scorer()(u, i) + self.popularity_weight * self.log_popularity_[i]
         return out
 
     # -- explanations ------------------------------------------------------------------------------------
 
     def _item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
         """Similarity of each recommendation to each rated movie the user *liked* (0 for the others)."""
-        liked = np.isin(rated_idx, self._liked[user_idx].indices)
-        return self.similarity[movie_idx][:, rated_idx].toarray() * liked[None, :]
+        liked = np.isin(rated_idx, self._liked_[user_idx].indices)
+        return self.similarity_[movie_idx][:, rated_idx].toarray() * liked[None, :]
 
 
 def tune_popularity_weight(

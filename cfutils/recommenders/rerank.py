@@ -83,9 +83,9 @@ class CandidateStage:
         self.ease.fit(data)
         self.knn.fit(data)
         self.rating_model.fit(data.ratings)
-        self.matrix = data.matrix
-        self.clock = rating_clock(data)
-        self.later = train_recency_ranks(data)
+        self.matrix_ = data.matrix
+        self.clock_ = rating_clock(data)
+        self.later_ = train_recency_ranks(data)
         return self
 
     def features(self, user_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -100,12 +100,12 @@ class CandidateStage:
             rows, cols = np.nonzero(top >= 0)
             chosen[rows, top[rows, cols]] = True
         rows, movies = np.nonzero(chosen)
-        recent = self.later[user_idx]
+        recent = self.later_[user_idx]
         recent.data = (recent.data <= self.recent_items).astype(np.float64)
-        similar = (recent @ self.knn.similarity).toarray()
-        days = self.clock.as_of(user_idx, self.as_of)[rows]
+        similar = (recent @ self.knn.similarity_).toarray()
+        days = self.clock_.as_of(user_idx, self.as_of)[rows]
         pairs = pd.DataFrame(
-            {"user_id": self.matrix.user_ids[user_idx[rows]], "movie_id": self.matrix.movie_ids[movies]}
+            {"user_id": self.matrix_.user_ids[user_idx[rows]], "movie_id": self.matrix_.movie_ids[movies]}
         )
         frame = pd.DataFrame(
             {
@@ -114,10 +114,10 @@ class CandidateStage:
                 "knn_score": np.where(np.isfinite(knn[rows, movies]), knn[rows, movies], 0.0),
                 "knn_rank": knn_rank[rows, movies],
                 "recent_similarity": similar[rows, movies],
-                "log_popularity": np.log1p(self.clock.popularity(movies, days)),
-                "recent_popularity": self.clock.popularity(movies, days, self.window_days),
-                "age_days": self.clock.age(movies, days),
-                "user_log_ratings": np.log1p(self.matrix.user_counts[user_idx[rows]]),
+                "log_popularity": np.log1p(self.clock_.popularity(movies, days)),
+                "recent_popularity": self.clock_.popularity(movies, days, self.window_days),
+                "age_days": self.clock_.age(movies, days),
+                "user_log_ratings": np.log1p(self.matrix_.user_counts[user_idx[rows]]),
                 "rating_prediction": np.asarray(self.rating_model.predict(pairs), dtype=np.float64),
             }
         )
@@ -127,7 +127,7 @@ class CandidateStage:
         self, user_idx: np.ndarray, budget_bytes: float
     ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
         """:meth:`features` of any number of users, in batches sized to ``budget_bytes``."""
-        size = batch_size(self.matrix.n_movies, budget_bytes, dense_arrays=12)
+        size = batch_size(self.matrix_.n_movies, budget_bytes, dense_arrays=12)
         rows, movies, frames = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [pd.DataFrame(columns=FEATURES)]
         for start in range(0, user_idx.size, size):
             part_rows, part_movies, frame = self.features(user_idx[start : start + size])
@@ -141,7 +141,7 @@ class ReRanker(ListRecommender):
     """Candidates from EASE and item-kNN, re-ranked by ``XGBRanker`` trained on a validation cut (module docstring).
 
     An unknown user gets the fallback. When the validation cut holds no relevant candidate to
-    learn from, the ranker is not trained (``skipped`` says why) and the candidates keep EASE's order.
+    learn from, the ranker is not trained (``skipped_`` says why) and the candidates keep EASE's order.
     """
 
     reason = "re-ranked"
@@ -187,24 +187,24 @@ class ReRanker(ListRecommender):
         # The validation-cut stage is local to _train_ranker, so its matrices are freed before the
         # served stage is fitted on all of train: the two never hold memory at once.
         self._train_ranker(data.ratings)
-        self.served = self.stage().fit(data)
+        self.served_ = self.stage().fit(data)
 
     def _train_ranker(self, train: pd.DataFrame) -> None:
-        """Fit ``ranker`` on the candidates of a validation cut of ``train`` (module docstring)."""
+        """Fit ``ranker_`` on the candidates of a validation cut of ``train`` (module docstring)."""
         fit_part, validation = validation_cut(train, self.split, self.validation_size)
         learn = self.stage().fit(TrainData(fit_part))
         users = np.unique(validation["user_id"].to_numpy())
-        users = users[learn.matrix.user_index(users) >= 0]
+        users = users[learn.matrix_.user_index(users) >= 0]
         users = sample_ids(users, self.max_train_users, self.seed)
-        rows, movies, frame = learn.batched_features(learn.matrix.user_index(users), self.budget_bytes)
+        rows, movies, frame = learn.batched_features(learn.matrix_.user_index(users), self.budget_bytes)
         relevant = validation[validation["rating"].to_numpy() >= self.threshold]
-        keys = pd.MultiIndex.from_arrays([users[rows], learn.matrix.movie_ids[movies]])
+        keys = pd.MultiIndex.from_arrays([users[rows], learn.matrix_.movie_ids[movies]])
         label = keys.isin(pd.MultiIndex.from_frame(relevant[["user_id", "movie_id"]])).astype(np.float64)
-        self.ranker, self.skipped = None, None
+        self.ranker_, self.skipped_ = None, None
         if label.sum() == 0:
-            self.skipped = "no relevant candidate in the validation cut: candidates keep EASE's order"
+            self.skipped_ = "no relevant candidate in the validation cut: candidates keep EASE's order"
         else:
-            self.ranker = xgboost.XGBRanker(
+            self.ranker_ = xgboost.XGBRanker(
                 objective="rank:ndcg",
                 n_estimators=self.n_estimators,
                 max_depth=self.max_depth,
@@ -214,33 +214,33 @@ class ReRanker(ListRecommender):
                 n_jobs=2,
                 tree_method="hist",
             )
-            self.ranker.fit(frame, label, qid=rows)
+            self.ranker_.fit(frame, label, qid=rows)
             # Scoring runs on one thread: a list's few hundred candidates take about a millisecond
             # there, while starting two threads per call cost tens of milliseconds on a busy machine.
-            self.ranker.get_booster().set_param({"nthread": 1})
+            self.ranker_.get_booster().set_param({"nthread": 1})
 
     def candidates(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense (batch x movies) True for the stage-1 candidates of known users."""
-        rows, movies, _ = self.served.features(user_idx)
-        mask = np.zeros((user_idx.size, self.matrix.n_movies), dtype=bool)
+        rows, movies, _ = self.served_.features(user_idx)
+        mask = np.zeros((user_idx.size, self.matrix_.n_movies), dtype=bool)
         mask[rows, movies] = True
         return mask
 
     def _scores(self, user_idx: np.ndarray) -> np.ndarray:
-        rows, movies, frame = self.served.features(user_idx)
-        scores = np.full((user_idx.size, self.matrix.n_movies), -np.inf)
-        if self.ranker is None:
+        rows, movies, frame = self.served_.features(user_idx)
+        scores = np.full((user_idx.size, self.matrix_.n_movies), -np.inf)
+        if self.ranker_ is None:
             scores[rows, movies] = frame["ease_score"].fillna(-np.inf).to_numpy()
         else:
-            scores[rows, movies] = self.ranker.get_booster().inplace_predict(frame.to_numpy(np.float32))
+            scores[rows, movies] = self.ranker_.get_booster().inplace_predict(frame.to_numpy(np.float32))
         return scores
 
     def _explain(self, user_idx: int, movie_idx: np.ndarray, from_fallback: np.ndarray) -> list[str]:
-        return self.served.ease._explain(user_idx, movie_idx, from_fallback)
+        return self.served_.ease._explain(user_idx, movie_idx, from_fallback)
 
     def feature_importance(self) -> pd.Series:
         """Gain of each feature in the ranker (empty when it was not trained)."""
-        if self.ranker is None:
+        if self.ranker_ is None:
             return pd.Series(dtype=np.float64)
-        gain = self.ranker.get_booster().get_score(importance_type="gain")
+        gain = self.ranker_.get_booster().get_score(importance_type="gain")
         return pd.Series({name: gain.get(name, 0.0) for name in FEATURES}).sort_values(ascending=False)
