@@ -25,6 +25,7 @@ from cfutils.recommend import (
 )
 from cfutils.recommenders import rating_blend
 from cfutils.split import make_split
+from cfutils.train_data import TrainData
 
 SMALL = dict(n_neighbours=3, n_factors=2, n_mf_candidates=3)
 
@@ -71,6 +72,25 @@ def test_top_n_agrees_with_batch(recommender):
         batch = lists[lists["user_id"] == user]
         assert list(one["movie_id"]) == list(batch["movie_id"])
         np.testing.assert_allclose(one["score"], batch["score"])
+
+
+def set_by_fit(estimator, fit) -> set[str]:
+    """Names of the attributes that ``fit()`` adds to ``estimator`` or binds to a new object."""
+    before = dict(vars(estimator))
+    fit()
+    return {name for name, value in vars(estimator).items() if name not in before or value is not before[name]}
+
+
+@pytest.mark.parametrize("recommender", all_recommenders(), ids=lambda r: type(r).__name__)
+def test_every_attribute_fit_sets_ends_in_an_underscore_and_no_parameter_does(recommender):
+    train = random_ratings()
+    assert not [name for name in vars(recommender) if name.endswith("_")]
+    fitted = set_by_fit(recommender, lambda: recommender.fit(train))
+    assert fitted and not [name for name in fitted if not name.endswith("_")]
+    if hasattr(recommender, "served_"):  # the re-ranker's candidate stage follows the same rule
+        stage = recommender.stage()
+        fitted = set_by_fit(stage, lambda: stage.fit(TrainData(train)))
+        assert fitted and not [name for name in fitted if not name.endswith("_")]
 
 
 def test_new_user_gets_the_recent_popularity_fallback():

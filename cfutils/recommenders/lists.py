@@ -19,6 +19,10 @@ Rules shared by all of them:
 * When a recommender's own candidates run short, the list is filled with the fallback,
   whose rows say ``because = "popular recently"``; their ``score`` is the fallback's
   rating count, on another scale than the recommender's own score.
+
+Fitted attributes follow scikit-learn's convention, as the rating models of :mod:`cfutils.models`
+do: every attribute ``fit`` sets ends in ``_`` (``matrix_``, ``weights_``, ``served_``; a private
+one keeps its leading underscore too, ``_residuals_``), and the constructor's parameters never do.
 """
 
 from __future__ import annotations
