@@ -276,11 +276,11 @@ def test_ease_models_on_one_train_data_share_their_weights_and_keep_them_read_on
     ease = EASE(2.0, None).fit(data)
     recency = RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data)
     other_lambda = EASE(3.0, None).fit(data)
-    assert recency.weights is ease.weights and other_lambda.weights is not ease.weights
-    assert not np.allclose(other_lambda.weights, ease.weights)
+    assert recency.weights_ is ease.weights_ and other_lambda.weights_ is not ease.weights_
+    assert not np.allclose(other_lambda.weights_, ease.weights_)
     with pytest.raises(ValueError, match="read-only"):
-        ease.weights[0, 1] = 1.0
-    assert RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data).similarity_ is recency.similarity
+        ease.weights_[0, 1] = 1.0
+    assert RecencyEASE(2.0, knn_weight=0.5, n_neighbours=3, max_items=None).fit(data).similarity_ is recency.similarity_
 
 
 @pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
