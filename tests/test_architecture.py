@@ -1,6 +1,7 @@
 """The README's data-flow diagram is the package's import graph: each module imports only modules to
 its left in the diagram and the helpers, every module is in it, and no import hides in a function
-except the lazy lookups of a module ``__getattr__`` (each states why)."""
+except the lazy lookups of a module ``__getattr__`` (each states why). Modules, classes and functions
+stay small enough to read at once: at most 600, 150 and 60 lines."""
 
 from __future__ import annotations
 
@@ -76,3 +77,19 @@ def test_no_import_hides_in_a_function():
     for name, path in modules().items():
         _, hidden = imports(path)
         assert not hidden, f"{name} imports {sorted(hidden)} inside a function; move it to the top"
+
+
+MAX_MODULE_LINES, MAX_CLASS_LINES, MAX_FUNCTION_LINES = 600, 150, 60
+
+
+def test_modules_classes_and_functions_stay_small():
+    too_long = []
+    for name, path in modules().items():
+        source = path.read_text()
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"module {name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            limit = {ast.ClassDef: MAX_CLASS_LINES, ast.FunctionDef: MAX_FUNCTION_LINES}.get(type(node))
+            if limit and node.end_lineno - node.lineno + 1 > limit:
+                too_long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines (limit {limit})")
+    assert not too_long, f"split these into smaller pieces: {too_long}"
