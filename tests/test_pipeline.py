@@ -230,10 +230,28 @@ def test_a_failing_notebook_exits_1_names_notebook_and_cell_and_keeps_the_partia
 def test_notebooks_run_at_once_in_their_own_processes_and_are_recorded_in_order(tiny_data_dir, tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    for number, pause in (("01", 4), ("02", 0), ("03", 0)):  # 01 finishes last
+    # 01 finishes last without a race on timing: it waits until papermill has written 03's final
+    # notebook (its end time is set after 03's kernel has shut down), then 2 s more, so that the
+    # pipeline has seen 03 end. A fixed pause failed on a loaded machine, where 03's kernel took
+    # longer to start than the pause.
+    wait_for_03 = (
+        "import json, pathlib\n"
+        "done = pathlib.Path(OUTPUT_DIR) / '03_pid.ipynb'\n"
+        "def finished():\n"
+        "    try:\n"
+        "        return json.loads(done.read_text())['metadata']['papermill']['end_time'] is not None\n"
+        "    except (OSError, ValueError, KeyError):\n"
+        "        return False\n"
+        "for _ in range(1200):\n"
+        "    if finished():\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        "time.sleep(2)\n"
+    )
+    for number, wait in (("01", wait_for_03), ("02", ""), ("03", "")):
         _write_notebook(
             notebooks / f"{number}_pid.ipynb",
-            f"import os, time\nfrom cfutils.record import record\ntime.sleep({pause})\nrecord('pid', os.getpid())",
+            f"import os, time\nfrom cfutils.record import record\n{wait}record('pid', os.getpid())",
         )
 
     run = run_pipeline("--jobs", "2", data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)
