@@ -41,6 +41,26 @@ def _write_notebook(path, *sources, parameters=""):
     )
 
 
+def _wait_until_finished(notebook_name):
+    """Notebook source that waits until papermill has written ``notebook_name``'s final notebook in
+    OUTPUT_DIR (its end time is set after that kernel has shut down, failed or not), then 2 s more,
+    so that the pipeline has seen it end. Gives up after 120 s."""
+    return (
+        "import json, pathlib, time\n"
+        f"done = pathlib.Path(OUTPUT_DIR) / {notebook_name!r}\n"
+        "def finished():\n"
+        "    try:\n"
+        "        return json.loads(done.read_text())['metadata']['papermill']['end_time'] is not None\n"
+        "    except (OSError, ValueError, KeyError):\n"
+        "        return False\n"
+        "for _ in range(1200):\n"
+        "    if finished():\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        "time.sleep(2)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
@@ -230,25 +250,9 @@ def test_a_failing_notebook_exits_1_names_notebook_and_cell_and_keeps_the_partia
 def test_notebooks_run_at_once_in_their_own_processes_and_are_recorded_in_order(tiny_data_dir, tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    # 01 finishes last without a race on timing: it waits until papermill has written 03's final
-    # notebook (its end time is set after 03's kernel has shut down), then 2 s more, so that the
-    # pipeline has seen 03 end. A fixed pause failed on a loaded machine, where 03's kernel took
-    # longer to start than the pause.
-    wait_for_03 = (
-        "import json, pathlib\n"
-        "done = pathlib.Path(OUTPUT_DIR) / '03_pid.ipynb'\n"
-        "def finished():\n"
-        "    try:\n"
-        "        return json.loads(done.read_text())['metadata']['papermill']['end_time'] is not None\n"
-        "    except (OSError, ValueError, KeyError):\n"
-        "        return False\n"
-        "for _ in range(1200):\n"
-        "    if finished():\n"
-        "        break\n"
-        "    time.sleep(0.1)\n"
-        "time.sleep(2)\n"
-    )
-    for number, wait in (("01", wait_for_03), ("02", ""), ("03", "")):
+    # 01 finishes last: it waits for 03 (a fixed pause failed on a loaded machine, where 03's
+    # kernel took longer to start than the pause).
+    for number, wait in (("01", _wait_until_finished("03_pid.ipynb")), ("02", ""), ("03", "")):
         _write_notebook(
             notebooks / f"{number}_pid.ipynb",
             f"import os, time\nfrom cfutils.record import record\n{wait}record('pid', os.getpid())",
@@ -267,7 +271,8 @@ def test_a_failure_among_notebooks_run_at_once_stops_those_not_started(tiny_data
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     _write_notebook(notebooks / "01_boom.ipynb", 'raise ValueError("boom")')
-    _write_notebook(notebooks / "02_slow.ipynb", "import time\ntime.sleep(20)")  # holds the second worker
+    # 02 holds the second worker until 01 has failed.
+    _write_notebook(notebooks / "02_slow.ipynb", "import time\n" + _wait_until_finished("01_boom.ipynb"))
     _write_notebook(notebooks / "03_never.ipynb", "z = 3")
 
     run = run_pipeline("--jobs", "2", data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)
