@@ -20,8 +20,14 @@ before its kernel, agreement checked; sparse_dot_topn ran out of memory there); 
 ``--user-fraction`` (cfutils and cfutils before its kernel; extrapolated with its growth law,
 cost ~ fraction**2) and the truncated-SVD approximation with its recall@k against exact.
 
+Part 3 (``binary``), on the same Netflix-like matrix at ``--fraction``, every rating set to 1 (the
+who-watched-what pattern of item-kNN and of the re-ranker's candidates): movie-movie top-k by
+``cosine_top_k``, which counts shared users (``kernels.pattern_product``), against the same blocks
+and exact selection accumulated by the valued kernel (``kernels.product`` of the normalised 1s, the
+path binary input took before); agreement checked.
+
 Usage: ``python benchmarks/bench_similarity.py [--compare-fraction 0.01] [--fraction 0.1]
-[--user-fraction 0.05] [--k 50] [--skip-compare] [--skip-scale]``. Measured on a shared 2-core
+[--user-fraction 0.05] [--k 50] [--skip-compare] [--skip-scale] [--skip-binary]``. Measured on a shared 2-core
 machine: figures vary with the other load.
 """
 
@@ -114,6 +120,38 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
     return sp.csr_matrix(
         (np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr), shape=(n, n)
     )
+
+
+def valued_kernel_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) -> sp.csr_matrix:
+    """Binary X the way it went before the counting kernel: rows scaled to unit norm, each block
+    ``kernels.product`` (a value read and multiplied per term), the same exact selection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.preprocessing import normalize
+
+    from cfutils.kernels import operand, product
+    from cfutils.similarity import plan_top_k
+    from cfutils.top_k import ExactCosine, select_exact_top_k
+
+    Y = normalize(X.astype(np.float64))
+    counts = np.diff(Y.indptr)
+    exact = ExactCosine(operand(X.astype(np.float64)), counts.astype(np.float64), 2 * (counts + 8) * 2.0**-53)
+    Y_t, Y = operand(Y.T.tocsr()), operand(Y)
+    n = X.shape[0]
+    size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=np.float64).block_rows
+    blocks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(lambda rows: select_exact_top_k(product(Y, Y_t, rows), rows, k, exact), blocks))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
+    return sp.csr_matrix(
+        (np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr), shape=(n, n)
+    )
+
+
+def binary_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) -> sp.csr_matrix:
+    from cfutils.similarity import cosine_top_k
+
+    return cosine_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=np.float64)
 
 
 def svd_top_k(X: sp.csr_matrix, k: int, n_components: int) -> sp.csr_matrix:
@@ -274,6 +312,28 @@ def scale(fraction: float, user_fraction: float, k: int, workdir: Path) -> None:
         )
 
 
+def binary(fraction: float, k: int, workdir: Path) -> None:
+    X = netflix_like_matrix(fraction)
+    X.data[:] = 1
+    path = workdir / "binary.npz"
+    sp.save_npz(path, X, compressed=False)
+    X_movies = X.T.tocsr()
+    print(f"\nBinary movie-movie top-{k} (item-kNN's graph), fraction {fraction}: {X_movies.nnz:,} cells", flush=True)
+    budget = 6 * GiB
+    ours_s, ours_peak, ours = isolated("binary_top_k", path, k=k, transpose=True, budget_bytes=budget)
+    line("cfutils (counting kernel)", ours_s, ours_peak, ours_s, ours_peak)
+    old_s, old_peak, old = isolated("valued_kernel_top_k", path, k=k, transpose=True, budget_bytes=budget)
+    line(
+        "cfutils before (valued kernel)",
+        old_s,
+        old_peak,
+        ours_s,
+        ours_peak,
+        agreement(ours, old, np.arange(X_movies.shape[0]), X_movies),
+    )
+    print(f"  values: largest difference {abs(ours - old).max():.1e}", flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare-fraction", type=float, default=0.01)
@@ -283,6 +343,7 @@ def main(argv=None) -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--skip-binary", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -294,6 +355,8 @@ def main(argv=None) -> None:
             compare(path, X.T.tocsr(), args.k, args.tutorial_rows, "movie-movie")
         if not args.skip_scale:
             scale(args.fraction, args.user_fraction, args.k, workdir)
+        if not args.skip_binary:
+            binary(args.fraction, args.k, workdir)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ is its cosine case):
   :math:`x_{jc}` of column c. That is the work of the sparse product, :math:`\sum_c d_c^2` over
   the block's columns, without scipy's sparse intermediate (about 2x faster, and less memory).
   Each cell sums its terms in column order, so identical rows give bit-identical similarities;
+* a binary pattern (one value in every stored cell, as item-kNN's who-watched-what) is counted
+  instead: the kernel adds 1 per shared cell without reading values (exact in float32, about
+  2.5x faster), and :math:`\cos(u, v) = n_{uv} / \sqrt{|I_u| |I_v|}` scales the counts once;
 * the k-th largest value of each block row comes from ``np.partition``; the cells at or above
   it are taken in column order, so exact ties at the k-th place go to the smaller index
   (``argpartition`` alone would cut a tie anywhere);
@@ -41,8 +44,9 @@ multiple of 1/4 below :math:`2^{53}`), one correctly rounded division; equal cos
 keys, broken by the smaller index. Their stored value becomes
 :math:`\min(1, \sqrt{\text{key} / \lVert x_a \rVert^2})` cast to ``dtype``, so that equal cosines
 also store equal values and each row stays in descending value. Limit: the other measures,
-``shrinkage > 0``, negative values and dense X rank by the float values alone (float64 with
-``dtype=np.float64``), so exactly equal similarities there may still split by rounding.
+``shrinkage > 0``, negative values (unless every stored cell holds the same one) and dense X rank
+by the float values alone (float64 with ``dtype=np.float64``), so exactly equal similarities
+there may still split by rounding.
 
 Measures (:data:`MEASURES`), with :math:`I_u` the stored (rated) cells of row u,
 :math:`I_{uv} = I_u \cap I_v` and :math:`n_{uv} = |I_{uv}|`:
@@ -83,7 +87,7 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from cfutils.kernels import Operand, operand, product
+from cfutils.kernels import Operand, operand, pattern_product, product
 from cfutils.matrix import with_data
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.progress import progress_bar
@@ -485,9 +489,15 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     squared_norms = np.bincount(
         np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]
     )
-    exact_ties = _exact_ties_possible(measure, shrinkage) and not (X.data < 0).any()
+    # One value in every stored cell (a binary pattern): the cosine is n_uv / sqrt(|I_u| |I_v|),
+    # so the block counts shared cells (kernels.pattern_product) and scales them once. Its ties are
+    # settled exactly whatever the value's sign (every product is the value squared).
+    pattern = measure == "cosine" and ones_t is None and X.nnz > 0 and bool((X.data == X.data[0]).all())
+    exact_ties = _exact_ties_possible(measure, shrinkage) and (pattern or not (X.data < 0).any())
     raw = X.data.astype(np.float64) if exact_ties else None
-    X.data *= np.repeat(_inverse_norms(squared_norms).astype(work_dtype), counts)
+    scale = _inverse_norms((counts if pattern else squared_norms).astype(np.float64)).astype(work_dtype)
+    if not pattern:
+        X.data *= np.repeat(scale, counts)
     X_t = operand(X.T.tocsr())
     X = operand(X)
     ones = None if ones_t is None else X._replace(data=ones.data)
@@ -497,6 +507,11 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
         exact = ExactCosine(X._replace(data=raw), squared_norms, gamma)
 
     def block(rows):
+        if pattern:
+            S = pattern_product(X, X_t, rows, work_dtype)
+            S *= scale[rows, None]
+            S *= scale
+            return S, None
         return product(X, X_t, rows), None if ones_t is None else product(ones, ones_t, rows)
 
     return _Similarity(block, min_support, shrinkage, exact)

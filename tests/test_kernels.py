@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from cfutils.kernels import accumulate_product, row_dots
+from cfutils.kernels import accumulate_count, accumulate_product, operand, pattern_product, row_dots
 from cfutils.matrix import with_data
 
 
@@ -22,6 +22,26 @@ def test_accumulate_product_adds_the_dense_product_of_the_chosen_rows():
     accumulate_product(X.indptr, X.indices, X.data, X_csc.indptr, X_csc.indices, X_csc.data, rows, out)
     dense = X.toarray().astype(np.float64)
     np.testing.assert_array_equal(out, 1 + dense[rows] @ dense.T)
+
+
+def test_accumulate_count_adds_the_product_of_the_stored_patterns():
+    X = half_star_matrix(3)
+    rows = np.array([5, 5, 0, 29])
+    out = np.full((rows.size, X.shape[0]), 2, dtype=np.float32)
+    X_csc = X.tocsc()
+    accumulate_count(X.indptr, X.indices, X_csc.indptr, X_csc.indices, rows, out)
+    stored = (X.toarray() != 0).astype(np.float64)
+    np.testing.assert_array_equal(out, 2 + stored[rows] @ stored.T)
+
+
+def test_pattern_product_counts_shared_cells_in_the_asked_dtype():
+    X = half_star_matrix(4, shape=(40, 15), density=0.4)
+    rows = np.array([0, 7, 39])
+    stored = (X.toarray() != 0).astype(np.float64)
+    for dtype in (np.float32, np.float64):
+        counts = pattern_product(operand(X), operand(X.T.tocsr()), rows, dtype)
+        assert counts.dtype == dtype
+        np.testing.assert_array_equal(counts, stored[rows] @ stored.T)
 
 
 def test_row_dots_are_the_dot_products_of_the_pairs():

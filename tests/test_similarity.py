@@ -200,6 +200,32 @@ def test_cosine_neighbour_lists_are_exact(R, k, dtype, half_stars):
 
 
 @SETTINGS
+@given(
+    rating_arrays(), st.integers(1, 16), st.sampled_from([np.float32, np.float64]), st.sampled_from([1.0, 0.5, -3.0])
+)
+def test_cosine_of_a_binary_pattern_counts_shared_cells_exactly(R, k, dtype, value):
+    # one value in every stored cell: the block counts shared cells (kernels.pattern_product)
+    B = np.where(R > 0, value, 0.0)
+    top_k = cosine_top_k(sp.csr_matrix(B), k, n_threads=2, dtype=dtype)
+    assert [[j for j, _ in row] for row in rows_of(top_k)] == exact_cosine_top_k(np.abs(B), k)
+    assert_valid_top_k(top_k, reference_similarity(B), k, ATOL_FLOAT32)
+
+
+def test_a_binary_pattern_takes_the_counting_path(monkeypatch):
+    R = np.array([[1, 1, 0, 1], [1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 1, 1]], dtype=np.float64)
+    expected = rows_of(cosine_top_k(sp.csr_matrix(R), 2, dtype=np.float64))
+
+    def no_valued_product(*args):
+        raise AssertionError("a binary pattern must not multiply values")
+
+    monkeypatch.setattr("cfutils.similarity.product", no_valued_product)
+    counted = rows_of(cosine_top_k(sp.csr_matrix(R), 2, dtype=np.float64))
+    assert [[j for j, _ in row] for row in counted] == [[j for j, _ in row] for row in expected]
+    with pytest.raises(AssertionError, match="must not multiply"):
+        cosine_top_k(sp.csr_matrix(R * [[1], [2], [1], [1]]), 2)  # not one value: the valued product
+
+
+@SETTINGS
 @given(st.integers(0, 2**31), st.integers(1, 3))
 def test_cosine_exact_on_random_integer_matrices(seed, k):
     # the review's setting: 8 x 5 matrices of 0..2 stars, where equal cosines are frequent
