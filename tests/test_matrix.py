@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from ratings_factory import ratings_frame, ratings_frames
 
-from cfutils.matrix import RatingMatrix
+from cfutils.matrix import TABLE_MIN_LOOKUPS, RatingMatrix, index_of
 from cfutils.stats import dense_bytes, sparsity
 from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
 
@@ -68,3 +69,17 @@ def test_compact_ids_not_raw_ids():
 def test_duplicates_are_rejected():
     with pytest.raises(ValueError, match="duplicate"):
         RatingMatrix.from_ratings(ratings_frame([1, 1], [1, 1], [3, 4]))
+
+
+@SETTINGS
+@given(
+    st.integers(-50, 10**7), st.sets(st.integers(0, 4000), max_size=40), st.lists(st.integers(-100, 4100), max_size=60)
+)
+def test_index_of_equals_a_dict_lookup_by_table_and_by_search(offset, ids, raw):
+    # few lookups search; many (TABLE_MIN_LOOKUPS or more) among ids of a modest range read a table
+    sorted_ids = np.array(sorted(ids), dtype=np.int64) + offset
+    raw = np.array(raw + sorted(ids), dtype=np.int64) + offset  # unknown ids, and the known ones
+    position = {int(i): p for p, i in enumerate(sorted_ids)}
+    for lookups in (raw, np.resize(raw, TABLE_MIN_LOOKUPS + 7) if raw.size else raw):
+        found = index_of(sorted_ids.astype(np.int32), lookups)
+        assert found.dtype == np.int64 and found.tolist() == [position.get(int(r), -1) for r in lookups]

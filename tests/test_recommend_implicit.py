@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
+from hypothesis import given, settings
 from ratings_factory import random_ratings as shared_random_ratings
-from ratings_factory import ratings_frame
+from ratings_factory import ratings_frame, ratings_frames
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import cfutils.split
@@ -23,7 +24,7 @@ from cfutils.recommenders.factors import ALS, BPR
 from cfutils.recommenders.item_knn import ItemKNN
 from cfutils.recommenders.lists import TitleTable
 from cfutils.recommenders.rerank import FEATURES, ReRanker
-from cfutils.recommenders.time_features import RatingClock, day_numbers
+from cfutils.recommenders.time_features import RatingClock, day_numbers, recency_ranks
 from cfutils.train_data import TrainData
 
 
@@ -199,6 +200,21 @@ def test_rating_clock_counts_only_ratings_up_to_the_day():
     idx = rec.matrix_.user_index(user_last.index.to_numpy())
     np.testing.assert_array_equal(clock.as_of(idx), day_numbers(user_last))
     assert (clock.as_of(idx, "train_end") == days.max()).all() and clock.as_of(np.array([-1]))[0] == days.max()
+
+
+@settings(max_examples=60, deadline=None)
+@given(ratings_frames(max_users=6, max_movies=8))
+def test_recency_ranks_count_each_users_later_ratings(train):
+    # a_uj: the user's ratings dated after movie j; on equal dates the larger movie id counts as later
+    matrix = RatingMatrix.from_ratings(train)
+    expected = np.zeros(matrix.csr.shape)
+    for user, mine in train.groupby("user_id"):
+        latest_first = sorted(zip(mine["date"], mine["movie_id"]), reverse=True)
+        for later, (_, movie) in enumerate(latest_first):
+            expected[matrix.user_index([user])[0], matrix.movie_index([movie])[0]] = later + 1
+    ranks = recency_ranks(train, matrix)
+    np.testing.assert_array_equal(ranks.toarray(), expected)
+    assert ranks.has_canonical_format and (ranks.indptr == matrix.csr.indptr).all()
 
 
 def test_recent_popularity_as_of_the_user_ignores_later_ratings():

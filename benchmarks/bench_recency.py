@@ -1,0 +1,85 @@
+"""The recommenders' recency ranks and id lookups at full size: before and now, same train, outputs compared.
+
+* ``index_of`` (raw user id -> compact row) of every train rating: a binary search per id
+  (before) against a dense table over the ids' range (now);
+* ``recency_ranks`` (each rating's count of the user's later ratings, as a CSR): a three-key
+  ``np.lexsort`` and scipy's COO -> CSR conversion (before) against one int64 key sort and the
+  CSR built directly (now).
+
+Train is the first 80 % of the ratings of ``scale.py``'s generated folder for ``--fraction``
+(``benchmarks/data/scale_F``, written first when missing). Peaks are the process's peak RSS so far
+(the new versions run first). Usage: ``python benchmarks/bench_recency.py [--fraction 0.2]``; the
+README's figures are ``--fraction 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from cfutils import synth
+from cfutils.io import read_ratings
+from cfutils.matrix import RatingMatrix, index_of
+from cfutils.memory import format_bytes, peak_rss_bytes
+from cfutils.recommenders.time_features import day_numbers, recency_ranks
+
+
+def search_index_of(sorted_ids: np.ndarray, raw_ids) -> np.ndarray:
+    """``index_of`` before: a binary search per id."""
+    raw = np.asarray(raw_ids, dtype=np.int64)
+    pos = np.searchsorted(sorted_ids, raw)
+    pos_clipped = np.minimum(pos, max(len(sorted_ids) - 1, 0))
+    found = (pos < len(sorted_ids)) & (sorted_ids[pos_clipped] == raw)
+    return np.where(found, pos, -1).astype(np.int64)
+
+
+def lexsort_recency_ranks(train, matrix: RatingMatrix) -> sp.csr_matrix:
+    """``recency_ranks`` before: a three-key lexsort, then scipy's COO -> CSR conversion."""
+    users = search_index_of(matrix.user_ids, train["user_id"].to_numpy())
+    movies = search_index_of(matrix.movie_ids, train["movie_id"].to_numpy())
+    order = np.lexsort((-movies, -day_numbers(train["date"]), users))
+    users, movies = users[order], movies[order]
+    later = np.arange(users.size) - np.searchsorted(users, users)
+    return sp.csr_matrix((later + 1.0, (users, movies)), shape=matrix.csr.shape)
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - start, result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fraction", type=float, default=0.2, help="share of Netflix's users and ratings")
+    fraction = parser.parse_args(argv).fraction
+    data_dir = Path(__file__).resolve().parent / "data" / f"scale_{fraction:g}"
+    synth.write_preset(data_dir, synth.NETFLIX.scaled(fraction), progress=True)
+    ratings = read_ratings(data_dir, cache=True, cache_dir=data_dir / "parquet_cache", progress=False)
+    train = ratings.iloc[: int(0.8 * len(ratings))]
+    del ratings
+    matrix = RatingMatrix.from_ratings(train)
+    ids = train["user_id"].to_numpy()
+    print(f"{len(train):,} train ratings, {matrix.n_users:,} users; peak so far {format_bytes(peak_rss_bytes())}")
+    new_s, new = timed(index_of, matrix.user_ids, ids)
+    old_s, old = timed(search_index_of, matrix.user_ids, ids)
+    equal = np.array_equal(new, old)
+    print(f"index_of: search {old_s:.1f} s, table {new_s:.1f} s, x{old_s / new_s:.1f}; equal {equal}")
+    del new, old
+    new_s, new = timed(recency_ranks, train, matrix)
+    new_peak = peak_rss_bytes()
+    old_s, old = timed(lexsort_recency_ranks, train, matrix)
+    same_pattern = np.array_equal(new.indptr, old.indptr) and np.array_equal(new.indices, old.indices)
+    equal = same_pattern and np.array_equal(new.data, old.data)
+    print(
+        f"recency_ranks: lexsort {old_s:.1f} s, one key {new_s:.1f} s, x{old_s / new_s:.1f}; equal {equal}; "
+        f"peak {format_bytes(new_peak)} after the new one, {format_bytes(peak_rss_bytes())} after the old one"
+    )
+
+
+if __name__ == "__main__":
+    main()
