@@ -94,64 +94,58 @@ def sdt_top_k(X: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return np.arange(X.shape[0]), out
 
 
-def ours_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) -> sp.csr_matrix:
+def ours_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB, dtype=np.float32) -> sp.csr_matrix:
     from cfutils.similarity import cosine_top_k
 
-    return cosine_top_k(X, k, budget_bytes=budget_bytes, n_threads=2)
+    return cosine_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=dtype)
+
+
+def top_k_by_blocks(X: sp.csr_matrix, k: int, budget_bytes: float, dtype, top_k_of_block) -> sp.csr_matrix:
+    """``cosine_top_k``'s row blocks (its plan for ``dtype``) on two threads, each block's
+    ``(counts, columns, values)`` from ``top_k_of_block(rows)``, assembled into the n x n CSR."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cfutils.similarity import plan_top_k
+
+    n = X.shape[0]
+    size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=dtype).block_rows
+    blocks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(top_k_of_block, blocks))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
+    return sp.csr_matrix(
+        (np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr), shape=(n, n)
+    )
 
 
 def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) -> sp.csr_matrix:
     """cfutils before its kernel: ``cosine_top_k``'s blocks and selection, each block ``(X[B] @ X.T).toarray()``."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from sklearn.preprocessing import normalize
 
-    from cfutils.similarity import plan_top_k
     from cfutils.top_k import select_top_k
 
     Y = normalize(X).astype(np.float32)
     Y_t = Y.T.tocsr()
-    n = X.shape[0]
-    size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2).block_rows
-    blocks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
-    with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(lambda rows: select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k), blocks))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
-    return sp.csr_matrix(
-        (np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr), shape=(n, n)
+    return top_k_by_blocks(
+        X, k, budget_bytes, np.float32, lambda rows: select_top_k(np.minimum((Y[rows] @ Y_t).toarray(), 1), rows, k)
     )
 
 
 def valued_kernel_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) -> sp.csr_matrix:
     """Binary X the way it went before the counting kernel: rows scaled to unit norm, each block
     ``kernels.product`` (a value read and multiplied per term), the same exact selection."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from sklearn.preprocessing import normalize
 
     from cfutils.kernels import operand, product
-    from cfutils.similarity import plan_top_k
     from cfutils.top_k import ExactCosine, select_exact_top_k
 
     Y = normalize(X.astype(np.float64))
     counts = np.diff(Y.indptr)
     exact = ExactCosine(operand(X.astype(np.float64)), counts.astype(np.float64), 2 * (counts + 8) * 2.0**-53)
     Y_t, Y = operand(Y.T.tocsr()), operand(Y)
-    n = X.shape[0]
-    size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=np.float64).block_rows
-    blocks = [np.arange(start, min(start + size, n)) for start in range(0, n, size)]
-    with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(lambda rows: select_exact_top_k(product(Y, Y_t, rows), rows, k, exact), blocks))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))])
-    return sp.csr_matrix(
-        (np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr), shape=(n, n)
+    return top_k_by_blocks(
+        X, k, budget_bytes, np.float64, lambda rows: select_exact_top_k(product(Y, Y_t, rows), rows, k, exact)
     )
-
-
-def binary_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) -> sp.csr_matrix:
-    from cfutils.similarity import cosine_top_k
-
-    return cosine_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=np.float64)
 
 
 def svd_top_k(X: sp.csr_matrix, k: int, n_components: int) -> sp.csr_matrix:
@@ -320,7 +314,7 @@ def binary(fraction: float, k: int, workdir: Path) -> None:
     X_movies = X.T.tocsr()
     print(f"\nBinary movie-movie top-{k} (item-kNN's graph), fraction {fraction}: {X_movies.nnz:,} cells", flush=True)
     budget = 6 * GiB
-    ours_s, ours_peak, ours = isolated("binary_top_k", path, k=k, transpose=True, budget_bytes=budget)
+    ours_s, ours_peak, ours = isolated("ours_top_k", path, k=k, transpose=True, budget_bytes=budget, dtype=np.float64)
     line("cfutils (counting kernel)", ours_s, ours_peak, ours_s, ours_peak)
     old_s, old_peak, old = isolated("valued_kernel_top_k", path, k=k, transpose=True, budget_bytes=budget)
     line(
