@@ -274,16 +274,16 @@ def test_tune_each_cuts_validation_by_the_split_rule(test_split, monkeypatch):
     ratings = random_ratings(n_ratings=300, n_days=400)
     rules = []
 
-    def rule(method):
-        rules.append(method)
-        return real(method)
+    def rule(method, **options):
+        rules.append((method, options))
+        return real(method, **options)
 
     real = split.validation_split_for
     monkeypatch.setattr(split, "validation_split_for", rule)
     _Shift.fitted_on = []
     tuning.tune_each({"shift": (_Shift, {"shift": [0.0]})}, ratings, 0.2, split=test_split, n_jobs=1)
     fit_part, _ = split.make_split(ratings, real(test_split), 0.2)
-    assert rules == [test_split] and _Shift.fitted_on[0].index.equals(fit_part.index)
+    assert rules == [(test_split, {"lists": False})] and _Shift.fitted_on[0].index.equals(fit_part.index)
     if test_split == "random":  # tuned on the latest ratings, never on a random cut
         assert _Shift.fitted_on[0]["date"].max() <= ratings["date"].sort_values().iloc[-60]
 

@@ -263,9 +263,9 @@ def test_tuning_the_weight_cuts_validation_by_the_split_rule(monkeypatch):
     train = random_ratings(n_users=60, n_ratings=450, seed=9)
     rules, truths = [], []
 
-    def rule(method):
-        rules.append(method)
-        return real_rule(method)
+    def rule(method, **options):
+        rules.append((method, options))
+        return real_rule(method, **options)
 
     def spy(lists, truth, ks, threshold):
         truths.append(truth)
@@ -274,10 +274,10 @@ def test_tuning_the_weight_cuts_validation_by_the_split_rule(monkeypatch):
     real_rule, real_metrics = split.validation_split_for, rating_blend.ranking_metrics
     monkeypatch.setattr(split, "validation_split_for", rule)
     monkeypatch.setattr(rating_blend, "ranking_metrics", spy)
-    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0,), split="random")
-    _, latest = make_split(train, "global_time", test_size=0.2)  # a random test split validates on the latest
-    assert rules == ["random"]
-    pd.testing.assert_frame_equal(truths[0].reset_index(drop=True), latest.reset_index(drop=True))
+    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0,), split="random", seed=5)
+    _, held_out = make_split(train, "random", test_size=0.2, seed=5)  # lists validate by the test split's own rule
+    assert rules == [("random", {"lists": True})]
+    pd.testing.assert_frame_equal(truths[0].reset_index(drop=True), held_out.reset_index(drop=True))
 
 
 @pytest.mark.parametrize("weight", [0.0, 2.0])

@@ -157,7 +157,7 @@ def test_chronological_folds_refuse_random_and_single_folds():
         ("probe", "global_time"),
     ],
 )
-def test_validation_is_always_cut_by_time(test_split, validation):
+def test_rating_predictors_are_always_validated_on_a_time_cut(test_split, validation):
     assert validation_split_for(test_split) == validation
     ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
     cut = validation_cut(ratings, test_split, 0.25)
@@ -167,3 +167,16 @@ def test_validation_is_always_cut_by_time(test_split, validation):
         validation_split_for("file_order")
     with pytest.raises(ValueError, match="unknown split"):
         validation_cut(ratings, "file_order")
+
+
+@pytest.mark.parametrize("test_split", ["global_time", "per_user_time", "random"])
+def test_lists_are_validated_by_the_test_splits_own_rule(test_split):
+    assert validation_split_for(test_split, lists=True) == test_split
+    ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
+    cut = validation_cut(ratings, test_split, 0.25, lists=True, seed=3)
+    expected = make_split(ratings, test_split, 0.25, seed=3)
+    assert cut.train.index.equals(expected.train.index) and cut.test.index.equals(expected.test.index)
+    with pytest.raises(ValueError, match="'probe' is for rating predictors"):
+        validation_split_for("probe", lists=True)
+    with pytest.raises(ValueError, match="unknown split"):
+        validation_split_for("file_order", lists=True)

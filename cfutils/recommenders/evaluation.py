@@ -1,7 +1,8 @@
 """Judging lists honestly: validation cuts from train, known and new users apart, candidate recall.
 
-* :func:`cfutils.split.validation_cut` cuts a validation part from *train* by the package's one rule
-  (:func:`cfutils.split.validation_split_for`: never a random cut); every choice (λ, the best
+* :func:`cfutils.split.validation_cut` with ``lists=True`` cuts a validation part from *train* by the
+  package's one rule for lists (:func:`cfutils.split.validation_split_for`: the test split's own
+  rule, so validation holds out the kind of movies test does); every choice (λ, the best
   recommender, the re-ranker's training) is made there, never on test.
 * :func:`list_reports` evaluates one recommender on all, known and new users: every recommender
   serves new users the same fallback, so only the known users tell recommenders apart.

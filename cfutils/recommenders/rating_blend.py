@@ -317,15 +317,15 @@ def tune_popularity_weight(
 ) -> tuple[float, pd.DataFrame]:
     """Choose :math:`\\lambda` (``popularity_weight``) by NDCG@n on a validation split of *train*.
 
-    The validation part is the end of train by time, cut by the rule
-    :func:`cfutils.split.validation_split_for` gives for the test split ``split`` (never at
-    random, :func:`cfutils.split.validation_cut`); a copy of ``recommender`` is
+    The validation part is cut from train by the rule :func:`cfutils.split.validation_split_for`
+    gives lists under the test split ``split`` (its own rule, :func:`cfutils.split.validation_cut`
+    with ``lists=True``); a copy of ``recommender`` is
     fit on the rest once, and every weight re-ranks its lists. The test set is never
     touched. ``max_users`` (None: all) caps the validation users scored to a random sample
     of that size (``seed``), as large data needs. Returns the best weight (ties: the first in ``weights``) and the table
     ``[popularity_weight, ndcg@n]``. ``recommender`` itself is left unfitted and unchanged.
     """
-    fit_part, validation = validation_cut(train, split, validation_size)
+    fit_part, validation = validation_cut(train, split, validation_size, lists=True, seed=seed)
     model = copy.copy(recommender).fit(fit_part)
     users = sample_ids(np.unique(validation["user_id"].to_numpy()), max_users, seed)
     validation = validation[validation["user_id"].isin(users)]

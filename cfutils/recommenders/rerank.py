@@ -14,9 +14,10 @@ way). The time-based ones are computed as of the user's last train rating by def
 version under ``per_user_time``.
 
 **Training, never on test.** :meth:`ReRanker.fit` cuts a validation part from its train by the
-package's one rule for the test split ``split`` (:func:`cfutils.split.validation_cut`: a time cut,
-never a random one), fits the generators on the rest, labels each validation
-user's candidates (1: rated ``>= threshold`` in the validation part) and fits
+package's one rule for lists under the test split ``split`` (:func:`cfutils.split.validation_cut`
+with ``lists=True``: the test split's own rule, so its labels are the kind of movies test holds
+out), fits the generators on the rest, labels each validation user's candidates (1: rated
+``>= threshold`` in the validation part) and fits
 ``xgboost.XGBRanker(objective="rank:ndcg")`` with one query group per user. It then frees that
 stage and refits the generators on the whole train, which is what the lists are served from.
 Within a stage, EASE, item-kNN and the time features share one matrix
@@ -191,7 +192,7 @@ class ReRanker(ListRecommender):
 
     def _train_ranker(self, train: pd.DataFrame) -> None:
         """Fit ``ranker_`` on the candidates of a validation cut of ``train`` (module docstring)."""
-        fit_part, validation = validation_cut(train, self.split, self.validation_size)
+        fit_part, validation = validation_cut(train, self.split, self.validation_size, lists=True, seed=self.seed)
         learn = self.stage().fit(TrainData(fit_part))
         users = np.unique(validation["user_id"].to_numpy())
         users = users[learn.matrix_.user_index(users) >= 0]
