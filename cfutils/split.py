@@ -65,11 +65,34 @@ def temporal_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:
     (MovieLens users rate in one burst), so prefer ``per_user_temporal_split`` there.
     """
     _check_fraction(test_size)
-    n_test = int(round(test_size * len(ratings)))
-    order = _chronological_order(ratings)
-    is_test = np.zeros(len(ratings), dtype=bool)
-    is_test[order[len(ratings) - n_test :]] = True
-    return _take(ratings, is_test)
+    return _take(ratings, _latest(ratings, int(round(test_size * len(ratings)))))
+
+
+def _latest(ratings: pd.DataFrame, n_latest: int) -> np.ndarray:
+    """Boolean mask of the last ``n_latest`` rows in the order of :func:`_chronological_order`.
+
+    The same rows as ``order[len - n_latest:]`` of that order, without sorting all of them: with
+    :math:`k` = len - n_latest, the date :math:`t` at sorted position :math:`k` comes from one
+    ``np.partition`` (linear time); rows dated after :math:`t` are in, rows before it are out, and
+    only the rows dated :math:`t` are sorted by (user_id, movie_id) to fill the remaining places.
+    At 80 million ratings this replaces a three-key ``lexsort`` of every row (tested against it).
+    """
+    n = len(ratings)
+    is_latest = np.zeros(n, dtype=bool)
+    if n_latest <= 0:
+        return is_latest
+    keep = n - n_latest
+    days = ratings["date"].to_numpy().astype("datetime64[ns]").view(np.int64)
+    if keep == 0:
+        is_latest[:] = True
+        return is_latest
+    cut = np.partition(days, keep)[keep]
+    is_latest[days > cut] = True
+    tied = np.flatnonzero(days == cut)
+    before = int(np.count_nonzero(days < cut))
+    users, movies = ratings["user_id"].to_numpy()[tied], ratings["movie_id"].to_numpy()[tied]
+    is_latest[tied[np.lexsort((movies, users))[keep - before :]]] = True
+    return is_latest
 
 
 def per_user_temporal_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:

@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
 from cfutils.split import (
+    _chronological_order,
+    _latest,
     chronological_folds,
     file_order_split,
     make_split,
@@ -44,6 +46,24 @@ def test_temporal_split_matches_sorted_reference(ratings, test_size):
     assert _keys(test) == expected_test
     if len(train) and len(test):
         assert train["date"].max() <= test["date"].min()
+
+
+@SETTINGS
+@given(ratings_frames(), st.data())
+def test_latest_rows_are_the_tail_of_the_full_chronological_sort(ratings, data):
+    # The fast cut (one partition, a sort of the tied day only) against the full three-key lexsort.
+    n_latest = data.draw(st.integers(0, len(ratings)))
+    expected = np.zeros(len(ratings), dtype=bool)
+    expected[_chronological_order(ratings)[len(ratings) - n_latest :]] = True
+    np.testing.assert_array_equal(_latest(ratings, n_latest), expected)
+
+
+def test_latest_rows_on_one_crowded_day_follow_user_then_movie():
+    ratings = random_ratings(n_users=30, n_movies=40, n_ratings=500, n_days=3, seed=2)
+    for n_latest in (1, 137, 250, 499):
+        expected = np.zeros(len(ratings), dtype=bool)
+        expected[_chronological_order(ratings)[len(ratings) - n_latest :]] = True
+        np.testing.assert_array_equal(_latest(ratings, n_latest), expected)
 
 
 @SETTINGS
