@@ -222,6 +222,7 @@ def run(args: argparse.Namespace) -> dict:
     del ratings
     users = sample_users_by_rows(train, int(args.train_rows * args.fraction), args.seed)
     measured = {} if top_n_only else model_stages(args, train, test, users, clock, step_budget)
+    del test  # the top-N stages learn from train alone
     measured |= top_n_stages(args, train, users[: args.top_n_users], clock, step_budget)
     return summary(args, preset, n_ratings, clock, prize=prize, **measured)
 

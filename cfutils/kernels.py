@@ -8,6 +8,8 @@ of rows through the kernel.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numba
@@ -107,3 +109,27 @@ def pattern_product(A: Operand, B_t: Operand, rows: np.ndarray, dtype) -> np.nda
     out = np.zeros((rows.size, B_t.n_columns), np.float32 if exact_in_float32 else np.float64)
     accumulate_count(A.indptr, A.indices, B_t.indptr, B_t.indices, rows, out)
     return out.astype(dtype, copy=False)
+
+
+def pattern_gram(X: sp.csr_matrix, n_threads: int | None = None) -> np.ndarray:
+    r"""Dense float64 :math:`G = P^T P` of the stored pattern :math:`P` of ``X`` (users x items):
+    :math:`g_{ij}` is the number of rows that store both column i and column j. Values are not read.
+
+    :func:`pattern_product` of :math:`P^T` with :math:`P`, the items dealt round-robin to
+    ``n_threads`` threads (default: the CPUs this process may use) so that popular and rare items
+    spread evenly: :math:`\sum_u n_u^2` increments, no value read and no sparse result built, where
+    scipy's ``X.T @ X`` builds and sums a sparse product (EASE's Gram: benchmarks/README.md). Each
+    thread counts in float32 (exact below :math:`2^{24}` rows), written into the float64 result:
+    :math:`12 n^2` bytes at most, within :func:`cfutils.recommenders.ease.ease_bytes`.
+    """
+    X = sp.csr_matrix(X)
+    n = X.shape[1]
+    A, B = operand(X.T.tocsr()), operand(X)
+    n_threads = max(1, min(n_threads or len(os.sched_getaffinity(0)), n))
+    parts = [np.arange(first, n, n_threads) for first in range(n_threads)]
+    count_dtype = np.float32 if X.shape[0] < 2**24 else np.float64
+    gram = np.empty((n, n))
+    with ThreadPoolExecutor(n_threads) as pool:
+        for rows, counts in zip(parts, pool.map(lambda rows: pattern_product(A, B, rows, count_dtype), parts)):
+            gram[rows] = counts
+    return gram

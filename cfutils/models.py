@@ -163,13 +163,15 @@ class BiasBaseline:
             return self
         u, self.user_ids_ = _codes(ratings["user_id"])
         i, self.movie_ids_ = _codes(ratings["movie_id"])
-        r = ratings["rating"].to_numpy(np.float64)
-        self.mean_ = float(r.mean())
+        centred = ratings["rating"].to_numpy(np.float64)  # a float64 copy of the float32 column
+        self.mean_ = float(centred.mean())
+        centred -= self.mean_
         n_u, n_i = np.bincount(u), np.bincount(i)
         self.bu_, self.bi_ = np.zeros(len(n_u)), np.zeros(len(n_i))
+        residual = np.empty_like(centred)  # one buffer for every epoch: 8 bytes a rating, not 16
         for _ in range(self.n_epochs):
-            self.bi_ = np.bincount(i, r - self.mean_ - self.bu_[u], len(n_i)) / (self.reg_i + n_i)
-            self.bu_ = np.bincount(u, r - self.mean_ - self.bi_[i], len(n_u)) / (self.reg_u + n_u)
+            self.bi_ = np.bincount(i, np.subtract(centred, self.bu_[u], out=residual), len(n_i)) / (self.reg_i + n_i)
+            self.bu_ = np.bincount(u, np.subtract(centred, self.bi_[i], out=residual), len(n_u)) / (self.reg_u + n_u)
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:

@@ -495,12 +495,15 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     # settled exactly whatever the value's sign (every product is the value squared).
     pattern = measure == "cosine" and ones_t is None and X.nnz > 0 and bool((X.data == X.data[0]).all())
     exact_ties = _exact_ties_possible(measure, shrinkage) and (pattern or not (X.data < 0).any())
-    raw = X.data.astype(np.float64) if exact_ties else None
+    # A pattern's values are never scaled, so its raw values are X's own (no copy).
+    raw = X.data.astype(np.float64, copy=not pattern) if exact_ties else None
     scale = _inverse_norms((counts if pattern else squared_norms).astype(np.float64)).astype(work_dtype)
     if not pattern:
         X.data *= np.repeat(scale, counts)
     X_t = operand(X.T.tocsr())
     X = operand(X)
+    if pattern:  # the counting kernel reads no values: drop them (8 bytes per cell each side)
+        X, X_t = X._replace(data=raw), X_t._replace(data=None)
     ones = None if ones_t is None else X._replace(data=ones.data)
     exact = None
     if exact_ties:

@@ -11,7 +11,8 @@ What it holds, each computed on first use and kept while the object lives:
 
 * ``ratings``: the frame (``user_id``, ``movie_id``, ``rating``, ``date``), as given;
 * ``matrix``: :meth:`RatingMatrix.from_ratings <cfutils.matrix.RatingMatrix.from_ratings>` of it;
-* ``binary``: the float64 0/1 pattern :math:`x_{ui} = [r_{ui} \text{ exists}]`, whatever the stars;
+* ``binary``: the 0/1 pattern :math:`x_{ui} = [r_{ui} \text{ exists}]`, whatever the stars (float32
+  ones on the matrix's own index arrays);
 * :meth:`neighbours`: :func:`~cfutils.similarity.cosine_top_k` of users or movies, on the stars
   or on the binary pattern, once per ``(side, k, binary, dtype)``;
 * :meth:`cached`: anything a later stage derives from train alone (for example the recommenders'
@@ -61,10 +62,15 @@ class TrainData:
 
     @cached_property
     def binary(self) -> sp.csr_matrix:
-        r"""Users x movies float64 CSR with :math:`x_{ui} = 1` where the user rated the movie, whatever the stars."""
-        binary = sp.csr_matrix(self.matrix.csr, dtype=np.float64)
-        binary.data[:] = 1.0
-        return binary
+        r"""Users x movies CSR with :math:`x_{ui} = 1` where the user rated the movie, whatever the stars.
+
+        float32 ones on the index arrays of ``matrix.csr``, shared rather than copied: 4 bytes per
+        rating instead of 12 (a float64 copy), about 1 GiB less at full Netflix size. Every count
+        it takes part in is exact in float32 (below :math:`2^{24}`), and products with float64
+        weights are computed in float64. Read-only, like the matrix it shares its indices with.
+        """
+        csr = self.matrix.csr
+        return sp.csr_matrix((np.ones(csr.nnz, np.float32), csr.indices, csr.indptr), shape=csr.shape, copy=False)
 
     def neighbours(
         self,
@@ -88,7 +94,8 @@ class TrainData:
             if side == "users":
                 rows = self.binary if binary else self.matrix.csr
             else:
-                rows = self.binary.T.tocsr() if binary else self.matrix.csc.T
+                # Transposes without a copy: cosine_top_k makes its own CSR copy of any layout.
+                rows = self.binary.T if binary else self.matrix.csc.T
             return cosine_top_k(rows, k, budget_bytes=budget_bytes, progress=progress, dtype=dtype).tocsr()
 
         return self.cached(("neighbours", side, k, binary, np.dtype(dtype).str), build)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from cfutils import io
 from cfutils.io import DataFormatError, read_ratings, read_titles
+from cfutils.io import cache as io_cache
 from cfutils.io import ratings as io_ratings
 from cfutils.io import titles as io_titles
 from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
@@ -542,6 +543,23 @@ def test_cache_hit_returns_the_same_frame_dtypes_and_report(source, tmp_path, mo
     assert_ratings_equal(again, first)
     assert again.attrs["read_report"] == first.attrs["read_report"]
     assert again.attrs["read_report"]["duplicates_dropped"] == 3
+
+
+def test_cache_write_and_read_hand_arrows_freed_pages_back(source, tmp_path, monkeypatch):
+    # Arrow's pool keeps freed pages: about 3 GB at full size after a read, unless released.
+    pool, released = io_cache.pa.default_memory_pool(), []
+
+    class Recording:
+        def release_unused(self):
+            released.append(True)
+            pool.release_unused()
+
+    monkeypatch.setattr(io_cache.pa, "default_memory_pool", Recording)
+    cached(source, tmp_path / "cache")
+    assert released == [True]  # after writing the cache
+    forbid_parsing(monkeypatch)
+    cached(source, tmp_path / "cache")
+    assert released == [True, True]  # after reading it back
 
 
 @pytest.mark.parametrize("change", ["mtime", "size"])

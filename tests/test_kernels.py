@@ -3,7 +3,14 @@
 import numpy as np
 import scipy.sparse as sp
 
-from cfutils.kernels import accumulate_count, accumulate_product, operand, pattern_product, row_dots
+from cfutils.kernels import (
+    accumulate_count,
+    accumulate_product,
+    operand,
+    pattern_gram,
+    pattern_product,
+    row_dots,
+)
 from cfutils.matrix import with_data
 
 
@@ -42,6 +49,15 @@ def test_pattern_product_counts_shared_cells_in_the_asked_dtype():
         counts = pattern_product(operand(X), operand(X.T.tocsr()), rows, dtype)
         assert counts.dtype == dtype
         np.testing.assert_array_equal(counts, stored[rows] @ stored.T)
+
+
+def test_pattern_gram_counts_the_rows_each_pair_of_columns_shares():
+    X = half_star_matrix(5, shape=(40, 13))  # values are not 1: only the pattern counts
+    pattern = (X != 0).astype(np.float64).toarray()
+    for n_threads in (1, 3, 20):
+        gram = pattern_gram(X, n_threads)
+        assert gram.dtype == np.float64
+        np.testing.assert_array_equal(gram, pattern.T @ pattern)
 
 
 def test_row_dots_are_the_dot_products_of_the_pairs():

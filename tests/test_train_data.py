@@ -15,9 +15,12 @@ def test_matrix_and_binary_match_a_direct_build():
     direct = RatingMatrix.from_ratings(ratings)
     assert (data.matrix.csr != direct.csr).nnz == 0
     assert np.array_equal(data.matrix.user_ids, direct.user_ids)
-    assert data.binary.dtype == np.float64
+    assert data.binary.dtype == np.float32
     assert np.array_equal(data.binary.indices, direct.csr.indices)
     assert set(np.unique(data.binary.data)) == {1.0}
+    # The pattern is the matrix's own index arrays, not a copy of them.
+    assert np.shares_memory(data.binary.indices, data.matrix.csr.indices)
+    assert np.shares_memory(data.binary.indptr, data.matrix.csr.indptr)
     assert data.matrix is data.matrix  # built once
 
 

@@ -19,6 +19,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from cfutils.kernels import pattern_gram
 from cfutils.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.recommenders.explain import ExplainedByRatedMovies
 from cfutils.recommenders.fold_in import FoldIn
@@ -36,7 +37,8 @@ def ease_bytes(n_items: int) -> int:
 def ease_weights(X: sp.csr_matrix, lam: float, budget_bytes: float = DEFAULT_BUDGET_BYTES) -> np.ndarray:
     r""":math:`B = I - P\,\mathrm{diag}(1/\mathrm{diag}(P))`, :math:`P = (X^T X + \lambda I)^{-1}`, diagonal 0.
 
-    ``X`` is users x items (binary). :class:`cfutils.memory.MemoryBudgetError` when
+    ``X`` is users x items (binary: only its stored pattern is read, :math:`X^T X` being the
+    co-rating counts of :func:`cfutils.kernels.pattern_gram`). :class:`cfutils.memory.MemoryBudgetError` when
     :func:`ease_bytes` exceeds ``budget_bytes``. :math:`X^T X + \lambda I` is symmetric positive
     definite, so :math:`P` comes from its Cholesky factor (LAPACK ``potrf``, ``potri``), in place:
     half the work of a general (LU) inverse and no second n x n array. The result is row-major, so
@@ -47,7 +49,7 @@ def ease_weights(X: sp.csr_matrix, lam: float, budget_bytes: float = DEFAULT_BUD
     """
     n = X.shape[1]
     check_budget(ease_bytes(n), budget_bytes, f"EASE on {n:,} movies (two {n:,}² float64 matrices)", "max_items")
-    gram = np.asarray((X.T @ X).toarray(), dtype=np.float64)
+    gram = pattern_gram(X)
     gram[np.diag_indices(n)] += lam
     # gram.T is the same symmetric matrix, column-major: LAPACK works on it in place.
     with threadpool_limits(1, user_api="blas"):
@@ -184,7 +186,7 @@ class RecencyEASE(EASE):
 
     def user_vectors(self, user_idx: np.ndarray) -> sp.csr_matrix:
         rows = self.later_[user_idx]
-        rows.data = 1.0 + self.recent_weight * np.exp2(-(rows.data - 1.0) / self.half_life)
+        rows.data = 1.0 + self.recent_weight * np.exp2(-(rows.data.astype(np.float64) - 1.0) / self.half_life)
         return rows
 
     def item_scores(self, user_idx: np.ndarray) -> np.ndarray:

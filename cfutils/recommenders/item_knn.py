@@ -23,7 +23,7 @@ from cfutils.train_data import TrainData
 
 def binary_item_similarity(binary: sp.csr_matrix, k: int, budget_bytes: float = DEFAULT_BUDGET_BYTES) -> sp.csr_matrix:
     """Items x items CSR: row j holds the ``k`` largest cosines of binary column j with the others."""
-    return cosine_top_k(binary.T.tocsr(), k, budget_bytes=budget_bytes, dtype=np.float64).tocsr()
+    return cosine_top_k(binary.T, k, budget_bytes=budget_bytes, dtype=np.float64).tocsr()
 
 
 class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):

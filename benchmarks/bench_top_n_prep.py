@@ -7,11 +7,13 @@
   (before) against a dense table over the ids' range (now);
 * ``recency_ranks`` (each rating's count of the user's later ratings, as a CSR): a three-key
   ``np.lexsort`` and scipy's COO -> CSR conversion (before) against one int64 key sort and the
-  CSR built directly (now).
+  CSR built directly (now);
+* EASE's Gram matrix :math:`X^T X` of the 2,000 most rated movies (``EASE_MAX_ITEMS``): scipy's
+  sparse product (before) against ``kernels.pattern_gram``, the counting kernel on two threads (now).
 
 Train is the first 80 % of the ratings of ``scale.py``'s generated folder for ``--fraction``
 (``benchmarks/data/scale_F``, written first when missing). Peaks are the process's peak RSS so far
-(the new versions run first). Usage: ``python benchmarks/bench_recency.py [--fraction 0.2]``; the
+(the new versions run first). Usage: ``python benchmarks/bench_top_n_prep.py [--fraction 0.2]``; the
 README's figures are ``--fraction 1``.
 """
 
@@ -26,10 +28,13 @@ import scipy.sparse as sp
 
 from cfutils import synth
 from cfutils.io import read_ratings
+from cfutils.kernels import pattern_gram
 from cfutils.matrix import RatingMatrix, index_of
 from cfutils.memory import format_bytes, peak_rss_bytes
+from cfutils.recommenders.ease import most_rated
 from cfutils.recommenders.time_features import day_numbers, recency_ranks
 from cfutils.split import _chronological_order, _latest
+from cfutils.train_data import TrainData
 
 
 def search_index_of(sorted_ids: np.ndarray, raw_ids) -> np.ndarray:
@@ -56,6 +61,11 @@ def lexsort_latest(ratings, n_latest: int) -> np.ndarray:
     is_latest = np.zeros(len(ratings), dtype=bool)
     is_latest[_chronological_order(ratings)[len(ratings) - n_latest :]] = True
     return is_latest
+
+
+def scipy_gram(X: sp.csr_matrix) -> np.ndarray:
+    """EASE's Gram before: scipy's sparse product, made dense."""
+    return np.asarray((X.T @ X).toarray(), dtype=np.float64)
 
 
 def timed(function, *args):
@@ -98,6 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"recency_ranks: lexsort {old_s:.1f} s, one key {new_s:.1f} s, x{old_s / new_s:.1f}; equal {equal}; "
         f"peak {format_bytes(new_peak)} after the new one, {format_bytes(peak_rss_bytes())} after the old one"
+    )
+    del new, old
+    items = TrainData(train, matrix).binary[:, most_rated(matrix.movie_counts, 2000)]
+    new_s, new = timed(pattern_gram, items)
+    old_s, old = timed(scipy_gram, items)
+    equal = np.array_equal(new, old)
+    print(
+        f"EASE Gram of {items.nnz:,} cells: scipy {old_s:.1f} s, kernel {new_s:.1f} s, x{old_s / new_s:.1f}; "
+        f"equal {equal}"
     )
 
 
