@@ -168,10 +168,10 @@ class BiasBaseline:
         centred -= self.mean_
         n_u, n_i = np.bincount(u), np.bincount(i)
         self.bu_, self.bi_ = np.zeros(len(n_u)), np.zeros(len(n_i))
-        residual = np.empty_like(centred)  # one buffer for every epoch: 8 bytes a rating, not 16
+        residual = np.empty_like(centred)  # one buffer for every epoch, gathered into and subtracted in place
         for _ in range(self.n_epochs):
-            self.bi_ = np.bincount(i, np.subtract(centred, self.bu_[u], out=residual), len(n_i)) / (self.reg_i + n_i)
-            self.bu_ = np.bincount(u, np.subtract(centred, self.bi_[i], out=residual), len(n_u)) / (self.reg_u + n_u)
+            self.bi_ = np.bincount(i, _residual(centred, self.bu_, u, residual), len(n_i)) / (self.reg_i + n_i)
+            self.bu_ = np.bincount(u, _residual(centred, self.bi_, i, residual), len(n_u)) / (self.reg_u + n_u)
         return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
@@ -180,6 +180,12 @@ class BiasBaseline:
             position = pd.Index(ids).get_indexer(pairs[column].to_numpy().astype(np.int64))
             est[position >= 0] += biases[position[position >= 0]]
         return np.clip(est, *self.scale_)
+
+
+def _residual(centred: np.ndarray, biases: np.ndarray, codes: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``centred - biases[codes]`` written into ``out``, with no temporary array of the ratings' size."""
+    np.take(biases, codes, out=out)
+    return np.subtract(centred, out, out=out)
 
 
 def _codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:

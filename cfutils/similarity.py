@@ -481,8 +481,9 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     X = sp.csr_matrix(X, dtype=work_dtype, copy=True)
     X.sum_duplicates()
     X.eliminate_zeros()
-    ones = with_data(X, np.ones(X.nnz, work_dtype), copy=False)
-    ones_t = operand(ones.T.tocsr()) if measure == "pearson" or _needs_support(min_support, shrinkage) else None
+    needs_ones = measure == "pearson" or _needs_support(min_support, shrinkage)
+    ones = with_data(X, np.ones(X.nnz, work_dtype), copy=False) if needs_ones else None
+    ones_t = operand(ones.T.tocsr()) if needs_ones else None
     if measure == "pearson":
         return _Similarity(_pearson_block(X, ones, ones_t), min_support, shrinkage)
     _centre_in_place(X, measure)
@@ -500,10 +501,12 @@ def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Sim
     scale = _inverse_norms((counts if pattern else squared_norms).astype(np.float64)).astype(work_dtype)
     if not pattern:
         X.data *= np.repeat(scale, counts)
-    X_t = operand(X.T.tocsr())
-    X = operand(X)
-    if pattern:  # the counting kernel reads no values: drop them (8 bytes per cell each side)
-        X, X_t = X._replace(data=raw), X_t._replace(data=None)
+    if pattern:  # the counting kernel reads no values: transpose the pattern alone (one byte a cell), keep none
+        X_t = operand(with_data(X, np.ones(X.nnz, np.int8), copy=False).T.tocsr())._replace(data=None)
+        X = operand(X)._replace(data=raw)
+    else:
+        X_t = operand(X.T.tocsr())
+        X = operand(X)
     ones = None if ones_t is None else X._replace(data=ones.data)
     exact = None
     if exact_ties:

@@ -193,14 +193,17 @@ class ReRanker(ListRecommender):
     def _train_ranker(self, train: pd.DataFrame) -> None:
         """Fit ``ranker_`` on the candidates of a validation cut of ``train`` (module docstring)."""
         fit_part, validation = validation_cut(train, self.split, self.validation_size, lists=True, seed=self.seed)
-        learn = self.stage().fit(TrainData(fit_part))
+        # Only the users and the relevant pairs of the validation part are needed: the rest of it is
+        # freed before the stage is fitted (16M ratings at full Netflix size).
         users = np.unique(validation["user_id"].to_numpy())
+        relevant = validation.loc[validation["rating"].to_numpy() >= self.threshold, ["user_id", "movie_id"]]
+        del validation
+        learn = self.stage().fit(TrainData(fit_part))
         users = users[learn.matrix_.user_index(users) >= 0]
         users = sample_ids(users, self.max_train_users, self.seed)
         rows, movies, frame = learn.batched_features(learn.matrix_.user_index(users), self.budget_bytes)
-        relevant = validation[validation["rating"].to_numpy() >= self.threshold]
         keys = pd.MultiIndex.from_arrays([users[rows], learn.matrix_.movie_ids[movies]])
-        label = keys.isin(pd.MultiIndex.from_frame(relevant[["user_id", "movie_id"]])).astype(np.float64)
+        label = keys.isin(pd.MultiIndex.from_frame(relevant)).astype(np.float64)
         self.ranker_, self.skipped_ = None, None
         if label.sum() == 0:
             self.skipped_ = "no relevant candidate in the validation cut: candidates keep EASE's order"
