@@ -562,6 +562,20 @@ def test_cache_write_and_read_hand_arrows_freed_pages_back(source, tmp_path, mon
     assert released == [True, True]  # after reading it back
 
 
+def test_a_frame_read_from_the_cache_holds_no_arrow_memory(tmp_path, monkeypatch):
+    # Arrow-backed columns would go back to Arrow's pool when the frame is freed, and stay there.
+    source = tmp_path / "combined_data_1.txt"
+    source.write_text(
+        "".join(f"{m}:\n" + "".join(f"{u},{1 + u % 5},2005-01-0{1 + m}\n" for u in range(1, 4001)) for m in range(1, 6))
+    )
+    cached(source, tmp_path / "cache")
+    forbid_parsing(monkeypatch)
+    before = io_cache.pa.total_allocated_bytes()
+    frame = cached(source, tmp_path / "cache")
+    assert len(frame) == 20_000
+    assert io_cache.pa.total_allocated_bytes() - before < 0.1 * frame.memory_usage(index=False).sum()
+
+
 @pytest.mark.parametrize("change", ["mtime", "size"])
 def test_cache_is_invalidated_when_the_source_changes(source, tmp_path, change):
     before = cached(source, tmp_path / "cache")

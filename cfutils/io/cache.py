@@ -153,7 +153,15 @@ def _read_verified_cache(cache_path: Path) -> pd.DataFrame:
     metadata = table.schema.metadata or {}
     report = metadata[REPORT_KEY]
     schema = pa.schema([(name, pa.from_numpy_dtype(dtype)) for name, dtype in RATINGS_DTYPES.items()])
-    frame = table.cast(schema).to_pandas(split_blocks=True, self_destruct=True)
+    table = table.cast(schema)
+    # Each column is copied out of Arrow and dropped from the table at once, so the frame holds
+    # numpy memory only: freeing it later (a notebook's ``del ratings`` after the split) gives the
+    # memory back to the system, where Arrow's pool would keep it (2 GB at full Netflix size).
+    columns = {}
+    for name in list(table.column_names):
+        columns[name] = np.array(table.column(name).to_numpy(), copy=True)
+        table = table.drop_columns([name])
+    frame = pd.DataFrame(columns, copy=False)
     if list(frame.columns) != list(RATINGS_DTYPES) or _frame_digest(frame, report) != metadata[DIGEST_KEY]:
         raise _CacheMismatch("the frame read differs from the one written")
     frame.attrs["read_report"] = json.loads(report)
@@ -167,6 +175,6 @@ def release_arrow_memory() -> None:
 
     Arrow's pool (mimalloc) keeps freed pages for reuse: after reading the full-size cache (100M
     ratings, a 2 GB frame) the process held about 3 GB more than the frame, and carried it
-    through every later stage (``benchmarks/README.md``). The frame's own columns stay allocated.
+    through every later stage (``benchmarks/README.md``).
     """
     pa.default_memory_pool().release_unused()
