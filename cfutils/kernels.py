@@ -101,14 +101,14 @@ def product(A: Operand, B_t: Operand, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def pattern_product(A: Operand, B_t: Operand, rows: np.ndarray, dtype) -> np.ndarray:
+def pattern_product(A: Operand, B_t: Operand, rows: np.ndarray, dtype=None) -> np.ndarray:
     """Dense count of the stored cells ``A[rows]`` and ``B_t`` share (the product of their patterns),
-    in ``dtype``: counted in float32 (exact up to 2**24, and half the memory traffic of float64
-    sums), in float64 when a count could pass 2**24."""
+    counted in float32 (exact up to 2**24, and half the memory traffic of float64 sums), in float64
+    when a count could pass 2**24; returned in ``dtype``, or as counted when ``dtype`` is None."""
     exact_in_float32 = A.n_columns < 2**24
     out = np.zeros((rows.size, B_t.n_columns), np.float32 if exact_in_float32 else np.float64)
     accumulate_count(A.indptr, A.indices, B_t.indptr, B_t.indices, rows, out)
-    return out.astype(dtype, copy=False)
+    return out if dtype is None else out.astype(dtype, copy=False)
 
 
 def pattern_gram(X: sp.csr_matrix, n_threads: int | None = None) -> np.ndarray:
@@ -127,9 +127,8 @@ def pattern_gram(X: sp.csr_matrix, n_threads: int | None = None) -> np.ndarray:
     A, B = operand(X.T.tocsr()), operand(X)
     n_threads = max(1, min(n_threads or len(os.sched_getaffinity(0)), n))
     parts = [np.arange(first, n, n_threads) for first in range(n_threads)]
-    count_dtype = np.float32 if X.shape[0] < 2**24 else np.float64
     gram = np.empty((n, n))
     with ThreadPoolExecutor(n_threads) as pool:
-        for rows, counts in zip(parts, pool.map(lambda rows: pattern_product(A, B, rows, count_dtype), parts)):
+        for rows, counts in zip(parts, pool.map(lambda rows: pattern_product(A, B, rows), parts)):
             gram[rows] = counts
     return gram

@@ -163,7 +163,7 @@ class BiasBaseline:
             return self
         u, self.user_ids_ = _codes(ratings["user_id"])
         i, self.movie_ids_ = _codes(ratings["movie_id"])
-        centred = ratings["rating"].to_numpy(np.float64)  # a float64 copy of the float32 column
+        centred = np.array(ratings["rating"], dtype=np.float64)  # always a copy: centred in place below
         self.mean_ = float(centred.mean())
         centred -= self.mean_
         n_u, n_i = np.bincount(u), np.bincount(i)

@@ -78,14 +78,18 @@ def _latest(ratings: pd.DataFrame, n_latest: int) -> np.ndarray:
     At 80 million ratings this replaces a three-key ``lexsort`` of every row (tested against it).
     """
     n = len(ratings)
+    if n_latest > n:
+        raise ValueError(f"cannot take the latest {n_latest} of {n} ratings")
     is_latest = np.zeros(n, dtype=bool)
     if n_latest <= 0:
         return is_latest
     keep = n - n_latest
-    days = ratings["date"].to_numpy().astype("datetime64[ns]").view(np.int64)
     if keep == 0:
         is_latest[:] = True
         return is_latest
+    dates = ratings["date"].to_numpy()
+    # A datetime64 column of any unit orders as its int64 view (no copy: 800 MB at Netflix size).
+    days = dates.view(np.int64) if dates.dtype.kind == "M" else dates.astype("datetime64[ns]").view(np.int64)
     cut = np.partition(days, keep)[keep]
     is_latest[days > cut] = True
     tied = np.flatnonzero(days == cut)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from cfutils.matrix import RatingMatrix
+from cfutils.matrix import RatingMatrix, with_data
 from cfutils.memory import DEFAULT_BUDGET_BYTES
 from cfutils.similarity import cosine_top_k
 
@@ -69,8 +69,7 @@ class TrainData:
         it takes part in is exact in float32 (below :math:`2^{24}`), and products with float64
         weights are computed in float64. Read-only, like the matrix it shares its indices with.
         """
-        csr = self.matrix.csr
-        return sp.csr_matrix((np.ones(csr.nnz, np.float32), csr.indices, csr.indptr), shape=csr.shape, copy=False)
+        return with_data(self.matrix.csr, np.ones(self.matrix.csr.nnz, np.float32), copy=False)
 
     def neighbours(
         self,

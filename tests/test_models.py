@@ -143,6 +143,15 @@ def test_bias_baseline_unknown_ids_get_zero_bias():
     np.testing.assert_allclose(model.predict(pairs), [mean + b_1, mean + b_20, mean])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_baseline_leaves_the_ratings_it_fits_unchanged(dtype):
+    # The fit centres a float64 copy in place; a float64 column must not be that copy.
+    train = ratings_frame([1, 1, 2], [10, 20, 10], [5, 4, 1]).astype({"rating": dtype})
+    before = train.copy()
+    models.BiasBaseline(n_epochs=2).fit(train)
+    pd.testing.assert_frame_equal(train, before)
+
+
 def test_predictions_are_clipped_into_the_rating_scale():
     train = ratings_frame([1, 1, 2], [10, 20, 10], [5, 5, 1])
     model = models.BiasBaseline(reg_u=0, reg_i=0, n_epochs=1).fit(train)

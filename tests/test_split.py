@@ -66,6 +66,15 @@ def test_latest_rows_on_one_crowded_day_follow_user_then_movie():
         np.testing.assert_array_equal(_latest(ratings, n_latest), expected)
 
 
+def test_latest_rows_do_not_depend_on_the_date_unit_and_never_exceed_the_frame():
+    ratings = random_ratings(n_users=30, n_movies=40, n_ratings=500, n_days=3, seed=2)
+    in_seconds = _latest(ratings, 137)
+    for unit in ("datetime64[ns]", "datetime64[ms]"):
+        np.testing.assert_array_equal(_latest(ratings.astype({"date": unit}), 137), in_seconds)
+    with pytest.raises(ValueError, match="latest 501 of 500"):
+        _latest(ratings, 501)
+
+
 @SETTINGS
 @given(ratings_frames())
 def test_temporal_split_ignores_input_row_order(ratings):
