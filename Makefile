@@ -30,7 +30,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m cfutils.pipeline --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
+	$(BIN)/python -m cfutils --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
 # ruff first (lint, then the formatter as a check; settings in pyproject.toml): seconds, before minutes of tests.
 test: $(STAMP)
@@ -46,7 +46,7 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt -c constraints.txt
 	touch $(SPARK_STAMP)
 
-# The Spark splits against cfutils.split, the top-N lists against references, and notebook 07 on tiny data.
+# The Spark splits against cfutils.data.split, the top-N lists against references, and notebook 07 on tiny data.
 test-spark: $(SPARK_STAMP)
 	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py $(PYTEST_ARGS)
 
@@ -73,7 +73,7 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 sample: $(STAMP)
-	$(BIN)/python -m cfutils.synth --sample
+	$(BIN)/python -m cfutils.data.synth --sample
 
 clean:
 	rm -rf outputs data/processed/*.parquet .pytest_cache

@@ -1,8 +1,8 @@
-"""Benchmark cfutils.features.similarity_features against the tutorial's per-rating loop.
+"""Benchmark cfutils.rating.features.similarity_features against the tutorial's per-rating loop.
 
 Run: ``.venv/bin/python benchmarks/bench_features.py [--quick]``. Three parts, each on generated data:
 
-1. MovieLens-100K-sized (943 users, 1,682 movies, 100k ratings; ``cfutils.synth`` with ids
+1. MovieLens-100K-sized (943 users, 1,682 movies, 100k ratings; ``cfutils.data.synth`` with ids
    relabelled 1..n like MovieLens), split 80/20 by date, features of all 100k pairs (train and
    test) from train, exact (``k=None``). The faithful tutorial loop runs on a few hundred of
    the same pairs and is extrapolated; the *fixed* loop (benchmarks/tutorial_features.py) must
@@ -34,13 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from similarity_data import NETFLIX_RATINGS, NETFLIX_USERS, netflix_like_matrix  # noqa: E402
 from tutorial_features import raw_id_matrix, tutorial_features  # noqa: E402
 
-from cfutils.features import feature_names, neighbour_ratings, similarity_features  # noqa: E402
-from cfutils.io import read_ratings  # noqa: E402
-from cfutils.matrix import RatingMatrix  # noqa: E402
-from cfutils.memory import format_bytes  # noqa: E402
-from cfutils.split import temporal_split  # noqa: E402
-from cfutils.synth import write_netflix  # noqa: E402
-from cfutils.train_data import TrainData  # noqa: E402
+from cfutils.core.matrix import RatingMatrix  # noqa: E402
+from cfutils.core.memory import format_bytes  # noqa: E402
+from cfutils.core.train_data import TrainData  # noqa: E402
+from cfutils.data.io import read_ratings  # noqa: E402
+from cfutils.data.split import temporal_split  # noqa: E402
+from cfutils.data.synth import write_netflix  # noqa: E402
+from cfutils.rating.features import feature_names, neighbour_ratings, similarity_features  # noqa: E402
 
 NETFLIX_TRAIN_RATINGS = 80_000_000
 

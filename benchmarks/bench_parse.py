@@ -1,6 +1,6 @@
-"""Parse throughput: the tutorial's per-line loader against ``cfutils.io.read_ratings``.
+"""Parse throughput: the tutorial's per-line loader against ``cfutils.data.io.read_ratings``.
 
-Writes a Netflix-like data set in the Kaggle format with ``cfutils.synth.write_netflix``
+Writes a Netflix-like data set in the Kaggle format with ``cfutils.data.synth.write_netflix``
 (default 5M ratings, about 100 MB, in ``benchmarks/data/``), then, each in its own
 subprocess so that its peak memory is its own:
 
@@ -34,9 +34,9 @@ sys.path[:0] = [str(BENCHMARKS.parent), str(BENCHMARKS)]
 
 from tutorial_loader import load_data  # noqa: E402
 
-from cfutils import synth  # noqa: E402
-from cfutils.io import RATINGS_DTYPES, read_ratings  # noqa: E402
-from cfutils.memory import current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
+from cfutils.core.memory import current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
+from cfutils.data import synth  # noqa: E402
+from cfutils.data.io import RATINGS_DTYPES, read_ratings  # noqa: E402
 
 
 def worker(approach: str, data_dir: Path, output: Path, cache_dir: Path) -> None:

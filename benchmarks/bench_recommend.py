@@ -35,11 +35,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from similarity_data import netflix_like_matrix  # noqa: E402
 
-from cfutils.memory import format_bytes, peak_rss_bytes  # noqa: E402
-from cfutils.recommenders.ease import EASE  # noqa: E402
-from cfutils.recommenders.item_knn import ItemKNN  # noqa: E402
-from cfutils.recommenders.lists import top_n_indices  # noqa: E402
-from cfutils.recommenders.rerank import ReRanker  # noqa: E402
+from cfutils.core.memory import format_bytes, peak_rss_bytes  # noqa: E402
+from cfutils.lists.ease import EASE  # noqa: E402
+from cfutils.lists.item_knn import ItemKNN  # noqa: E402
+from cfutils.lists.lists import top_n_indices  # noqa: E402
+from cfutils.lists.rerank import ReRanker  # noqa: E402
 
 
 def ratings_from_matrix(csr, seed: int) -> pd.DataFrame:

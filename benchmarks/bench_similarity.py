@@ -47,8 +47,8 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from similarity_data import degree_summary, netflix_like_matrix  # noqa: E402
 
-from cfutils.memory import GiB, current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
-from cfutils.similarity import neighbour_recall  # noqa: E402
+from cfutils.core.memory import GiB, current_rss_bytes, format_bytes, peak_rss_bytes  # noqa: E402
+from cfutils.core.similarity.engine import neighbour_recall  # noqa: E402
 
 # --- the approaches, each run in a fresh process by `isolated` -----------------------------------
 
@@ -95,7 +95,7 @@ def sdt_top_k(X: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 
 def ours_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB, dtype=np.float32) -> sp.csr_matrix:
-    from cfutils.similarity import cosine_top_k
+    from cfutils.core.similarity.engine import cosine_top_k
 
     return cosine_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=dtype)
 
@@ -105,7 +105,7 @@ def top_k_by_blocks(X: sp.csr_matrix, k: int, budget_bytes: float, dtype, top_k_
     ``(counts, columns, values)`` from ``top_k_of_block(rows)``, assembled into the n x n CSR."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cfutils.similarity import plan_top_k
+    from cfutils.core.similarity.engine import plan_top_k
 
     n = X.shape[0]
     size = plan_top_k(X, k, budget_bytes=budget_bytes, n_threads=2, dtype=dtype).block_rows
@@ -122,7 +122,7 @@ def scipy_blocks_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB) 
     """cfutils before its kernel: ``cosine_top_k``'s blocks and selection, each block ``(X[B] @ X.T).toarray()``."""
     from sklearn.preprocessing import normalize
 
-    from cfutils.top_k import select_top_k
+    from cfutils.core.similarity.top_k import select_top_k
 
     Y = normalize(X).astype(np.float32)
     Y_t = Y.T.tocsr()
@@ -136,8 +136,8 @@ def valued_kernel_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB)
     ``kernels.product`` (a value read and multiplied per term), the same exact selection."""
     from sklearn.preprocessing import normalize
 
-    from cfutils.kernels import operand, product
-    from cfutils.top_k import ExactCosine, select_exact_top_k
+    from cfutils.core.similarity.kernels import operand, product
+    from cfutils.core.similarity.top_k import ExactCosine, select_exact_top_k
 
     Y = normalize(X.astype(np.float64))
     counts = np.diff(Y.indptr)
@@ -149,7 +149,7 @@ def valued_kernel_top_k(X: sp.csr_matrix, k: int, budget_bytes: float = 2 * GiB)
 
 
 def svd_top_k(X: sp.csr_matrix, k: int, n_components: int) -> sp.csr_matrix:
-    from cfutils.similarity import svd_cosine_top_k
+    from cfutils.core.similarity.engine import svd_cosine_top_k
 
     return svd_cosine_top_k(X, k, n_components=n_components, n_threads=2, budget_bytes=4 * GiB)
 

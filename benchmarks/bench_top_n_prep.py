@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from cfutils import synth
-from cfutils.io import read_ratings
-from cfutils.kernels import pattern_gram
-from cfutils.matrix import RatingMatrix, index_of
-from cfutils.memory import format_bytes, peak_rss_bytes
-from cfutils.recommenders.ease import most_rated
-from cfutils.recommenders.time_features import day_numbers, recency_ranks
-from cfutils.split import _chronological_order, _latest
-from cfutils.train_data import TrainData
+from cfutils.core.matrix import RatingMatrix, index_of
+from cfutils.core.memory import format_bytes, peak_rss_bytes
+from cfutils.core.similarity.kernels import pattern_gram
+from cfutils.core.train_data import TrainData
+from cfutils.data import synth
+from cfutils.data.io import read_ratings
+from cfutils.data.split import _chronological_order, _latest
+from cfutils.lists.ease import most_rated
+from cfutils.lists.time_features import day_numbers, recency_ranks
 
 
 def search_index_of(sorted_ids: np.ndarray, raw_ids) -> np.ndarray:

@@ -5,15 +5,15 @@
 
 At ``--fraction 1`` the data has the size of the Netflix Prize training set (480,189 users,
 17,770 movies, 100,480,507 ratings, four Kaggle files); at a smaller fraction, users and
-ratings are scaled and all movies kept (``cfutils.synth.NETFLIX.scaled``). The stages:
+ratings are scaled and all movies kept (``cfutils.data.synth.NETFLIX.scaled``). The stages:
 
- 1. ``generate``        write the Kaggle files with cfutils.synth (skipped when up to date)
+ 1. ``generate``        write the Kaggle files with cfutils.data.synth (skipped when up to date)
  2. ``parse_and_cache`` read_ratings with a cold parquet cache
  3. ``reload``          read_ratings again, from the cache
  4. ``prize_files``     the Netflix Prize's hold-out of these ratings (each user's latest, up to 9;
-                        cfutils.prize.prize_holdout), written as probe.txt and qualifying.txt
+                        cfutils.data.io.prize.prize_holdout), written as probe.txt and qualifying.txt
  5. ``probe``           the Prize's protocol on them: read both files, the probe split
-                        (cfutils.prize.find_pairs) of the ratings without the qualifying ones,
+                        (cfutils.data.io.prize.find_pairs) of the ratings without the qualifying ones,
                         BiasBaseline fitted on train, its probe RMSE, and its predictions of
                         every qualifying pair written as a submission
  6. ``split``           temporal_split, 80/20 by date
@@ -63,10 +63,7 @@ import pandas as pd
 import scipy.sparse as sp
 import xgboost
 
-from cfutils import synth
-from cfutils.features import feature_names, similarity_features
-from cfutils.io import read_ratings
-from cfutils.memory import (
+from cfutils.core.memory import (
     DEFAULT_BUDGET_BYTES,
     GiB,
     MemoryBudgetError,
@@ -75,9 +72,11 @@ from cfutils.memory import (
     peak_rss_bytes,
     reset_peak_rss,
 )
-from cfutils.metrics import rmse
-from cfutils.models import BiasBaseline
-from cfutils.prize import (
+from cfutils.core.similarity.engine import cosine_top_k
+from cfutils.core.train_data import TrainData
+from cfutils.data import synth
+from cfutils.data.io import read_ratings
+from cfutils.data.io.prize import (
     PROBE_NAME,
     QUALIFYING_NAME,
     find_pairs,
@@ -88,12 +87,13 @@ from cfutils.prize import (
     write_qualifying,
     write_qualifying_predictions,
 )
-from cfutils.recommenders.ease import EASE
-from cfutils.recommenders.item_knn import ItemKNN
-from cfutils.recommenders.rerank import ReRanker
-from cfutils.similarity import cosine_top_k
-from cfutils.split import temporal_split
-from cfutils.train_data import TrainData
+from cfutils.data.split import temporal_split
+from cfutils.eval.metrics import rmse
+from cfutils.lists.ease import EASE
+from cfutils.lists.item_knn import ItemKNN
+from cfutils.lists.rerank import ReRanker
+from cfutils.rating.features import feature_names, similarity_features
+from cfutils.rating.models import BiasBaseline
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 #: Peak RSS per rating of a whole run, measured at full size (16,178 MiB for 100,480,507 ratings,
@@ -286,7 +286,7 @@ def top_n_stages(
     """``top_n_ease`` (EASE on the ``--ease-items`` most rated movies, 0: all) and ``top_n_rerank`` (the
     re-ranker, trained on a global_time validation cut of train): each fits on train and lists ``listed``.
 
-    Both fit on one :class:`~cfutils.train_data.TrainData`, as notebook 06 does: the re-ranker's
+    Both fit on one :class:`~cfutils.core.train_data.TrainData`, as notebook 06 does: the re-ranker's
     served stage reuses the matrix and EASE's weights of ``top_n_ease``, and adds item-kNN, the
     time features and the validation-cut stage (fitted from scratch)."""
     ease = EASE(max_items=args.ease_items or None, budget_bytes=step_budget)
@@ -363,7 +363,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--step-budget-gb",
         type=float,
         default=None,
-        help="working memory of one heavy step (default: cfutils.memory's machine-derived budget)",
+        help="working memory of one heavy step (default: cfutils.core.memory's machine-derived budget)",
     )
     parser.add_argument("--seed", type=int, default=0)
     stop = parser.add_mutually_exclusive_group()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from cfutils.synth import NETFLIX, STAR_SHARES
+from cfutils.data.synth import NETFLIX, STAR_SHARES
 
 NETFLIX_USERS, NETFLIX_MOVIES, NETFLIX_RATINGS = NETFLIX.n_users, NETFLIX.n_movies, NETFLIX.n_ratings
 _USER_MEDIAN, _USER_MEAN, _USER_MAX = 96, 209, 17_653

@@ -2,12 +2,12 @@
 
     python benchmarks/spark_scale.py --fraction 0.01 --output benchmarks/results/spark_scale_0.01.json
 
-The data is ``cfutils.synth.NETFLIX.scaled(fraction)`` in the Kaggle format (the files of
+The data is ``cfutils.data.synth.NETFLIX.scaled(fraction)`` in the Kaggle format (the files of
 ``benchmarks/scale.py``, reused when present), parsed once into the parquet cache of
 ``read_ratings``. Both routes then run the same four stages on it:
 
 =========  ======================================  =========================================
-stage      Spark (``cfutils.spark``)               one machine (``cfutils``)
+stage      Spark (``cfutils.distributed.spark``)               one machine (``cfutils``)
 =========  ======================================  =========================================
 read       ``read_ratings_parquet`` + count        ``read_ratings`` from the same parquet
 split      ``spark_split(..., "global_time")``     ``temporal_split``
@@ -38,13 +38,13 @@ import psutil
 from pyspark.sql import functions as F
 from scale import BENCHMARKS_DIR, save_result, scale_parser
 
-from cfutils import spark as cs
-from cfutils import synth
-from cfutils.io import ratings_cache_path, read_ratings
-from cfutils.memory import MiB
-from cfutils.metrics import rmse
-from cfutils.models import SVD, BiasBaseline, rating_scale
-from cfutils.split import temporal_split
+from cfutils.core.memory import MiB
+from cfutils.data import synth
+from cfutils.data.io import ratings_cache_path, read_ratings
+from cfutils.data.split import temporal_split
+from cfutils.distributed import spark as cs
+from cfutils.eval.metrics import rmse
+from cfutils.rating.models import SVD, BiasBaseline, rating_scale
 
 
 class PeakMemory:

@@ -26,7 +26,7 @@ the *same values* (the timing uses the faithful loop). The fixes:
 * ties go to the smaller id (``argsort()[::-1]`` puts the *larger* index first), and equal
   cosines are detected exactly: sklearn's float cosines split some mathematical ties by
   rounding noise (4/sqrt(21) comes out as ...694 for one user and ...696 for another), so the
-  order uses ``dot**2 / |x_v|**2``, the key cfutils uses (see ``cfutils.features``).
+  order uses ``dot**2 / |x_v|**2``, the key cfutils uses (see ``cfutils.rating.features``).
 """
 
 from __future__ import annotations

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from cfutils import io as io_module
-from cfutils import pipeline, synth, train_data
-from cfutils.matrix import RatingMatrix
-from cfutils.record import read_records
+from cfutils.core import train_data
+from cfutils.core.matrix import RatingMatrix
+from cfutils.data import io as io_module
+from cfutils.data import synth
+from cfutils.present import pipeline
+from cfutils.present.record import read_records
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -47,7 +49,7 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 
 @dataclass(frozen=True)
 class PipelineRun:
-    """The result of ``python -m cfutils.pipeline`` run in-process by :func:`run_pipeline`."""
+    """The result of ``python -m cfutils`` run in-process by :func:`run_pipeline`."""
 
     exit_code: int
     output_dir: Path

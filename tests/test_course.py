@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from conftest import NOTEBOOKS_DIR
 
-from cfutils import pipeline
+from cfutils.present import pipeline
 
 NOTEBOOKS = pipeline.discover_notebooks(NOTEBOOKS_DIR)
 GLOSSARY = Path(NOTEBOOKS_DIR) / "GLOSSARY.md"

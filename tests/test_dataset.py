@@ -1,4 +1,4 @@
-"""Tests of cfutils.dataset: sources, titles found next to the ratings, the sample on first use."""
+"""Tests of cfutils.data.dataset: sources, titles found next to the ratings, the sample on first use."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cfutils import dataset, synth
-from cfutils.dataset import find_titles, load_dataset
-from cfutils.io import empty_titles, read_ratings, read_titles
+from cfutils.data import dataset, synth
+from cfutils.data.dataset import find_titles, load_dataset
+from cfutils.data.io import empty_titles, read_ratings, read_titles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 

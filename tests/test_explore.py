@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from ratings_factory import ratings_frame
 
-from cfutils.explore import ListExplorer, MovieExplorer, UserExplorer
-from cfutils.matrix import RatingMatrix
-from cfutils.recommend import PopularRecommender
-from cfutils.recommenders.ease import EASE, RecencyEASE
-from cfutils.recommenders.item_knn import ItemKNN
-from cfutils.similarity import similar_movies, similar_users
+from cfutils.core.matrix import RatingMatrix
+from cfutils.core.similarity.engine import similar_movies, similar_users
+from cfutils.lists import PopularRecommender
+from cfutils.lists.ease import EASE, RecencyEASE
+from cfutils.lists.item_knn import ItemKNN
+from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer
 
 TITLES = pd.DataFrame(
     {

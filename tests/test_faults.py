@@ -26,11 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cfutils import io, pipeline
-from cfutils.dataset import load_dataset
-from cfutils.io import DataFormatError, read_ratings, read_titles
-from cfutils.io import cache as io_cache
-from cfutils.io import ratings as io_ratings
+from cfutils.data import io
+from cfutils.data.dataset import load_dataset
+from cfutils.data.io import DataFormatError, read_ratings, read_titles
+from cfutils.data.io import cache as io_cache
+from cfutils.data.io import ratings as io_ratings
+from cfutils.present import pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 
@@ -49,7 +50,9 @@ def assert_same_frame(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def cache_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name.startswith("cfutils.io") and r.levelno == logging.WARNING]
+    return [
+        r.getMessage() for r in caplog.records if r.name.startswith("cfutils.data.io") and r.levelno == logging.WARNING
+    ]
 
 
 def forbid_parsing(monkeypatch):
@@ -96,7 +99,7 @@ def test_cache_with_eight_flipped_bytes_is_deleted_and_parsed_again(netflix_cach
     for offset in rng.sample(range(4, len(data) - 8), 8):  # inside the file, not its magic bytes
         data[offset] ^= 1 << rng.randrange(8)
     cache_file.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="cfutils.io"):
+    with caplog.at_level(logging.WARNING, logger="cfutils.data.io"):
         assert_same_frame(cached(source, cache_dir), fresh)
     assert len(cache_warnings(caplog)) == 1 and "unusable parquet cache" in caplog.text
     forbid_parsing(monkeypatch)
@@ -106,7 +109,7 @@ def test_cache_with_eight_flipped_bytes_is_deleted_and_parsed_again(netflix_cach
 def test_truncated_cache_is_deleted_and_parsed_again_then_cached(netflix_cache, caplog, monkeypatch):
     source, cache_dir, cache_file, good, fresh = netflix_cache
     cache_file.write_bytes(good[: len(good) // 2])
-    with caplog.at_level(logging.WARNING, logger="cfutils.io"):
+    with caplog.at_level(logging.WARNING, logger="cfutils.data.io"):
         assert_same_frame(cached(source, cache_dir), fresh)
         forbid_parsing(monkeypatch)
         assert_same_frame(cached(source, cache_dir), fresh)  # no error on the run after
@@ -188,7 +191,7 @@ def test_prize_files_beside_netflix_ratings_are_part_of_the_data_set(tmp_path):
 def test_cache_folder_under_a_file_only_warns(tmp_path, caplog):
     source = write_netflix(tmp_path / "netflix")
     (tmp_path / "a_file").write_text("")
-    with caplog.at_level(logging.WARNING, logger="cfutils.io"):
+    with caplog.at_level(logging.WARNING, logger="cfutils.data.io"):
         assert_same_frame(cached(source, tmp_path / "a_file" / "cache"), parse(source))
     assert len(cache_warnings(caplog)) == 1 and "parquet cache not written" in caplog.text
 
@@ -205,7 +208,7 @@ def test_cache_write_failure_only_warns_and_leaves_no_temporary_file(tmp_path, c
         raise OSError(code, os.strerror(code), str(where))
 
     monkeypatch.setattr(io_cache.pq, "write_table", write_part_then_fail)
-    with caplog.at_level(logging.WARNING, logger="cfutils.io"):
+    with caplog.at_level(logging.WARNING, logger="cfutils.data.io"):
         assert_same_frame(cached(source, cache_dir), parse(source))
     assert len(cache_warnings(caplog)) == 1 and os.strerror(code) in caplog.text
     assert list(cache_dir.iterdir()) == []

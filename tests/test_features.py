@@ -1,4 +1,4 @@
-"""cfutils.features against a slow reference written straight from the definition.
+"""cfutils.rating.features against a slow reference written straight from the definition.
 
 The reference loops over pairs in Python and compares cosines exactly: it ranks neighbours by
 cos^2 as a ``Fraction`` of Python integers (the same order as cos, since only cos > 0 counts), so a mathematical
@@ -19,13 +19,13 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cfutils.features import feature_names, neighbour_ratings, similarity_features
-from cfutils.io import read_ratings
-from cfutils.matrix import RatingMatrix
-from cfutils.memory import MemoryBudgetError
-from cfutils.split import temporal_split
-from cfutils.synth import TINY, write_preset
-from cfutils.train_data import TrainData
+from cfutils.core.matrix import RatingMatrix
+from cfutils.core.memory import MemoryBudgetError
+from cfutils.core.train_data import TrainData
+from cfutils.data.io import read_ratings
+from cfutils.data.split import temporal_split
+from cfutils.data.synth import TINY, write_preset
+from cfutils.rating.features import feature_names, neighbour_ratings, similarity_features
 from tests.ratings_factory import ratings_frame, ratings_frames
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

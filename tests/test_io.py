@@ -1,4 +1,4 @@
-"""Tests of cfutils.io: every format and quirk on hand-made fixtures, every fault with its
+"""Tests of cfutils.data.io: every format and quirk on hand-made fixtures, every fault with its
 file, line number and line text, a slow line-by-line reference reader that the fast reader
 must agree with (hypothesis), and the parquet cache."""
 
@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfutils import io
-from cfutils.io import DataFormatError, read_ratings, read_titles
-from cfutils.io import cache as io_cache
-from cfutils.io import ratings as io_ratings
-from cfutils.io import titles as io_titles
-from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
+from cfutils.data import io
+from cfutils.data.io import DataFormatError, read_ratings, read_titles
+from cfutils.data.io import cache as io_cache
+from cfutils.data.io import ratings as io_ratings
+from cfutils.data.io import titles as io_titles
+from cfutils.data.synth import MAX_CUSTOMER_ID, NETFLIX
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 BAD = FIXTURES / "bad"
@@ -157,7 +157,7 @@ def test_unknown_name_is_recognised_by_its_first_line(tmp_path):
 
 
 def test_duplicates_keep_the_latest_date_then_the_later_row(caplog):
-    with caplog.at_level(logging.WARNING, logger="cfutils.io"):
+    with caplog.at_level(logging.WARNING, logger="cfutils.data.io"):
         actual = read(FIXTURES / "duplicates")
     # movie 7: user 100 rated on 01-01, 03-01 (latest, kept), 02-01; movie 8: a tie, the later row wins
     expected = frame([(101, 7, 4, "2005-01-01"), (100, 7, 5, "2005-03-01"), (100, 8, 2, "2004-01-01")])

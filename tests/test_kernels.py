@@ -3,7 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from cfutils.kernels import (
+from cfutils.core.matrix import with_data
+from cfutils.core.similarity.kernels import (
     accumulate_count,
     accumulate_product,
     operand,
@@ -11,7 +12,6 @@ from cfutils.kernels import (
     pattern_product,
     row_dots,
 )
-from cfutils.matrix import with_data
 
 
 def half_star_matrix(seed: int, shape=(30, 12), density=0.3) -> sp.csr_matrix:

@@ -24,7 +24,7 @@ import pytest
 from browser import WIDTH, launch, requires_browser, watch_console
 from conftest import NOTEBOOKS_DIR, REPO_ROOT
 
-from cfutils.dataset import load_dataset
+from cfutils.data.dataset import load_dataset
 
 pytestmark = [pytest.mark.notebook, requires_browser]
 

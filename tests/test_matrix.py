@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ratings_factory import ratings_frame, ratings_frames
 
-from cfutils.matrix import TABLE_MIN_LOOKUPS, RatingMatrix, index_of
-from cfutils.stats import dense_bytes, sparsity
-from cfutils.synth import MAX_CUSTOMER_ID, NETFLIX
+from cfutils.core.matrix import TABLE_MIN_LOOKUPS, RatingMatrix, index_of
+from cfutils.data.synth import MAX_CUSTOMER_ID, NETFLIX
+from cfutils.eval.stats import dense_bytes, sparsity
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

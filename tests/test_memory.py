@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cfutils.memory import (
+from cfutils.core.memory import (
     BUDGET_ENV,
     DEFAULT_BUDGET_BYTES,
     MIN_DEFAULT_BUDGET_BYTES,

@@ -1,4 +1,4 @@
-"""cfutils.metrics against hand-computed values, sklearn, and a plain-Python reference."""
+"""cfutils.eval.metrics against hand-computed values, sklearn, and a plain-Python reference."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ratings_factory import ratings_frame
 from sklearn.metrics import ndcg_score
 
-from cfutils.metrics import (
+from cfutils.eval.metrics import (
     RANKING_METRICS,
     as_padded_array,
     average_precision_at_k,

@@ -1,7 +1,7 @@
 """Models and Surprise adapters: the batch predictions equal Surprise's own ``algo.predict``.
 
 Surprise's per-pair ``predict`` (raw ids -> inner ids -> ``estimate`` -> clip) is the slow,
-obviously right reference for every vectorised route in :mod:`cfutils.models`.
+obviously right reference for every vectorised route in :mod:`cfutils.rating.models`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import surprise
 from hypothesis import given, reject, settings
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
-from cfutils import models, split, surprise_batch, tuning
-from cfutils.memory import MemoryBudgetError
-from cfutils.split import per_user_temporal_split, temporal_split
-from cfutils.train_data import TrainData
+from cfutils.core.memory import MemoryBudgetError
+from cfutils.core.train_data import TrainData
+from cfutils.data import split
+from cfutils.data.split import per_user_temporal_split, temporal_split
+from cfutils.rating import models, surprise_batch, tuning
 
 TOLERANCE = 1e-9
 UNKNOWN = 10**6  # a raw id that no frame here uses

@@ -14,7 +14,7 @@ import pytest
 from conftest import NOTEBOOKS_DIR
 from IPython.core.inputtransformer2 import TransformerManager
 
-from cfutils import pipeline
+from cfutils.present import pipeline
 
 NOTEBOOKS = pipeline.discover_notebooks(NOTEBOOKS_DIR)
 SHARED_DEFAULTS = {"DATA": "sample", "SEED": 0, "OUTPUT_DIR": "outputs", "SPLIT": "global_time"}

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from conftest import run_pipeline
 
-from cfutils.plotting import FigurePath, save_figure
-from cfutils.progress import ENVIRONMENT_VARIABLE, batch_environment, interactive, progress_bar
+from cfutils.core.progress import ENVIRONMENT_VARIABLE, batch_environment, interactive, progress_bar
+from cfutils.present.plotting import FigurePath, save_figure
 
 pytestmark = pytest.mark.notebook
 

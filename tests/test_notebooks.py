@@ -15,16 +15,17 @@ import pandas as pd
 import pytest
 from conftest import NOTEBOOKS_DIR
 
-from cfutils import pipeline, synth
-from cfutils.dataset import load_dataset
-from cfutils.features import feature_names, similarity_features
-from cfutils.matrix import RatingMatrix
-from cfutils.metrics import item_popularity, list_report, mape, rmse, warm_cold_errors
-from cfutils.models import SVD, BiasBaseline, GlobalMean, is_cold
-from cfutils.recommend import PopularRecommender, RandomRecommender
-from cfutils.similarity import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
-from cfutils.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
-from cfutils.stats import cold_start_report, sparsity, split_summary
+from cfutils.core.matrix import RatingMatrix
+from cfutils.core.similarity.engine import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
+from cfutils.data import synth
+from cfutils.data.dataset import load_dataset
+from cfutils.data.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
+from cfutils.eval.metrics import item_popularity, list_report, mape, rmse, warm_cold_errors
+from cfutils.eval.stats import cold_start_report, sparsity, split_summary
+from cfutils.lists import PopularRecommender, RandomRecommender
+from cfutils.present import pipeline
+from cfutils.rating.features import feature_names, similarity_features
+from cfutils.rating.models import SVD, BiasBaseline, GlobalMean, is_cold
 
 pytestmark = pytest.mark.notebook
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from conftest import run_pipeline
 
-from cfutils import synth
-from cfutils.dataset import load_dataset
-from cfutils.metrics import rmse
-from cfutils.models import GlobalMean, is_cold
-from cfutils.prize import PRIZE_REFERENCES, read_qualifying_predictions
-from cfutils.split import probe_split
-from cfutils.stats import cold_start_report, split_summary
+from cfutils.data import synth
+from cfutils.data.dataset import load_dataset
+from cfutils.data.io.prize import PRIZE_REFERENCES, read_qualifying_predictions
+from cfutils.data.split import probe_split
+from cfutils.eval.metrics import rmse
+from cfutils.eval.stats import cold_start_report, split_summary
+from cfutils.rating.models import GlobalMean, is_cold
 
 pytestmark = pytest.mark.notebook
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cfutils.parallel import default_workers, parallel_map
+from cfutils.core.parallel import default_workers, parallel_map
 
 
 def _power_and_pid(base: int, exponent: int) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import pytest
 from conftest import NOTEBOOKS_DIR, run_pipeline
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from cfutils import pipeline
+from cfutils.present import pipeline
 
 pytestmark = pytest.mark.notebook
 
@@ -255,7 +255,7 @@ def test_notebooks_run_at_once_in_their_own_processes_and_are_recorded_in_order(
     for number, wait in (("01", _wait_until_finished("03_pid.ipynb")), ("02", ""), ("03", "")):
         _write_notebook(
             notebooks / f"{number}_pid.ipynb",
-            f"import os, time\nfrom cfutils.record import record\n{wait}record('pid', os.getpid())",
+            f"import os, time\nfrom cfutils.present.record import record\n{wait}record('pid', os.getpid())",
         )
 
     run = run_pipeline("--jobs", "2", data=tiny_data_dir, output_dir=tmp_path / "out", notebooks_dir=notebooks)

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cfutils.plotting import save_figure, use_style  # noqa: E402
+from cfutils.present.plotting import save_figure, use_style  # noqa: E402
 
 
 def test_save_figure_writes_the_same_png_bytes_twice(tmp_path):

@@ -1,4 +1,4 @@
-"""cfutils.prize: the Prize files' readers against a line-by-line reference, bad lines, the
+"""cfutils.data.io.prize: the Prize files' readers against a line-by-line reference, bad lines, the
 submission round trip, the hold-out against a per-user reference, and the probe split."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ratings_factory import ratings_frame, ratings_frames
 
-from cfutils import prize, synth
-from cfutils.dataset import load_dataset
-from cfutils.io import DataFormatError, read_probe, read_qualifying, read_ratings
-from cfutils.prize import (
+from cfutils.data import synth
+from cfutils.data.dataset import load_dataset
+from cfutils.data.io import DataFormatError, prize, read_probe, read_qualifying, read_ratings
+from cfutils.data.io.prize import (
     PRIZE_REFERENCES,
     find_pairs,
     pairs_within,
@@ -30,8 +30,8 @@ from cfutils.prize import (
     write_qualifying,
     write_qualifying_predictions,
 )
-from cfutils.split import make_split, probe_split
-from cfutils.synth import writer as synth_writer
+from cfutils.data.split import make_split, probe_split
+from cfutils.data.synth import writer as synth_writer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prize"
 

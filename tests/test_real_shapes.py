@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 from conftest import run_pipeline
 
-from cfutils import pipeline, synth
+from cfutils.data import synth
+from cfutils.present import pipeline
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 

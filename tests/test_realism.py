@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from cfutils import synth
-from cfutils.dataset import load_dataset
-from cfutils.io import read_ratings
-from cfutils.metrics import ranking_metrics
-from cfutils.split import per_user_temporal_split
+from cfutils.data import synth
+from cfutils.data.dataset import load_dataset
+from cfutils.data.io import read_ratings
+from cfutils.data.split import per_user_temporal_split
+from cfutils.eval.metrics import ranking_metrics
 
 
 @pytest.fixture(scope="module")

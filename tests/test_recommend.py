@@ -1,4 +1,4 @@
-"""cfutils.recommend: the list rules (never a rated movie, cold-start fallback), the baselines, the
+"""cfutils.lists: the list rules (never a rated movie, cold-start fallback), the baselines, the
 scorers against plain references, and the explanations."""
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ from hypothesis import strategies as st
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 from test_recommend_implicit import implicit_recommenders
 
-from cfutils import split
-from cfutils.memory import MemoryBudgetError
-from cfutils.recommend import (
+from cfutils.core.memory import MemoryBudgetError
+from cfutils.core.train_data import TrainData
+from cfutils.data import split
+from cfutils.data.split import make_split
+from cfutils.lists import (
     FALLBACK_REASON,
     PopularRecommender,
     RandomRecommender,
     Recommender,
     TopRatedRecommender,
     candidate_counts,
+    rating_blend,
     top_n_indices,
     tune_popularity_weight,
 )
-from cfutils.recommenders import rating_blend
-from cfutils.split import make_split
-from cfutils.train_data import TrainData
 
 SMALL = dict(n_neighbours=3, n_factors=2, n_mf_candidates=3)
 

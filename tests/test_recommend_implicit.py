@@ -1,4 +1,4 @@
-"""cfutils.recommenders: EASE, binary item-kNN, the recency variant, ALS/BPR, the time features, the
+"""cfutils.lists: EASE, binary item-kNN, the recency variant, ALS/BPR, the time features, the
 re-ranker and the evaluation helpers, each against a slow, obviously right reference."""
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from ratings_factory import random_ratings as shared_random_ratings
 from ratings_factory import ratings_frame, ratings_frames
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import cfutils.split
-from cfutils.matrix import RatingMatrix
-from cfutils.memory import MemoryBudgetError
-from cfutils.recommend import FALLBACK_REASON, PopularRecommender
-from cfutils.recommenders.ease import EASE, RecencyEASE, _mirror_lower
-from cfutils.recommenders.evaluation import candidate_recall, example_users, list_reports, variant
-from cfutils.recommenders.factors import ALS, BPR
-from cfutils.recommenders.item_knn import ItemKNN
-from cfutils.recommenders.lists import TitleTable
-from cfutils.recommenders.rerank import FEATURES, ReRanker
-from cfutils.recommenders.time_features import RatingClock, day_numbers, recency_ranks
-from cfutils.train_data import TrainData
+import cfutils.data.split
+from cfutils.core.matrix import RatingMatrix
+from cfutils.core.memory import MemoryBudgetError
+from cfutils.core.train_data import TrainData
+from cfutils.lists import FALLBACK_REASON, PopularRecommender
+from cfutils.lists.ease import EASE, RecencyEASE, _mirror_lower
+from cfutils.lists.evaluation import candidate_recall, example_users, list_reports, variant
+from cfutils.lists.factors import ALS, BPR
+from cfutils.lists.item_knn import ItemKNN
+from cfutils.lists.lists import TitleTable
+from cfutils.lists.rerank import FEATURES, ReRanker
+from cfutils.lists.time_features import RatingClock, day_numbers, recency_ranks
 
 
 def random_ratings(n_users=30, n_movies=20, seed=0) -> pd.DataFrame:
@@ -176,7 +176,7 @@ def test_als_and_bpr_are_seeded_and_score_by_the_factor_product():
         a, b = make().fit(train), make().fit(train)
         pd.testing.assert_frame_equal(a.top_n_batch(users, 5), b.top_n_batch(users, 5))
         u = np.arange(3)
-        np.testing.assert_allclose(a._scores(u), a.user_factors_[u] @ a.item_factors_.T)
+        np.testing.assert_allclose(a.scores(u), a.user_factors_[u] @ a.item_factors_.T)
 
 
 # ---- time features: as of a day, never after ------------------------------------------------------------
@@ -265,9 +265,9 @@ def test_reranker_without_relevant_validation_items_keeps_ease_order():
 @pytest.mark.parametrize("split", ["random", "global_time", "per_user_time"])
 def test_reranker_cuts_its_validation_part_by_the_test_splits_own_rule(monkeypatch, split):
     methods = []
-    cut = cfutils.split.make_split
+    cut = cfutils.data.split.make_split
     monkeypatch.setattr(
-        cfutils.split, "make_split", lambda train, method, **kw: methods.append(method) or cut(train, method, **kw)
+        cfutils.data.split, "make_split", lambda train, method, **kw: methods.append(method) or cut(train, method, **kw)
     )
     ReRanker(EASE(2.0, None), ItemKNN(3), n_candidates=3, n_estimators=5, split=split).fit(random_ratings(seed=7))
     assert methods == [split]
@@ -315,7 +315,7 @@ def test_fit_on_train_data_gives_the_lists_of_fit_on_the_frame(recommender):
 def test_candidate_recall_matches_a_loop():
     train, test = random_ratings(seed=9), random_ratings(seed=10)
     rec = ItemKNN(3).fit(train)
-    rec.candidates = lambda user_idx: np.isfinite(rec._scores(user_idx)) & ~rec._rated_mask(user_idx)
+    rec.candidates = lambda user_idx: np.isfinite(rec.scores(user_idx)) & ~rec.rated_mask(user_idx)
     got = candidate_recall(rec, test)
     shares = []
     for user, rows in test[test["rating"] >= 4].groupby("user_id"):

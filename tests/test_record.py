@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-import cfutils.record as rec
-from cfutils.record import MIMETYPE, read_records, record, to_jsonable
+import cfutils.present.record as rec
+from cfutils.present.record import MIMETYPE, read_records, record, to_jsonable
 
 
 def _reference_jsonable(value):
@@ -94,8 +94,8 @@ def _notebook_with(*bundles, path):
 def _captured_bundles(monkeypatch):
     """Make ``record`` believe it runs in IPython, and capture what it displays."""
     shown = []
-    monkeypatch.setattr("cfutils.record.get_ipython", lambda: object())
-    monkeypatch.setattr("cfutils.record.display", lambda bundle, raw: shown.append((bundle, raw)))
+    monkeypatch.setattr("cfutils.present.record.get_ipython", lambda: object())
+    monkeypatch.setattr("cfutils.present.record.display", lambda bundle, raw: shown.append((bundle, raw)))
     return shown
 
 
@@ -123,7 +123,7 @@ def test_record_then_read_records_round_trip_split_by_volatility(monkeypatch, tm
 
 
 def test_record_outside_ipython_prints_and_long_values_are_cut(capsys, monkeypatch):
-    monkeypatch.setattr("cfutils.record.get_ipython", lambda: None)
+    monkeypatch.setattr("cfutils.present.record.get_ipython", lambda: None)
     record("ids", list(range(1000)))
     printed = capsys.readouterr().out.strip()
     assert printed.startswith("ids = [0, 1, 2") and printed.endswith("...") and len(printed) == rec._TEXT_LIMIT

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from cfutils import report
-from cfutils.report import math_to_mathml, rows_table, write_report
+from cfutils.present import report
+from cfutils.present.report import math_to_mathml, rows_table, write_report
 
 METRICS = {
     "05_model_comparison": {

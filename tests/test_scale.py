@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from ratings_factory import random_ratings
 
-from cfutils.features import similarity_features
-from cfutils.synth import NETFLIX
-from cfutils.train_data import TrainData
+from cfutils.core.train_data import TrainData
+from cfutils.data.synth import NETFLIX
+from cfutils.rating.features import similarity_features
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 STAGES = [

@@ -1,4 +1,4 @@
-"""cfutils.similarity against plain, loop-by-loop references.
+"""cfutils.core.similarity.engine against plain, loop-by-loop references.
 
 Floating point: our blocks are float32 products (a numba kernel), the references float64 loops, so two
 similarities that are equal in exact arithmetic (e.g. rows [1, 2] and [2, 4]) may come out in
@@ -7,7 +7,7 @@ agree within ``atol``, every kept neighbour is as good as the k-th best up to ``
 neighbour clearly better than the k-th is kept. Exact ties built on purpose (duplicate rows give
 bit-identical values in both) are then checked index by index.
 
-The default ``"cosine"`` of non-negative ratings is exact (module docstring of cfutils.similarity):
+The default ``"cosine"`` of non-negative ratings is exact (module docstring of cfutils.core.similarity.engine):
 its neighbour lists are compared index by index with ``exact_cosine_top_k``, which ranks by
 cos² as a ``fractions.Fraction`` of integers (with the sign of the dot product).
 """
@@ -22,10 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ratings_factory import ratings_frame
 
-from cfutils.kernels import operand, product
-from cfutils.matrix import RatingMatrix
-from cfutils.memory import MemoryBudgetError
-from cfutils.similarity import (
+from cfutils.core.matrix import RatingMatrix
+from cfutils.core.memory import MemoryBudgetError
+from cfutils.core.similarity.engine import (
     MEASURES,
     block_rows,
     cosine_top_k,
@@ -39,6 +38,7 @@ from cfutils.similarity import (
     similarity_top_k,
     svd_cosine_top_k,
 )
+from cfutils.core.similarity.kernels import operand, product
 
 SETTINGS = settings(max_examples=40, deadline=None)
 ATOL_FLOAT32 = 1e-5  # float32 products of unit vectors: ~1e-7 relative error per term
@@ -218,7 +218,7 @@ def test_a_binary_pattern_takes_the_counting_path(monkeypatch):
     def no_valued_product(*args):
         raise AssertionError("a binary pattern must not multiply values")
 
-    monkeypatch.setattr("cfutils.similarity.product", no_valued_product)
+    monkeypatch.setattr("cfutils.core.similarity.engine.product", no_valued_product)
     counted = rows_of(cosine_top_k(sp.csr_matrix(R), 2, dtype=np.float64))
     assert [[j for j, _ in row] for row in counted] == [[j for j, _ in row] for row in expected]
     with pytest.raises(AssertionError, match="must not multiply"):

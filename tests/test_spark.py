@@ -1,4 +1,4 @@
-"""cfutils.spark against the single-machine package and slow, obviously right references.
+"""cfutils.distributed.spark against the single-machine package and slow, obviously right references.
 
 Skipped, with one line, where PySpark is not installed (``make spark`` adds it; ``make test-spark``
 runs these). Everything runs in one local Spark session on tiny frames.
@@ -21,10 +21,10 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-from cfutils import spark as cs  # noqa: E402
-from cfutils.io import ratings_cache_path, read_ratings  # noqa: E402
-from cfutils.metrics import rmse  # noqa: E402
-from cfutils.split import make_split  # noqa: E402
+from cfutils.data.io import ratings_cache_path, read_ratings  # noqa: E402
+from cfutils.data.split import make_split  # noqa: E402
+from cfutils.distributed import spark as cs  # noqa: E402
+from cfutils.eval.metrics import rmse  # noqa: E402
 
 
 @pytest.fixture(scope="module")

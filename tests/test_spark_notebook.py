@@ -21,10 +21,10 @@ pytestmark = [
 from conftest import run_pipeline  # noqa: E402
 from test_spark import popularity_scores, reference_lists  # noqa: E402
 
-from cfutils.dataset import load_dataset  # noqa: E402
-from cfutils.metrics import item_popularity, list_report, warm_cold_table  # noqa: E402
-from cfutils.models import BiasBaseline, GlobalMean, is_cold  # noqa: E402
-from cfutils.split import make_split, sample_ids  # noqa: E402
+from cfutils.data.dataset import load_dataset  # noqa: E402
+from cfutils.data.split import make_split, sample_ids  # noqa: E402
+from cfutils.eval.metrics import item_popularity, list_report, warm_cold_table  # noqa: E402
+from cfutils.rating.models import BiasBaseline, GlobalMean, is_cold  # noqa: E402
 
 pytestmark.append(pytest.mark.notebook)
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
-from cfutils.split import (
+from cfutils.data.split import (
     _chronological_order,
     _latest,
     chronological_folds,

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from ratings_factory import random_ratings
 
-from cfutils import models
-from cfutils.features import feature_names
-from cfutils.split import chronological_folds, temporal_split
-from cfutils.stacking import (
+from cfutils.core.train_data import TrainData
+from cfutils.data.split import chronological_folds, temporal_split
+from cfutils.rating import models
+from cfutils.rating.features import feature_names
+from cfutils.rating.stacking import (
     StackedXGB,
     base_predictions,
     fit_copies,
@@ -23,7 +24,6 @@ from cfutils.stacking import (
     refit_and_predict,
     support_counts,
 )
-from cfutils.train_data import TrainData
 
 N_FOLDS = 3
 

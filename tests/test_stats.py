@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ratings_factory import ratings_frame, ratings_frames
 
-from cfutils.matrix import RatingMatrix
-from cfutils.split import random_split
-from cfutils.stats import averages, cold_start_report, split_summary, top_decile_share
+from cfutils.core.matrix import RatingMatrix
+from cfutils.data.split import random_split
+from cfutils.eval.stats import averages, cold_start_report, split_summary, top_decile_share
 
 
 def test_averages_are_indexed_by_raw_ids():

@@ -1,7 +1,7 @@
-"""cfutils.synth: exact Kaggle format, determinism, and Netflix-like statistics.
+"""cfutils.data.synth: exact Kaggle format, determinism, and Netflix-like statistics.
 
 The files are parsed here by a strict, plain-Python reader (one regular expression per
-line), independent of ``cfutils.io``, so a format slip in the generator cannot be hidden
+line), independent of ``cfutils.data.io``, so a format slip in the generator cannot be hidden
 by a forgiving reader.
 """
 
@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cfutils
-from cfutils import synth
-from cfutils.synth import model as synth_model
-from cfutils.synth import sampler as synth_sampler
+from cfutils.data import synth
+from cfutils.data.synth import model as synth_model
+from cfutils.data.synth import sampler as synth_sampler
 
 HEADER = re.compile(r"([1-9]\d*):")
 RATING = re.compile(r"([1-9]\d*),([1-5]),(\d{4}-\d{2}-\d{2})")
@@ -167,7 +167,7 @@ def test_same_parameters_give_identical_bytes(tiny_dir, tmp_path):
     assert digests(other)["combined_data_1.txt"] != digests(tiny_dir)["combined_data_1.txt"]
 
 
-#: sha256 of the TINY files. When a change to cfutils.synth changes these bytes, bump
+#: sha256 of the TINY files. When a change to cfutils.data.synth changes these bytes, bump
 #: synth.GENERATOR_VERSION (so data/sample and other generated folders are rewritten)
 #: and update the digests. Pinned for the pinned numpy: its random streams are the input.
 TINY_DIGESTS = {
@@ -211,7 +211,7 @@ def test_damaged_output_is_rewritten(tmp_path):
 
 def test_refuses_to_overwrite_files_it_did_not_write(tmp_path):
     (tmp_path / "combined_data_1.txt").write_text("1:\n6,3,2005-01-01\n")
-    with pytest.raises(FileExistsError, match="not written by cfutils.synth"):
+    with pytest.raises(FileExistsError, match="not written by cfutils.data.synth"):
         synth.write_netflix(tmp_path, n_users=100, n_movies=12, n_ratings=400)
     assert (tmp_path / "combined_data_1.txt").read_text() == "1:\n6,3,2005-01-01\n"
 
@@ -257,8 +257,8 @@ def test_duplicates_are_earlier_ratings_of_the_same_pairs(tiny, tmp_path):
 
 def test_every_rating_follows_its_user_and_movie_start():
     preset = synth.TINY
-    pop = synth_model._population(preset.n_users, preset.n_movies, preset.n_ratings, preset.seed)
-    for block in synth_model._blocks(pop, range(preset.n_movies), preset.seed, 0.0):
+    pop = synth_model.draw_population(preset.n_users, preset.n_movies, preset.n_ratings, preset.seed)
+    for block in synth_model.movie_blocks(pop, range(preset.n_movies), preset.seed, 0.0):
         movie_start = pop.movie_start[block.movie_id - 1]
         assert (block.days >= np.maximum(pop.user_start[block.users], movie_start)).all()
     assert (pop.user_start > synth.N_DAYS // 2).mean() > 0.3  # users keep arriving
@@ -266,7 +266,7 @@ def test_every_rating_follows_its_user_and_movie_start():
 
 def test_sampler_draws_proportionally_and_distinct_without_replacement():
     weights = np.array([8.0, 4.0, 2.0, 1.0, 1.0, 0.0 + 1e-9])
-    sampler = synth_sampler._WeightedSampler(weights)
+    sampler = synth_sampler.WeightedSampler(weights)
     rng = np.random.default_rng(0)
     frequency = np.bincount(sampler.draw(rng, 200_000), minlength=len(weights)) / 200_000
     np.testing.assert_allclose(frequency, weights / weights.sum(), atol=0.005)

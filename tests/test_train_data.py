@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cfutils.matrix import RatingMatrix
-from cfutils.similarity import cosine_top_k
-from cfutils.train_data import TrainData, as_train_data
+from cfutils.core.matrix import RatingMatrix
+from cfutils.core.similarity.engine import cosine_top_k
+from cfutils.core.train_data import TrainData, as_train_data
 from tests.ratings_factory import random_ratings
 
 

@@ -1,0 +1,54 @@
+"""How results are judged: error and ranking metrics, and descriptive statistics. Imports core.
+
+Modules::
+
+    metrics  RMSE, MAPE, warm/cold errors, precision/recall/NDCG/MAP@k, coverage and popularity of lists
+    stats    sparsity, the three averages, cold start under a split
+"""
+
+from __future__ import annotations
+
+from cfutils.eval.metrics import (
+    as_padded_array,
+    average_precision_at_k,
+    catalogue_coverage,
+    hit_matrix,
+    item_popularity,
+    list_report,
+    mape,
+    mean_popularity,
+    ndcg_at_k,
+    precision_at_k,
+    quiz_rmse,
+    ranking_metrics,
+    recall_at_k,
+    rmse,
+    warm_cold_errors,
+    warm_cold_table,
+)
+from cfutils.eval.stats import averages, cold_start_report, dense_bytes, sparsity, split_summary, top_decile_share
+
+__all__ = [
+    "as_padded_array",
+    "average_precision_at_k",
+    "averages",
+    "catalogue_coverage",
+    "cold_start_report",
+    "dense_bytes",
+    "hit_matrix",
+    "item_popularity",
+    "list_report",
+    "mape",
+    "mean_popularity",
+    "ndcg_at_k",
+    "precision_at_k",
+    "quiz_rmse",
+    "ranking_metrics",
+    "recall_at_k",
+    "rmse",
+    "sparsity",
+    "split_summary",
+    "top_decile_share",
+    "warm_cold_errors",
+    "warm_cold_table",
+]

@@ -1,0 +1,136 @@
+"""Judging lists honestly: validation cuts from train, known and new users apart, candidate recall.
+
+* :func:`cfutils.data.split.validation_cut` with ``lists=True`` cuts a validation part from *train* by the
+  package's one rule for lists (:func:`cfutils.data.split.validation_split_for`: the test split's own
+  rule, so validation holds out the kind of movies test does); every choice (λ, the best
+  recommender, the re-ranker's training) is made there, never on test.
+* :func:`list_reports` evaluates one recommender on all, known and new users: every recommender
+  serves new users the same fallback, so only the known users tell recommenders apart.
+* :func:`candidate_recall` is the share of a user's relevant test movies among the stage-1
+  candidates, averaged over known users with at least one relevant movie: no re-ranker can do
+  better than its candidates.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+from cfutils.eval.metrics import list_report
+from cfutils.lists.lists import ListRecommender, as_user_ids, batch_size
+
+USER_GROUPS = ("all", "known", "new")
+
+
+def list_reports(
+    lists: pd.DataFrame,
+    test: pd.DataFrame,
+    train: pd.DataFrame,
+    popularity: pd.Series,
+    ks=(10,),
+    threshold: float = 4.0,
+) -> dict[str, dict[str, float]]:
+    """:func:`cfutils.eval.metrics.list_report` of the lists on all test users, on those known to train and
+    on new ones."""
+    known = test["user_id"].isin(train["user_id"]).to_numpy()
+    reports = {}
+    for group, rows in zip(USER_GROUPS, (np.ones(len(test), bool), known, ~known)):
+        part = test[rows]
+        reports[group] = list_report(lists[lists["user_id"].isin(part["user_id"])], part, popularity, ks, threshold)
+    return reports
+
+
+def validation_ndcg(
+    recommender: ListRecommender, validation: pd.DataFrame, n: int = 10, threshold: float = 4.0
+) -> float:
+    """NDCG@n of a recommender (already fit on the fit part) on the validation users."""
+    users = np.unique(validation["user_id"].to_numpy())
+    lists = recommender.top_n_batch(users, n)
+    return list_report(lists, validation, pd.Series(dtype=np.float64), (n,), threshold)[f"ndcg@{n}"]
+
+
+def candidate_recall(recommender, test: pd.DataFrame, threshold: float = 4.0) -> dict[str, float]:
+    """Mean share of each known user's relevant test movies that are stage-1 candidates.
+
+    ``recommender`` has ``matrix_``, ``budget_bytes`` and ``candidates(user_idx)`` (dense boolean).
+    Returns ``candidate_recall``, ``mean_candidates`` per user and ``n_users`` averaged over.
+    """
+    relevant = test[test["rating"].to_numpy() >= threshold]
+    relevant = relevant[recommender.matrix_.user_index(relevant["user_id"].to_numpy()) >= 0]
+    users = as_user_ids(np.unique(relevant["user_id"].to_numpy()))
+    size = batch_size(recommender.matrix_.n_movies, recommender.budget_bytes)
+    recalls, counts = [], []
+    for start in range(0, users.size, size):
+        batch = users[start : start + size]
+        mask = recommender.candidates(recommender.matrix_.user_index(batch))
+        part = relevant[relevant["user_id"].isin(batch)]
+        row = np.searchsorted(batch, part["user_id"].to_numpy())
+        movie = recommender.matrix_.movie_index(part["movie_id"].to_numpy())
+        hit = np.where(movie >= 0, mask[row, np.maximum(movie, 0)], False)
+        recalls.append(np.bincount(row, hit, batch.size) / np.bincount(row, minlength=batch.size))
+        counts.append(mask.sum(axis=1))
+    if not recalls:
+        return {"candidate_recall": float("nan"), "mean_candidates": float("nan"), "n_users": 0}
+    return {
+        "candidate_recall": float(np.concatenate(recalls).mean()),
+        "mean_candidates": float(np.concatenate(counts).mean()),
+        "n_users": int(users.size),
+    }
+
+
+def compare(
+    recommenders: dict[str, ListRecommender],
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    users: np.ndarray,
+    n: int,
+    ks=(10,),
+    threshold: float = 4.0,
+) -> pd.DataFrame:
+    """List ``n`` movies for ``users`` with each recommender (already fit on ``train``) and report
+    every metric on all / known / new users: one row per (model, users) with ``n_users`` (users
+    with a relevant test movie) and the metrics of :func:`list_reports`."""
+    popularity = train["movie_id"].value_counts().rename("popularity")
+    test = test[test["user_id"].isin(users)]
+    rows = []
+    for name, recommender in recommenders.items():
+        lists = recommender.top_n_batch(users, n)
+        for group, report in list_reports(lists, test, train, popularity, ks, threshold).items():
+            rows.append({"model": name, "users": group, **report})
+    return pd.DataFrame(rows)
+
+
+def variant(recommender: ListRecommender, **knobs) -> ListRecommender:
+    """A shallow copy of a *fitted* recommender with ranking-time knobs changed (e.g. RecencyEASE's
+    ``recent_weight``); the fitted arrays are shared, not copied or refit."""
+    copied = copy.copy(recommender)
+    for name, value in knobs.items():
+        if not hasattr(copied, name):
+            raise AttributeError(f"{type(recommender).__name__} has no knob {name!r}")
+        setattr(copied, name, value)
+    return copied
+
+
+def example_users(
+    train: pd.DataFrame, test: pd.DataFrame, chosen: dict[str, int | None] | None = None
+) -> dict[str, int]:
+    """A ``heavy``, a ``light`` and a ``new`` user whose lists a notebook shows.
+
+    ``heavy``: the most train ratings. ``light``: the fewest train ratings among the test users
+    that train knows (ties: the smallest id; every train user when test holds none of them).
+    ``new``: the smallest test user unknown to train, else an id no one has (the largest plus 1).
+    A raw id in ``chosen`` (``{"heavy": 42}``) replaces the pick; ``None`` keeps it.
+    """
+    counts = train["user_id"].value_counts()
+    test_users = pd.Index(np.unique(test["user_id"].to_numpy()))
+    known_in_test = counts[counts.index.isin(test_users)]
+    new_in_test = test_users.difference(counts.index)
+    picked = {
+        "heavy": counts.index[0],
+        "light": (known_in_test if len(known_in_test) else counts).sort_index().idxmin(),
+        "new": new_in_test[0] if len(new_in_test) else counts.index.max() + 1,
+    }
+    chosen = chosen or {}
+    return {kind: int(picked[kind] if chosen.get(kind) is None else chosen[kind]) for kind in picked}

@@ -1,0 +1,91 @@
+"""What a person reads: records, figures, the report, the pipeline, the explorers. Imports every layer below.
+
+Modules::
+
+    record    record(name, value) and reading records back
+    plotting  figure style and saving
+    report    the self-contained HTML report
+    explore   the notebook explorers (widgets)
+    pipeline  papermill over every notebook: python -m cfutils
+"""
+
+from __future__ import annotations
+
+from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer, movie_label, offer, title_matches
+from cfutils.present.pipeline import (
+    PipelineError,
+    build_parser,
+    clear_artifacts,
+    default_notebooks_at_once,
+    discover_notebooks,
+    dump_json,
+    execute,
+    execute_at_once,
+    main,
+    missing_requirements,
+    notebook_parameters,
+    parse_value,
+    plan,
+    resolve_data,
+    resolve_output_dir,
+    run,
+    select_notebooks,
+    skip_reason,
+)
+from cfutils.present.plotting import FigurePath, save_figure, show_inline, use_style
+from cfutils.present.record import read_records, to_jsonable
+from cfutils.present.report import (
+    figure_data_uri,
+    headline_figures,
+    headline_tables,
+    key_numbers,
+    math_to_mathml,
+    metrics_table,
+    notebook_body,
+    rows_table,
+    summary_section,
+    write_report,
+)
+
+__all__ = [
+    "FigurePath",
+    "ListExplorer",
+    "MovieExplorer",
+    "PipelineError",
+    "UserExplorer",
+    "build_parser",
+    "clear_artifacts",
+    "default_notebooks_at_once",
+    "discover_notebooks",
+    "dump_json",
+    "execute",
+    "execute_at_once",
+    "figure_data_uri",
+    "headline_figures",
+    "headline_tables",
+    "key_numbers",
+    "main",
+    "math_to_mathml",
+    "metrics_table",
+    "missing_requirements",
+    "movie_label",
+    "notebook_body",
+    "notebook_parameters",
+    "offer",
+    "parse_value",
+    "plan",
+    "read_records",
+    "resolve_data",
+    "resolve_output_dir",
+    "rows_table",
+    "run",
+    "save_figure",
+    "select_notebooks",
+    "show_inline",
+    "skip_reason",
+    "summary_section",
+    "title_matches",
+    "to_jsonable",
+    "use_style",
+    "write_report",
+]
