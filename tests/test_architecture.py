@@ -143,9 +143,9 @@ def test_size_report(capsys):
                 kind = "class" if isinstance(node, ast.ClassDef) else "function"
                 sizes.append((node.end_lineno - node.lineno + 1, kind, f"{name}.{node.name}"))
     with capsys.disabled():
-        for kind in ("module", "class", "function"):
+        for kind, plural in (("module", "modules"), ("class", "classes"), ("function", "functions")):
             largest = sorted((s for s in sizes if s[1] == kind), reverse=True)[:3]
-            print(f"\nlargest {kind}s: " + ", ".join(f"{n} ({lines} lines)" for lines, _, n in largest))
+            print(f"\nlargest {plural}: " + ", ".join(f"{n} ({lines} lines)" for lines, _, n in largest))
     assert sizes
 
 
