@@ -3,7 +3,7 @@
 Modules::
 
     io       the ratings, titles and Prize file formats (package)
-    synth    the deterministic Netflix-like sample (package)
+    synth    the deterministic Netflix-like sample and its ground truth (package)
     split    named splits: global time, per-user time, random, probe, and validation cuts
     dataset  load_dataset: ratings, titles, probe, qualifying
 """
@@ -29,6 +29,7 @@ from cfutils.data.split import (
     validation_cut,
     validation_split_for,
 )
+from cfutils.data.synth import Truth
 
 __all__ = [
     "DataFormatError",
@@ -55,6 +56,7 @@ __all__ = [
     "sample_rows",
     "source_path",
     "temporal_split",
+    "Truth",
     "validation_cut",
     "validation_split_for",
 ]

@@ -2,12 +2,23 @@
 
 Modules::
 
+    beyond   novelty, intra-list diversity, long-tail share, Gini of exposure
     metrics  RMSE, MAPE, warm/cold errors, precision/recall/NDCG/MAP@k, coverage and popularity of lists
     stats    sparsity, the three averages, cold start under a split
 """
 
 from __future__ import annotations
 
+from cfutils.eval.beyond import (
+    beyond_accuracy,
+    exposure_counts,
+    gini,
+    head_movies,
+    intra_list_diversity,
+    long_tail_share,
+    novelty,
+    unit_columns,
+)
 from cfutils.eval.metrics import (
     as_padded_array,
     average_precision_at_k,
@@ -29,6 +40,14 @@ from cfutils.eval.metrics import (
 from cfutils.eval.stats import averages, cold_start_report, dense_bytes, sparsity, split_summary, top_decile_share
 
 __all__ = [
+    "beyond_accuracy",
+    "exposure_counts",
+    "gini",
+    "head_movies",
+    "intra_list_diversity",
+    "long_tail_share",
+    "novelty",
+    "unit_columns",
     "as_padded_array",
     "average_precision_at_k",
     "averages",

@@ -114,6 +114,7 @@ class _Population:
     user_raw_id: np.ndarray  # int32, raw customer id of user index u
     user_start: np.ndarray  # int32, first-active day s_u
     user_bias: np.ndarray  # float64, b_u
+    user_activity: np.ndarray  # float64, a_u
     user_taste: np.ndarray  # float64 (n_users, K), σ_f/√K · p_u
     user_sampler: WeightedSampler  # draws u ∝ a_u · movie_affinity[i, g_u]
     movie_start: np.ndarray  # int32, first-available day m_i
@@ -171,6 +172,7 @@ def draw_population(n_users: int, n_movies: int, n_ratings: int, seed: int) -> _
         user_raw_id=users.raw_ids.astype(np.int32),
         user_start=users.start,
         user_bias=users.bias,
+        user_activity=users.activity,
         user_taste=users.taste,
         user_sampler=sampler,
         movie_start=movies.start,
