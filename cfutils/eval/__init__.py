@@ -3,6 +3,7 @@
 Modules::
 
     beyond   novelty, intra-list diversity, long-tail share, Gini of exposure
+    online   inverse propensity estimates (IPS, SNIPS), team-draft interleaving
     metrics  RMSE, MAPE, warm/cold errors, precision/recall/NDCG/MAP@k, coverage and popularity of lists
     stats    sparsity, the three averages, cold start under a split
 """
@@ -37,9 +38,25 @@ from cfutils.eval.metrics import (
     warm_cold_errors,
     warm_cold_table,
 )
+from cfutils.eval.online import (
+    count_propensity,
+    interleaving_wins,
+    ips_mean,
+    list_pairs,
+    mean_per_list,
+    snips_mean,
+    team_draft,
+)
 from cfutils.eval.stats import averages, cold_start_report, dense_bytes, sparsity, split_summary, top_decile_share
 
 __all__ = [
+    "count_propensity",
+    "interleaving_wins",
+    "ips_mean",
+    "list_pairs",
+    "mean_per_list",
+    "snips_mean",
+    "team_draft",
     "beyond_accuracy",
     "exposure_counts",
     "gini",

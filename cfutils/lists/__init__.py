@@ -14,6 +14,7 @@ Modules::
     rating_blend   a rating model blended with popularity
     rerank         candidates re-ranked by XGBRanker
     evaluation     validation, tuning, candidate recall, known and new users
+    feedback       a feedback loop: lists, simulated responses, refit
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most
 from cfutils.lists.evaluation import candidate_recall, compare, example_users, list_reports, validation_ndcg, variant
 from cfutils.lists.explain import ExplainedByRatedMovies, because_you_rated
 from cfutils.lists.factors import ALS, BPR, ImplicitFactors
+from cfutils.lists.feedback import FittedResponses, feedback_loop
 from cfutils.lists.fold_in import FoldIn
 from cfutils.lists.item_knn import ItemKNN, binary_item_similarity
 from cfutils.lists.lists import (
@@ -58,6 +60,7 @@ __all__ = [
     "ExplainedByRatedMovies",
     "FALLBACK_REASON",
     "FEATURES",
+    "FittedResponses",
     "FoldIn",
     "ImplicitFactors",
     "ItemKNN",
@@ -84,6 +87,7 @@ __all__ = [
     "ease_weights",
     "example_users",
     "factor_dots",
+    "feedback_loop",
     "list_reports",
     "model_scorer",
     "most_rated",
