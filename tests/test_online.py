@@ -14,6 +14,7 @@ from cfutils.eval.online import (
     ips_mean,
     list_pairs,
     mean_per_list,
+    simulated_clicks,
     snips_mean,
     team_draft,
 )
@@ -90,3 +91,12 @@ def test_count_propensity_by_hand():
     ratings = ratings_frame([1, 1, 1, 2], [10, 20, 30, 10], [4, 4, 4, 4])
     got = count_propensity(ratings, [1, 2, 2, 9], [10, 20, 10, 10])
     assert got.tolist() == pytest.approx([min(1, 3 * 2 / 4), 1 * 1 / 4, 1 * 2 / 4, 1 * 2 / 4])
+
+
+def test_simulated_clicks_follow_the_probability_and_skip_padding():
+    merged = np.tile(np.array([[1, 2, PAD]]), (4000, 1))
+    clicks = simulated_clicks(
+        np.random.default_rng(0), np.arange(4000), merged, lambda u, m: np.where(m == 1, 0.8, 0.1)
+    )
+    assert clicks[:, 0].mean() == pytest.approx(0.8, abs=0.03) and clicks[:, 1].mean() == pytest.approx(0.1, abs=0.02)
+    assert not clicks[:, 2].any()

@@ -104,3 +104,12 @@ def test_observed_ratings_overstate_the_true_mean(tiny_truth):
     drawn = tiny_truth.drawn_ratings()
     every = pd.MultiIndex.from_product([tiny_truth.user_ids, tiny_truth.movie_ids]).to_frame(index=False)
     assert drawn["rating"].mean() > tiny_truth.expected_rating(every[0], every[1]).mean() + 0.2
+
+
+def test_the_mean_by_movie_is_the_mean_over_every_pair(tiny_truth, monkeypatch):
+    every = pd.MultiIndex.from_product([tiny_truth.user_ids, tiny_truth.movie_ids]).to_frame(index=False)
+    expected = tiny_truth.expected_rating(every[0], every[1]).reshape(len(tiny_truth.user_ids), -1).mean(axis=0)
+    monkeypatch.setattr("cfutils.data.synth.truth._CELLS_PER_BLOCK", 7 * synth.TINY.n_users)  # blocks of 7 movies
+    by_movie = tiny_truth.mean_expected_by_movie()
+    assert by_movie.index.tolist() == list(range(1, synth.TINY.n_movies + 1))
+    assert by_movie.to_numpy() == pytest.approx(expected)

@@ -55,6 +55,7 @@ __all__ = [
     "ips_mean",
     "list_pairs",
     "mean_per_list",
+    "simulated_clicks",
     "snips_mean",
     "team_draft",
     "beyond_accuracy",

@@ -105,6 +105,15 @@ def team_draft(lists_a: np.ndarray, lists_b: np.ndarray, rng: np.random.Generato
     return merged, team
 
 
+def simulated_clicks(rng: np.random.Generator, user_ids, merged: np.ndarray, probability) -> np.ndarray:
+    """Clicks on padded lists (boolean, shaped like ``merged``): each filled slot is clicked, independently, with
+    probability ``probability(user_ids, movie_ids)`` (for example the truth's chance that the user likes it)."""
+    users, movies, rows = list_pairs(user_ids, merged)
+    clicks = np.zeros(np.shape(merged), dtype=bool)
+    clicks[np.nonzero(np.asarray(merged) != PAD)] = rng.random(rows.size) < probability(users, movies)
+    return clicks
+
+
 def interleaving_wins(team: np.ndarray, clicks: np.ndarray) -> dict[str, float]:
     """Share of users whose clicks credit team A more (``"a"``), team B more (``"b"``) or both alike (``"tie"``),
     over the users with at least one click; ``n_users`` counts them. ``clicks`` is boolean, shaped like ``team``."""

@@ -126,6 +126,17 @@ class Truth:
         r""":math:`\mathbb{E}[r_{ui}] = 1 + \sum_s P(r_{ui} > s)`: the user's true expected stars for the movie."""
         return 1.0 + self.above(user_ids, movie_ids).sum(axis=1)
 
+    def mean_expected_by_movie(self) -> pd.Series:
+        r"""Each movie's true mean :math:`\frac{1}{|U|}\sum_u \mathbb{E}[r_{ui}]` over *all* users (index ``movie_id``),
+        computed a block of movies at a time; its mean is the true mean over all pairs."""
+        step = max(1, _CELLS_PER_BLOCK // self.preset.n_users)
+        means = []
+        for first in range(0, self.preset.n_movies, step):
+            movies = self.movie_ids[first : first + step]
+            expected = self.expected_rating(np.tile(self.user_ids, movies.size), np.repeat(movies, self.user_ids.size))
+            means.append(expected.reshape(movies.size, -1).mean(axis=1))
+        return pd.Series(np.concatenate(means), index=pd.Index(self.movie_ids, name="movie_id"), name="true_mean")
+
     def like_probability(self, user_ids, movie_ids, stars: int = 4) -> np.ndarray:
         r""":math:`P(r_{ui} \ge \text{stars})`: how likely the user is to like the movie (4 stars or more)."""
         return self.above(user_ids, movie_ids)[:, stars - 2] if stars > 1 else np.ones(len(np.asarray(user_ids)))
