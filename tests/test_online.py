@@ -12,8 +12,8 @@ from cfutils.eval.online import (
     count_propensity,
     interleaving_wins,
     ips_mean,
+    list_means,
     list_pairs,
-    mean_per_list,
     simulated_clicks,
     snips_mean,
     team_draft,
@@ -48,8 +48,8 @@ def test_ips_by_hand_and_refusals():
 def test_list_pairs_and_means_skip_padding():
     users, movies, rows = list_pairs([7, 8, 9], np.array([[1, 2], [3, PAD], [PAD, PAD]]))
     assert users.tolist() == [7, 7, 8] and movies.tolist() == [1, 2, 3] and rows.tolist() == [0, 0, 1]
-    means = mean_per_list(np.array([1.0, 3.0, 5.0]), rows, 3)
-    assert means[:2].tolist() == [2.0, 5.0] and np.isnan(means[2])
+    means = list_means([7, 8, 9], np.array([[1, 2], [3, PAD], [PAD, PAD]]), lambda u, m: u * 10.0 + m)
+    assert means[:2].tolist() == [(71 + 72) / 2, 83.0] and np.isnan(means[2])
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -70,11 +70,13 @@ def list_pairs(user_ids, recommended: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.asarray(user_ids)[rows], recommended[rows, slots], rows
 
 
-def mean_per_list(values: np.ndarray, rows: np.ndarray, n_lists: int) -> np.ndarray:
-    """The mean of ``values`` over each list's slots (``rows`` from :func:`list_pairs`); NaN for an empty list."""
-    counts = np.bincount(rows, minlength=n_lists)
-    sums = np.bincount(rows, weights=values, minlength=n_lists)
-    return np.divide(sums, counts, out=np.full(n_lists, np.nan), where=counts > 0)
+def list_means(user_ids, recommended: np.ndarray, value) -> np.ndarray:
+    """The mean of ``value(user_ids, movie_ids)`` over each padded list's filled slots (NaN for an empty list):
+    e.g. each list's like rate, with ``value`` the truth's chance that the user likes the movie."""
+    users, movies, rows = list_pairs(user_ids, recommended)
+    counts = np.bincount(rows, minlength=len(recommended))
+    sums = np.bincount(rows, weights=value(users, movies), minlength=len(recommended))
+    return np.divide(sums, counts, out=np.full(len(recommended), np.nan), where=counts > 0)
 
 
 def team_draft(lists_a: np.ndarray, lists_b: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
