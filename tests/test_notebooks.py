@@ -13,16 +13,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NOTEBOOKS_DIR
+from conftest import NOTEBOOKS_DIR, run_pipeline
 
 from cfutils.core.matrix import RatingMatrix
 from cfutils.core.similarity.engine import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
 from cfutils.data import synth
 from cfutils.data.dataset import load_dataset
 from cfutils.data.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
+from cfutils.data.synth import Truth
+from cfutils.eval import as_padded_array, beyond_accuracy, list_means, snips_mean
 from cfutils.eval.metrics import item_popularity, list_report, mape, rmse, warm_cold_errors
 from cfutils.eval.stats import cold_start_report, sparsity, split_summary
-from cfutils.lists import PopularRecommender, RandomRecommender
+from cfutils.lists import PopularRecommender, RandomRecommender, feedback_loop
 from cfutils.present import pipeline
 from cfutils.rating.features import feature_names, similarity_features
 from cfutils.rating.models import SVD, BiasBaseline, GlobalMean, is_cold
@@ -30,6 +32,8 @@ from cfutils.rating.models import SVD, BiasBaseline, GlobalMean, is_cold
 pytestmark = pytest.mark.notebook
 
 TEST_SIZE = 0.2  # the notebooks' default
+#: The measures notebook 08 records for each recommender's lists.
+BEYOND = ("novelty", "intra_list_diversity", "long_tail_share", "gini", "coverage")
 
 
 @pytest.fixture(scope="module")
@@ -304,3 +308,68 @@ def test_07_spark_als(pipeline_run):
     assert got["split_identical"] is True
     assert "ALS (explicit)" in [row["model"] for row in got["results"]]
     assert "ALS (implicit)" in [row["model"] for row in got["ranking"]]
+
+
+def test_08_beyond_accuracy(pipeline_run, ratings, tiny_data_dir):
+    got = pipeline_run.records("08_beyond_accuracy")
+    train, test = make_split(ratings, "global_time", TEST_SIZE, seed=0)
+    users = np.unique(train["user_id"])  # MAX_USERS = 5000 exceeds the tiny data's users: every train user
+    truth = Truth.of(tiny_data_dir)  # the tiny data were generated: every section runs
+
+    rows = {row["model"]: row for row in got["beyond_accuracy"]}
+    assert all(set(row) == {"model", *BEYOND} for row in rows.values())
+    assert {"most popular", "random"} <= set(rows) and any(model.startswith("EASE") for model in rows)
+    for name, recommender in (
+        ("most popular", PopularRecommender(fallback_days=30)),
+        ("random", RandomRecommender(0, 30)),
+    ):
+        padded = as_padded_array(recommender.fit(train).top_n_batch(users, 10), 10)[1]
+        expected = beyond_accuracy(padded, train, head_fraction=0.2)
+        assert {key: rows[name][key] for key in BEYOND} == pytest.approx(expected)
+    assert rows["random"]["coverage"] > rows["most popular"]["coverage"]
+    assert rows["random"]["gini"] < rows["most popular"]["gini"]
+
+    loop = pd.DataFrame(got["feedback_loop"])
+    assert {"round", "model", "gini", "coverage", "ndcg@10"} <= set(loop.columns)
+    assert loop.groupby("model")["round"].apply(list).map(lambda rounds: rounds == [0, 1, 2, 3]).all()
+    popular = feedback_loop(lambda: PopularRecommender(fallback_days=30), train, test, users, truth, 3, 10, 0)
+    recorded = loop[loop["model"] == "most popular"].drop(columns="model").reset_index(drop=True)
+    pd.testing.assert_frame_equal(recorded[popular.columns], popular, check_dtype=False)
+    assert any(model.startswith("EASE") for model in loop["model"])
+
+    mnar, observed = got["mnar"], ratings["rating"].to_numpy(np.float64)
+    assert mnar["means"]["observed"] == pytest.approx(observed.mean())
+    assert mnar["means"]["truth, all pairs"] == pytest.approx(truth.mean_expected_by_movie().mean())
+    assert mnar["means"]["observed"] > mnar["means"]["truth, all pairs"]  # users rate what they expect to like
+    pi = truth.propensity(ratings["user_id"], ratings["movie_id"])
+    assert mnar["means"]["SNIPS, true π"] == pytest.approx(snips_mean(observed, pi))
+    baseline = BiasBaseline().fit(train)
+    assert mnar["rmse"]["observed test"] == pytest.approx(rmse(test["rating"], baseline.predict(test)))
+
+    online = pd.DataFrame(got["online_vs_offline"]["models"]).set_index("model")
+    popular_lists = as_padded_array(PopularRecommender(fallback_days=30).fit(train).top_n_batch(users, 10), 10)[1]
+    like = np.nanmean(list_means(users, popular_lists, truth.like_probability))
+    assert online.loc["most popular", "like_rate"] == pytest.approx(like)
+    assert online["online_rank"].tolist() == online["like_rate"].rank(ascending=False).tolist()
+    duels = pd.DataFrame(got["online_vs_offline"]["interleaving"])
+    assert len(duels) == len(rows) - 1
+    assert duels[["wins", "losses", "ties"]].sum(axis=1).to_numpy() == pytest.approx(np.ones(len(duels)))
+
+    low = got["explicit_vs_implicit"]["low_star_share"]
+    assert low == pytest.approx((train["rating"] <= 2).mean())
+    assert set(got["adequacy"]) == {"ok", "warnings"} and got["adequacy"]["ok"] == (not got["adequacy"]["warnings"])
+
+
+@pytest.mark.slow
+def test_08_skips_the_truth_sections_on_data_without_a_truth(tiny_data_dir, tmp_path):
+    real = tmp_path / "no_truth"
+    real.mkdir()
+    for path in tiny_data_dir.glob("*.*"):  # every file but the generator's marker
+        if path.name != synth.MARKER_NAME:
+            (real / path.name).write_bytes(path.read_bytes())
+    run = run_pipeline("--only", "08", data=real, output_dir=tmp_path / "run")
+    got = run.records("08_beyond_accuracy")
+    for name in ("mnar", "online_vs_offline"):
+        assert got[name]["skipped"] is True and "no known truth" in got[name]["reason"]
+    assert {row["model"] for row in got["feedback_loop"]} >= {"most popular"}
+    assert got["adequacy"]["ok"] is False and any("no known truth" in w for w in got["adequacy"]["warnings"])
