@@ -36,6 +36,7 @@ HEADLINE_FIGURES = ("05_test_rmse", "05_stack_gain", "06_ndcg_and_coverage", "01
 SUMMARY_TABLES = (
     ("05_model_comparison", "results", ("model", "test_rmse", "warm_rmse", "cold_rmse")),
     ("06_recommendations", "ranking", ("model", "ndcg@10", "precision@10", "recall@10", "coverage")),
+    ("08_beyond_accuracy", "beyond_accuracy", ("model", "novelty", "intra_list_diversity", "long_tail_share", "gini")),
 )
 
 #: (notebook, record) of the summary's key numbers.
