@@ -113,3 +113,10 @@ def test_the_mean_by_movie_is_the_mean_over_every_pair(tiny_truth, monkeypatch):
     by_movie = tiny_truth.mean_expected_by_movie()
     assert by_movie.index.tolist() == list(range(1, synth.TINY.n_movies + 1))
     assert by_movie.to_numpy() == pytest.approx(expected)
+
+
+def test_every_movies_propensities_add_up_to_its_count(tiny_truth):
+    every = pd.MultiIndex.from_product([tiny_truth.user_ids, tiny_truth.movie_ids]).to_frame(index=False)
+    propensity = tiny_truth.propensity(every[0], every[1]).reshape(len(tiny_truth.user_ids), -1)
+    assert ((propensity > 0) & (propensity <= 1)).all()
+    assert propensity.sum(axis=0) == pytest.approx(tiny_truth.population.movie_count, rel=1e-9)

@@ -152,11 +152,11 @@ class Truth:
         r""":math:`\pi_{ui}`, the probability that user ``u`` rated movie ``i`` (module docstring)."""
         u, i = self.user_index(user_ids), self.movie_index(movie_ids)
         pop = self.population
-        scale = self.scale(np.unique(i))
+        scale = self.exposure_scales(np.unique(i))
         weight = pop.user_activity[u] * pop.movie_affinity[i, self.user_segment[u]]
         return np.where(self.forced_movie[u] == i, 1.0, -np.expm1(-scale[i] * weight))
 
-    def scale(self, movies: np.ndarray) -> np.ndarray:
+    def exposure_scales(self, movies: np.ndarray) -> np.ndarray:
         """:math:`c_i` over all movie indices, computed (by Newton's method) and cached for those in
         ``movies``; NaN for the others until asked."""
         pop = self.population
