@@ -20,7 +20,6 @@ from cfutils.rating.stacking import (
     fold_ids,
     folds_for,
     out_of_fold,
-    out_of_fold_predictions,
     refit_and_predict,
     support_counts,
 )
@@ -53,6 +52,11 @@ def test_fold_ids_are_balanced_and_reproducible():
         fold_ids(3, 4)
 
 
+def oof_predictions(models_, train, n_folds, seed):
+    """Each row predicted by copies of ``models_`` fitted on the other random folds."""
+    return out_of_fold(partial(refit_and_predict, models_), train, n_folds, seed)
+
+
 def _with_rating(train: pd.DataFrame, row: int, value: float) -> pd.DataFrame:
     changed = train.copy()
     changed.iloc[row, changed.columns.get_loc("rating")] = value
@@ -64,8 +68,8 @@ def test_out_of_fold_prediction_ignores_the_rows_own_rating(data):
     train, _ = data
     row = 7
     changed = _with_rating(train, row, 6.0 - train["rating"].iloc[row] if train["rating"].iloc[row] != 3 else 5.0)
-    oof = out_of_fold_predictions(base_models(), train, N_FOLDS, seed=0)
-    oof_changed = out_of_fold_predictions(base_models(), changed, N_FOLDS, seed=0)
+    oof = oof_predictions(base_models(), train, N_FOLDS, seed=0)
+    oof_changed = oof_predictions(base_models(), changed, N_FOLDS, seed=0)
     pd.testing.assert_series_equal(oof.iloc[row], oof_changed.iloc[row])
 
     # The same check fails for in-sample predictions: the row's own rating moves them.
@@ -161,7 +165,7 @@ def test_out_of_fold_stack_inputs_ignore_the_rows_own_rating(data):
 def test_out_of_fold_predictions_are_those_of_models_fitted_without_the_fold(data):
     train, _ = data
     model = models.KNNBaseline(user_based=False, k=5)
-    oof = out_of_fold_predictions([model], train, N_FOLDS, seed=4)
+    oof = oof_predictions([model], train, N_FOLDS, seed=4)
     folds = fold_ids(len(train), N_FOLDS, seed=4)
     for fold in range(N_FOLDS):
         held_out = folds == fold

@@ -143,22 +143,6 @@ def out_of_fold(
     return pd.concat([pd.concat([next(parts) for _ in cuts]).loc[train.index[kept]] for cuts, kept in plans])
 
 
-def out_of_fold_predictions(
-    models: Sequence, train: pd.DataFrame | TrainData, n_folds: int = 5, seed: int = 0, progress: bool = False
-) -> pd.DataFrame:
-    """Each training row predicted by copies of the models fitted on the other folds.
-
-    Returns one column per model (``model.name``), row-aligned with ``train``. Row
-    ``(u, i)`` in fold f gets :math:`\\hat r^{(-f)}_{ui}` from a model fitted on
-    ``train`` without fold f, so its own rating is never used. The given models are
-    not modified (each fold fits an :func:`~cfutils.rating.models.unfitted_copy`). Costs
-    ``n_folds`` fits per model.
-    """
-    return out_of_fold(
-        partial(refit_and_predict, [unfitted_copy(model) for model in models]), train, n_folds, seed, progress
-    )
-
-
 def refit_and_predict(models: Sequence, fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame) -> pd.DataFrame:
     """:func:`base_predictions` of ``pairs`` by unfitted copies of ``models`` fitted on ``fit_part``.
 
