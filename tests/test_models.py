@@ -307,7 +307,7 @@ def test_tune_validates_on_each_users_latest_with_per_user_split():
     ratings = random_ratings(n_ratings=300, n_days=400)
     fit_part, val = per_user_temporal_split(ratings, test_size=0.2)
     _Shift.fitted_on = []
-    tuning.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time", n_jobs=1)
+    tuning.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split=split.PER_USER_TIME, n_jobs=1)
     assert _Shift.fitted_on[0].index.equals(fit_part.index)
     assert set(val["user_id"]) <= set(fit_part["user_id"])
 
@@ -324,9 +324,10 @@ def test_tune_each_cuts_validation_by_the_split_rule(test_split, monkeypatch):
     real = split.validation_split_for
     monkeypatch.setattr(split, "validation_split_for", rule)
     _Shift.fitted_on = []
-    tuning.tune_each({"shift": (_Shift, {"shift": [0.0]})}, ratings, 0.2, split=test_split, n_jobs=1)
+    method = split.split_method(test_split)
+    tuning.tune_each({"shift": (_Shift, {"shift": [0.0]})}, ratings, 0.2, split=method, n_jobs=1)
     fit_part, _ = split.make_split(ratings, real(test_split), 0.2)
-    assert rules == [(test_split, {"lists": False})] and _Shift.fitted_on[0].index.equals(fit_part.index)
+    assert rules == [(method, {"lists": False})] and _Shift.fitted_on[0].index.equals(fit_part.index)
     if test_split == "random":  # tuned on the latest ratings, never on a random cut
         assert _Shift.fitted_on[0]["date"].max() <= ratings["date"].sort_values().iloc[-60]
 
