@@ -8,7 +8,7 @@ import pytest
 from ratings_factory import ratings_frame
 
 from cfutils.core.matrix import RatingMatrix
-from cfutils.core.similarity.engine import similar_movies, similar_users
+from cfutils.core.similarity.neighbours import similar_movies, similar_users
 from cfutils.lists import PopularRecommender
 from cfutils.lists.ease import EASE, RecencyEASE
 from cfutils.lists.item_knn import ItemKNN

@@ -48,16 +48,6 @@ def test_lookups_round_trip_and_flag_unknown_ids(ratings):
     assert (matrix.movie_index(unknown + 1000) == -1).all()
 
 
-def test_map_pairs_flags_unknown_users_and_movies():
-    train = ratings_frame([10, 10, 20], [1, 2, 1], [4, 5, 3])
-    test = ratings_frame([10, 30, 20], [3, 1, 2], [1, 1, 1])
-    mapped = RatingMatrix.from_ratings(train).map_pairs(test)
-    assert mapped["user_idx"].tolist() == [0, -1, 1]
-    assert mapped["movie_idx"].tolist() == [-1, 0, 1]
-    assert mapped["known_user"].tolist() == [True, False, True]
-    assert mapped["known_movie"].tolist() == [False, True, True]
-
-
 def test_compact_ids_not_raw_ids():
     # Netflix-like sparse raw ids: the tutorial's raw-id matrix would have 2.6M rows here.
     ratings = ratings_frame([7, MAX_CUSTOMER_ID], [1, NETFLIX.n_movies], [3, 4])

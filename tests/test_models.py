@@ -206,9 +206,42 @@ def test_surprise_models_predict_what_their_algorithm_predicts(data):
     assert model.algo_.sim_options == {
         "name": "pearson_baseline",
         "user_based": False,
-        "shrinkage": 50,
+        "shrinkage": 0,
         "min_support": 3,
     }
+
+
+@pytest.mark.parametrize("user_based", [True, False])
+@pytest.mark.parametrize(("shrinkage", "min_support"), [(50, 3), (100, 1), (7.5, 2), (0, 1)])
+def test_knn_baseline_shrinks_by_the_packages_function_as_surprise_does(data, user_based, shrinkage, min_support):
+    """The shrinkage is cfutils' (shrinkage_factor on counted co-ratings), applied to Surprise's unshrunk
+    pearson_baseline; the similarities and predictions are those of Surprise's own shrinkage, bit for bit."""
+    train, pairs = data
+    model = models.KNNBaseline(user_based=user_based, k=5, shrinkage=shrinkage, min_support=min_support).fit(train)
+    sim_options = {
+        "name": "pearson_baseline",
+        "user_based": user_based,
+        "shrinkage": shrinkage,
+        "min_support": min_support,
+    }
+    own = surprise.KNNBaseline(
+        k=5, sim_options=sim_options, bsl_options=model.baseline.surprise_options(), verbose=False
+    )
+    own.fit(surprise_batch.to_trainset(train))
+    np.testing.assert_array_equal(model.algo_.sim, own.sim)
+    np.testing.assert_array_equal(model.predict(pairs), surprise_batch.predict_pairs(own, pairs))
+
+
+def test_co_rating_counts_are_the_common_ratings():
+    train = ratings_frame([1, 1, 2, 2, 3], [10, 20, 10, 20, 20], [4, 3, 5, 2, 1])
+    trainset = surprise_batch.to_trainset(train)
+    users, items = surprise_batch.raw_ids(trainset)
+    counts = models.co_rating_counts(trainset, user_based=True)
+    rated = {u: set(train.movie_id[train.user_id == u]) for u in users}
+    np.testing.assert_array_equal(counts, [[len(rated[a] & rated[b]) for b in users] for a in users])
+    counts = models.co_rating_counts(trainset, user_based=False)
+    raters = {i: set(train.user_id[train.movie_id == i]) for i in items}
+    np.testing.assert_array_equal(counts, [[len(raters[a] & raters[b]) for b in items] for a in items])
 
 
 def test_feature_xgb_uses_train_only(data):
@@ -274,7 +307,7 @@ def test_tune_validates_on_each_users_latest_with_per_user_split():
     ratings = random_ratings(n_ratings=300, n_days=400)
     fit_part, val = per_user_temporal_split(ratings, test_size=0.2)
     _Shift.fitted_on = []
-    tuning.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split="per_user_time", n_jobs=1)
+    tuning.tune(_Shift, {"shift": [0.0]}, ratings, val_fraction=0.2, split=split.PER_USER_TIME, n_jobs=1)
     assert _Shift.fitted_on[0].index.equals(fit_part.index)
     assert set(val["user_id"]) <= set(fit_part["user_id"])
 
@@ -291,9 +324,10 @@ def test_tune_each_cuts_validation_by_the_split_rule(test_split, monkeypatch):
     real = split.validation_split_for
     monkeypatch.setattr(split, "validation_split_for", rule)
     _Shift.fitted_on = []
-    tuning.tune_each({"shift": (_Shift, {"shift": [0.0]})}, ratings, 0.2, split=test_split, n_jobs=1)
+    method = split.split_method(test_split)
+    tuning.tune_each({"shift": (_Shift, {"shift": [0.0]})}, ratings, 0.2, split=method, n_jobs=1)
     fit_part, _ = split.make_split(ratings, real(test_split), 0.2)
-    assert rules == [(test_split, {"lists": False})] and _Shift.fitted_on[0].index.equals(fit_part.index)
+    assert rules == [(method, {"lists": False})] and _Shift.fitted_on[0].index.equals(fit_part.index)
     if test_split == "random":  # tuned on the latest ratings, never on a random cut
         assert _Shift.fitted_on[0]["date"].max() <= ratings["date"].sort_values().iloc[-60]
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import NOTEBOOKS_DIR, run_pipeline
 
 from cfutils.core.matrix import RatingMatrix
-from cfutils.core.similarity.engine import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
+from cfutils.core.similarity import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
 from cfutils.data import synth
 from cfutils.data.dataset import load_dataset
 from cfutils.data.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings

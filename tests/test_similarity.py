@@ -1,4 +1,4 @@
-"""cfutils.core.similarity.engine against plain, loop-by-loop references.
+"""cfutils.core.similarity (measures, engine, neighbours) against plain, loop-by-loop references.
 
 Floating point: our blocks are float32 products (a numba kernel), the references float64 loops, so two
 similarities that are equal in exact arithmetic (e.g. rows [1, 2] and [2, 4]) may come out in
@@ -24,7 +24,7 @@ from ratings_factory import ratings_frame
 
 from cfutils.core.matrix import RatingMatrix
 from cfutils.core.memory import MemoryBudgetError
-from cfutils.core.similarity.engine import (
+from cfutils.core.similarity import (
     MEASURES,
     block_rows,
     cosine_top_k,
@@ -32,6 +32,7 @@ from cfutils.core.similarity.engine import (
     neighbour_recall,
     pick_movie,
     plan_top_k,
+    shrinkage_factor,
     similar_movies,
     similar_users,
     similarity_rows,
@@ -218,7 +219,7 @@ def test_a_binary_pattern_takes_the_counting_path(monkeypatch):
     def no_valued_product(*args):
         raise AssertionError("a binary pattern must not multiply values")
 
-    monkeypatch.setattr("cfutils.core.similarity.engine.product", no_valued_product)
+    monkeypatch.setattr("cfutils.core.similarity.measures.product", no_valued_product)
     counted = rows_of(cosine_top_k(sp.csr_matrix(R), 2, dtype=np.float64))
     assert [[j for j, _ in row] for row in counted] == [[j for j, _ in row] for row in expected]
     with pytest.raises(AssertionError, match="must not multiply"):
@@ -424,15 +425,23 @@ def test_bad_arguments_are_rejected():
         similarity_top_k(R.toarray(), 2, measure="pearson")
 
 
-@pytest.mark.parametrize("measure", [m for m in MEASURES if m != "cosine"])
-def test_cosine_top_k_is_the_cosine_case_and_names_the_general_function(measure):
+def test_cosine_top_k_is_the_cosine_case_and_takes_no_measure():
     R = sp.random(30, 8, density=0.4, format="csr", random_state=1, dtype=np.float64)
     cosine = cosine_top_k(R, 4, min_support=2, dtype=np.float64)
     general = similarity_top_k(R, 4, measure="cosine", min_support=2, dtype=np.float64)
     assert rows_of(cosine) == rows_of(general)
-    assert rows_of(cosine_top_k(R, 4, measure="cosine")) == rows_of(similarity_top_k(R, 4))
-    with pytest.raises(ValueError, match="similarity_top_k"):
-        cosine_top_k(R, 4, measure=measure)
+    assert rows_of(cosine_top_k(R, 4)) == rows_of(similarity_top_k(R, 4))
+    with pytest.raises(TypeError, match="measure"):
+        cosine_top_k(R, 4, measure="pearson")
+
+
+def test_shrinkage_factor_is_the_formula_and_refuses_no_shrinkage():
+    counts = np.array([0.0, 1.0, 2.0, 11.0, 101.0])
+    expected = [0.0, 0.0, 1 / 101, 10 / 110, 100 / 200]  # (n - 1) / (n - 1 + 100), 0 below two cells
+    np.testing.assert_allclose(shrinkage_factor(counts, 100.0), expected, rtol=0, atol=1e-15)
+    assert shrinkage_factor(counts.astype(np.float32), 100.0).dtype == np.float32
+    with pytest.raises(ValueError, match="shrinkage"):
+        shrinkage_factor(counts, 0.0)
 
 
 def test_svd_approximation_is_exact_at_full_rank():

@@ -6,6 +6,11 @@ from hypothesis import strategies as st
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 
 from cfutils.data.split import (
+    GLOBAL_TIME,
+    PER_USER_TIME,
+    PROBE,
+    RANDOM,
+    SPLIT_METHODS,
     _chronological_order,
     _latest,
     chronological_folds,
@@ -16,6 +21,7 @@ from cfutils.data.split import (
     sample_ids,
     sample_ratings,
     sample_rows,
+    split_method,
     temporal_split,
     validation_cut,
     validation_split_for,
@@ -158,21 +164,34 @@ def test_sample_ids_draws_a_sorted_subset_the_seeded_way(n, size, seed):
 @given(ratings_frames(), st.integers(2, 6))
 def test_chronological_folds_match_a_plain_python_reference(ratings, n_folds):
     rows = sorted(zip(ratings["date"], ratings["user_id"], ratings["movie_id"]))
-    got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "global_time")))
+    got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, GLOBAL_TIME)))
     assert [got[(u, m)] for _, u, m in rows] == [p * n_folds // len(rows) for p in range(len(rows))]
 
-    got = dict(
-        zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, "per_user_time"))
-    )
+    got = dict(zip(zip(ratings["user_id"], ratings["movie_id"]), chronological_folds(ratings, n_folds, PER_USER_TIME)))
     for user in set(ratings["user_id"]):
         mine = [(u, m) for _, u, m in rows if u == user]
         assert [got[key] for key in mine] == [p * n_folds // len(mine) for p in range(len(mine))]
 
 
+def test_each_split_name_maps_to_its_object_in_one_place():
+    ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
+    assert SPLIT_METHODS == ("global_time", "per_user_time", "random", "probe")
+    for name, function in [("global_time", temporal_split), ("per_user_time", per_user_temporal_split)]:
+        method = split_method(name)
+        assert method.name == name and str(method) == name and split_method(method) is method
+        assert make_split(ratings, method, 0.25).test.index.equals(function(ratings, 0.25).test.index)
+        assert make_split(ratings, name, 0.25).test.index.equals(function(ratings, 0.25).test.index)
+    assert make_split(ratings, RANDOM, 0.25, seed=5).test.index.equals(random_split(ratings, 0.25, seed=5).test.index)
+    with pytest.raises(ValueError, match="probe.txt"):
+        make_split(ratings, PROBE)
+    with pytest.raises(ValueError, match="unknown split 'file_order'; choose one of global_time"):
+        split_method("file_order")
+
+
 def test_chronological_folds_refuse_random_and_single_folds():
     ratings = ratings_frame([1, 1, 2], [1, 2, 1], [3, 4, 5], days=[0, 1, 2])
     with pytest.raises(ValueError, match="random"):
-        chronological_folds(ratings, 3, "random")
+        chronological_folds(ratings, 3, RANDOM)
     with pytest.raises(ValueError, match="n_folds"):
         chronological_folds(ratings, 1)
 
@@ -187,7 +206,7 @@ def test_chronological_folds_refuse_random_and_single_folds():
     ],
 )
 def test_rating_predictors_are_always_validated_on_a_time_cut(test_split, validation):
-    assert validation_split_for(test_split) == validation
+    assert validation_split_for(test_split) == split_method(validation) and split_method(validation).name == validation
     ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
     cut = validation_cut(ratings, test_split, 0.25)
     expected = make_split(ratings, validation, 0.25)
@@ -200,7 +219,7 @@ def test_rating_predictors_are_always_validated_on_a_time_cut(test_split, valida
 
 @pytest.mark.parametrize("test_split", ["global_time", "per_user_time", "random"])
 def test_lists_are_validated_by_the_test_splits_own_rule(test_split):
-    assert validation_split_for(test_split, lists=True) == test_split
+    assert validation_split_for(test_split, lists=True) == split_method(test_split)
     ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
     cut = validation_cut(ratings, test_split, 0.25, lists=True, seed=3)
     expected = make_split(ratings, test_split, 0.25, seed=3)

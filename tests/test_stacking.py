@@ -10,7 +10,7 @@ import pytest
 from ratings_factory import random_ratings
 
 from cfutils.core.train_data import TrainData
-from cfutils.data.split import chronological_folds, temporal_split
+from cfutils.data.split import GLOBAL_TIME, PER_USER_TIME, PROBE, RANDOM, chronological_folds, temporal_split
 from cfutils.rating import models
 from cfutils.rating.features import feature_names
 from cfutils.rating.stacking import (
@@ -20,7 +20,6 @@ from cfutils.rating.stacking import (
     fold_ids,
     folds_for,
     out_of_fold,
-    out_of_fold_predictions,
     refit_and_predict,
     support_counts,
 )
@@ -53,6 +52,11 @@ def test_fold_ids_are_balanced_and_reproducible():
         fold_ids(3, 4)
 
 
+def oof_predictions(models_, train, n_folds, seed):
+    """Each row predicted by copies of ``models_`` fitted on the other random folds."""
+    return out_of_fold(partial(refit_and_predict, models_), train, n_folds, seed)
+
+
 def _with_rating(train: pd.DataFrame, row: int, value: float) -> pd.DataFrame:
     changed = train.copy()
     changed.iloc[row, changed.columns.get_loc("rating")] = value
@@ -64,8 +68,8 @@ def test_out_of_fold_prediction_ignores_the_rows_own_rating(data):
     train, _ = data
     row = 7
     changed = _with_rating(train, row, 6.0 - train["rating"].iloc[row] if train["rating"].iloc[row] != 3 else 5.0)
-    oof = out_of_fold_predictions(base_models(), train, N_FOLDS, seed=0)
-    oof_changed = out_of_fold_predictions(base_models(), changed, N_FOLDS, seed=0)
+    oof = oof_predictions(base_models(), train, N_FOLDS, seed=0)
+    oof_changed = oof_predictions(base_models(), changed, N_FOLDS, seed=0)
     pd.testing.assert_series_equal(oof.iloc[row], oof_changed.iloc[row])
 
     # The same check fails for in-sample predictions: the row's own rating moves them.
@@ -97,15 +101,15 @@ def test_out_of_fold_never_shows_a_row_to_its_own_computation(data):
 def test_out_of_fold_in_worker_processes_equals_the_serial_run_rule_by_rule(data):
     """Several rules at once, in two processes: the rows of each rule in turn, as one rule at a time serially."""
     train, _ = data
-    rules = ["random", "global_time"]
+    rules = [RANDOM, GLOBAL_TIME]
     compute = partial(refit_and_predict, [models.BiasBaseline(), models.SVD(n_factors=2, n_epochs=2)])
     together = out_of_fold(compute, train, N_FOLDS, seed=1, folds=rules, n_jobs=2)
     one_by_one = pd.concat([out_of_fold(compute, train, N_FOLDS, seed=1, folds=rule, n_jobs=1) for rule in rules])
     pd.testing.assert_frame_equal(together, one_by_one)
-    assert len(together) == len(train) + (chronological_folds(train, N_FOLDS + 1, "global_time") >= 1).sum()
+    assert len(together) == len(train) + (chronological_folds(train, N_FOLDS + 1, GLOBAL_TIME) >= 1).sum()
 
 
-@pytest.mark.parametrize("method", ["global_time", "per_user_time"])
+@pytest.mark.parametrize("method", [GLOBAL_TIME, PER_USER_TIME])
 def test_forward_chaining_predicts_each_slice_from_earlier_slices_only(data, method):
     train, _ = data
     slices = pd.Series(chronological_folds(train, N_FOLDS + 1, method), index=train.index)
@@ -122,19 +126,29 @@ def test_forward_chaining_predicts_each_slice_from_earlier_slices_only(data, met
     assert stack.train_inputs_.index.equals(seen.index)
 
 
+def test_fold_rules_are_split_objects_never_names(data):
+    train, _ = data
+    assert folds_for(GLOBAL_TIME) == (RANDOM, GLOBAL_TIME) and folds_for(RANDOM) == (RANDOM, GLOBAL_TIME)
+    assert folds_for(PER_USER_TIME) == (RANDOM, PER_USER_TIME)
+    with pytest.raises(TypeError, match="SplitMethod"):
+        StackedXGB(base_models()[:1], folds=("random", "global_time"))
+    with pytest.raises(ValueError, match="probe"):
+        out_of_fold(lambda fit, pairs: pairs, train, N_FOLDS, folds=PROBE)
+
+
 def test_forward_chaining_trains_the_stack_on_cold_rows_under_a_global_time_split(data):
     train, _ = data
     random_rows = out_of_fold(
         lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
         train,
         N_FOLDS,
-        folds="random",
+        folds=RANDOM,
     )
     chained_rows = out_of_fold(
         lambda fit, pairs: pd.DataFrame({"cold": models.is_cold(fit, pairs)}, index=pairs.index),
         train,
         N_FOLDS,
-        folds="global_time",
+        folds=GLOBAL_TIME,
     )
     assert chained_rows["cold"].mean() > random_rows["cold"].mean()
 
@@ -161,7 +175,7 @@ def test_out_of_fold_stack_inputs_ignore_the_rows_own_rating(data):
 def test_out_of_fold_predictions_are_those_of_models_fitted_without_the_fold(data):
     train, _ = data
     model = models.KNNBaseline(user_based=False, k=5)
-    oof = out_of_fold_predictions([model], train, N_FOLDS, seed=4)
+    oof = oof_predictions([model], train, N_FOLDS, seed=4)
     folds = fold_ids(len(train), N_FOLDS, seed=4)
     for fold in range(N_FOLDS):
         held_out = folds == fold
@@ -217,8 +231,8 @@ def test_support_counts_match_a_plain_count(data):
 
 def test_stack_on_several_fold_rules_trains_on_the_rows_of_each(data):
     train, test = data
-    stack = StackedXGB(base_models()[:2], n_folds=N_FOLDS, folds=folds_for("global_time"), n_estimators=3).fit(train)
-    later = chronological_folds(train, N_FOLDS + 1, "global_time") >= 1
+    stack = StackedXGB(base_models()[:2], n_folds=N_FOLDS, folds=folds_for(GLOBAL_TIME), n_estimators=3).fit(train)
+    later = chronological_folds(train, N_FOLDS + 1, GLOBAL_TIME) >= 1
     assert stack.train_inputs_.index.equals(train.index.append(train.index[later]))
     assert stack.train_inputs_["log_n_user"].eq(0).sum() > 0  # forward chaining brings cold rows
     assert np.isfinite(stack.predict(test)).all()

@@ -28,7 +28,7 @@ from cfutils.core.memory import (
 )
 from cfutils.core.parallel import default_workers, parallel_map
 from cfutils.core.progress import batch_environment, interactive, progress_bar
-from cfutils.core.similarity import cosine_top_k, similarity_top_k
+from cfutils.core.similarity import cosine_top_k, shrinkage_factor, similarity_top_k
 from cfutils.core.train_data import SIDES, TrainData, as_train_data
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "peak_rss_bytes",
     "progress_bar",
     "reset_peak_rss",
+    "shrinkage_factor",
     "similarity_top_k",
     "with_data",
 ]

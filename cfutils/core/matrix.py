@@ -117,19 +117,6 @@ class RatingMatrix:
         """Compact column of each raw movie id, -1 for movies not in the matrix."""
         return index_of(self.movie_ids, raw_ids)
 
-    def map_pairs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Compact indices of a frame of pairs, with unknown users and movies flagged.
-
-        Returns a frame on ``frame.index`` with ``user_idx``, ``movie_idx`` (-1 if unknown),
-        ``known_user`` and ``known_movie``.
-        """
-        user_idx = self.user_index(frame["user_id"].to_numpy())
-        movie_idx = self.movie_index(frame["movie_id"].to_numpy())
-        return pd.DataFrame(
-            {"user_idx": user_idx, "movie_idx": movie_idx, "known_user": user_idx >= 0, "known_movie": movie_idx >= 0},
-            index=frame.index,
-        )
-
     @cached_property
     def user_counts(self) -> np.ndarray:
         """Number of ratings of each user: :math:`|I_u|`."""

@@ -4,7 +4,7 @@ Modules::
 
     io       the ratings, titles and Prize file formats (package)
     synth    the deterministic Netflix-like sample and its ground truth (package)
-    split    named splits: global time, per-user time, random, probe, and validation cuts
+    split    named splits (functions and SplitMethod objects; split_method maps a name to one), validation cuts
     dataset  load_dataset: ratings, titles, probe, qualifying
 """
 
@@ -13,8 +13,14 @@ from __future__ import annotations
 from cfutils.data.dataset import EMBEDDED, Dataset, find_beside, find_titles, load_dataset, source_path
 from cfutils.data.io import DataFormatError, read_probe, read_qualifying, read_ratings, read_titles
 from cfutils.data.split import (
+    GLOBAL_TIME,
+    PER_USER_TIME,
+    PROBE,
+    RANDOM,
     SPLIT_METHODS,
+    SPLITS,
     Split,
+    SplitMethod,
     check_fraction,
     chronological_folds,
     file_order_split,
@@ -25,6 +31,7 @@ from cfutils.data.split import (
     sample_ids,
     sample_ratings,
     sample_rows,
+    split_method,
     temporal_split,
     validation_cut,
     validation_split_for,
@@ -35,8 +42,14 @@ __all__ = [
     "DataFormatError",
     "Dataset",
     "EMBEDDED",
+    "GLOBAL_TIME",
+    "PER_USER_TIME",
+    "PROBE",
+    "RANDOM",
     "SPLIT_METHODS",
+    "SPLITS",
     "Split",
+    "SplitMethod",
     "check_fraction",
     "chronological_folds",
     "file_order_split",
@@ -54,6 +67,7 @@ __all__ = [
     "sample_ids",
     "sample_ratings",
     "sample_rows",
+    "split_method",
     "source_path",
     "temporal_split",
     "Truth",

@@ -12,20 +12,25 @@ Three splits, as in LensKit's ``split_temporal_fraction`` / ``sample_users`` fam
                               ratings, up to 9, a third of them (``cfutils.data.io.prize``).
 ============================  =====================================================
 
+Each is also a named object, :class:`SplitMethod` (:data:`GLOBAL_TIME`, :data:`PER_USER_TIME`,
+:data:`RANDOM`, :data:`PROBE`), which is what travels inside the package (a stack's folds, a
+validation rule). The notebooks' ``SPLIT`` string becomes its object in one place,
+:func:`split_method`.
+
 The original tutorial split 80/20 in *file order*. The Netflix files are grouped by
 movie, so that split puts whole movies in test: it is a split by movie, not by time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from cfutils.data.io.prize import find_pairs
-
-SPLIT_METHODS = ("global_time", "per_user_time", "random", "probe")
 
 
 class Split(NamedTuple):
@@ -153,35 +158,96 @@ def probe_split(ratings: pd.DataFrame, probe: pd.DataFrame) -> Split:
     return _take(ratings, find_pairs(ratings, probe))
 
 
+@dataclass(frozen=True)
+class SplitMethod:
+    """A named train/test split of the package: ``cut(ratings, test_size, seed, probe) -> Split``.
+
+    ``slices(ratings, n_folds)`` numbers the rows ``0 .. n_folds-1`` in time by the split's own rule
+    (forward chaining: slice f is later than every slice before it), or is ``None`` for a split
+    that does not cut by time (``random``, ``probe``). Compare and pass the objects
+    (:data:`GLOBAL_TIME` ...); ``name`` is for people (records, plots, the command line).
+    """
+
+    name: str
+    cut: Callable[..., Split]
+    slices: Callable[[pd.DataFrame, int], np.ndarray] | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _cut_global_time(ratings, test_size, seed, probe) -> Split:
+    return temporal_split(ratings, test_size)
+
+
+def _cut_per_user_time(ratings, test_size, seed, probe) -> Split:
+    return per_user_temporal_split(ratings, test_size)
+
+
+def _cut_random(ratings, test_size, seed, probe) -> Split:
+    return random_split(ratings, test_size, seed)
+
+
+def _cut_probe(ratings, test_size, seed, probe) -> Split:
+    if probe is None:
+        raise ValueError("SPLIT='probe' needs the Netflix Prize file probe.txt next to the ratings; this data has none")
+    return probe_split(ratings, probe)
+
+
+def _global_time_slices(ratings: pd.DataFrame, n_folds: int) -> np.ndarray:
+    """Rows in ``(date, user_id, movie_id)`` order cut into ``n_folds`` near-equal consecutive slices
+    (position p of n gets ``floor(p · F / n)``)."""
+    folds = np.empty(len(ratings), dtype=np.int64)
+    folds[_chronological_order(ratings)] = (np.arange(len(ratings)) * n_folds) // max(len(ratings), 1)
+    return folds
+
+
+def _per_user_time_slices(ratings: pd.DataFrame, n_folds: int) -> np.ndarray:
+    """Each user's ratings in ``(date, movie_id)`` order cut the same way: position p of n_u gets
+    ``floor(p · F / n_u)``, so slice f holds every user's f-th part."""
+    folds = np.empty(len(ratings), dtype=np.int64)
+    rows, position, count = _positions_in_user(ratings)
+    folds[rows] = (position * n_folds) // count
+    return folds
+
+
+GLOBAL_TIME = SplitMethod("global_time", _cut_global_time, _global_time_slices)  #: :func:`temporal_split`
+PER_USER_TIME = SplitMethod("per_user_time", _cut_per_user_time, _per_user_time_slices)  #: per-user time
+RANDOM = SplitMethod("random", _cut_random)  #: :func:`random_split`
+PROBE = SplitMethod("probe", _cut_probe)  #: :func:`probe_split`
+SPLITS = {method.name: method for method in (GLOBAL_TIME, PER_USER_TIME, RANDOM, PROBE)}
+SPLIT_METHODS = tuple(SPLITS)  # the names, for the notebooks' SPLIT and the pipeline's --split
+
+
+def split_method(method: str | SplitMethod) -> SplitMethod:
+    """The split named ``method`` (one of :data:`SPLIT_METHODS`): the one place where the notebooks'
+    ``SPLIT`` string becomes a :class:`SplitMethod`. A ``SplitMethod`` is returned as it is;
+    ``ValueError`` names the choices for any other name."""
+    if isinstance(method, SplitMethod):
+        return method
+    if method not in SPLITS:
+        raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+    return SPLITS[method]
+
+
 def make_split(
     ratings: pd.DataFrame,
-    method: str = "global_time",
+    method: str | SplitMethod = GLOBAL_TIME,
     test_size: float = 0.2,
     seed: int = 0,
     probe: pd.DataFrame | None = None,
 ) -> Split:
-    """Dispatch on the notebooks' ``SPLIT`` parameter (one of :data:`SPLIT_METHODS`).
+    """The split ``method`` of ``ratings``: a :class:`SplitMethod` or its name (the notebooks' ``SPLIT``,
+    one of :data:`SPLIT_METHODS`, :func:`split_method`).
 
     ``probe`` (the data set's probe pairs, or ``None``) is used by ``"probe"`` only, which
     raises ``ValueError`` without it; ``test_size`` and ``seed`` are not used by ``"probe"``.
     """
-    if method == "probe":
-        if probe is None:
-            raise ValueError(
-                "SPLIT='probe' needs the Netflix Prize file probe.txt next to the ratings; this data has none"
-            )
-        return probe_split(ratings, probe)
-    if method == "global_time":
-        return temporal_split(ratings, test_size)
-    if method == "per_user_time":
-        return per_user_temporal_split(ratings, test_size)
-    if method == "random":
-        return random_split(ratings, test_size, seed)
-    raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+    return split_method(method).cut(ratings, test_size, seed, probe)
 
 
-def validation_split_for(method: str, *, lists: bool = False) -> str:
-    """The split rule that cuts a validation set (or stacking folds) from train, for test split ``method``.
+def validation_split_for(method: str | SplitMethod, *, lists: bool = False) -> SplitMethod:
+    """The split that cuts a validation set (or stacking folds) from train, for test split ``method``.
 
     The one rule of the package for every choice made on train (a model's grid, the
     popularity weight λ, a stack's folds, the best recommender, a re-ranker's training):
@@ -212,45 +278,38 @@ def validation_split_for(method: str, *, lists: bool = False) -> str:
     ``probe`` is a rating protocol with no list counterpart. ``ValueError`` for a
     method outside :data:`SPLIT_METHODS`.
     """
-    if method not in SPLIT_METHODS:
-        raise ValueError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
+    method = split_method(method)
     if lists:
-        if method == "probe":
+        if method == PROBE:
             raise ValueError("split 'probe' is for rating predictors; top-N lists need a time or random split")
         return method
-    return "per_user_time" if method == "per_user_time" else "global_time"
+    return PER_USER_TIME if method == PER_USER_TIME else GLOBAL_TIME
 
 
 def validation_cut(
-    train: pd.DataFrame, method: str, test_size: float = 0.2, *, lists: bool = False, seed: int = 0
+    train: pd.DataFrame, method: str | SplitMethod, test_size: float = 0.2, *, lists: bool = False, seed: int = 0
 ) -> Split:
     """(fit part, validation part) of ``train`` for test split ``method``: ``test_size`` of train cut
-    by the rule :func:`validation_split_for` gives (``make_split`` of that rule; ``seed`` is used by a
-    random cut only)."""
+    by the split :func:`validation_split_for` gives (``seed`` is used by a random cut only)."""
     return make_split(train, validation_split_for(method, lists=lists), test_size=test_size, seed=seed)
 
 
-def chronological_folds(ratings: pd.DataFrame, n_folds: int, method: str = "global_time") -> np.ndarray:
-    """A time slice ``0..n_folds-1`` for each row, by the rule of split ``method``.
+def chronological_folds(ratings: pd.DataFrame, n_folds: int, method: SplitMethod = GLOBAL_TIME) -> np.ndarray:
+    """A time slice ``0..n_folds-1`` for each row, by the rule of split ``method`` (its ``slices``).
 
-    ``global_time``: rows in ``(date, user_id, movie_id)`` order, cut into ``n_folds``
+    :data:`GLOBAL_TIME`: rows in ``(date, user_id, movie_id)`` order, cut into ``n_folds``
     near-equal consecutive slices (row at position p gets ``floor(p · F / n)``).
-    ``per_user_time``: each user's ratings in that order are cut the same way, position
+    :data:`PER_USER_TIME`: each user's ratings in that order are cut the same way, position
     p of n_u getting ``floor(p · F / n_u)``, so slice f holds every user's f-th part.
     Slice f is later than every slice before it, by the rule, which is what forward
-    chaining needs: fit on slices ``< f``, predict slice f.
+    chaining needs: fit on slices ``< f``, predict slice f. ``ValueError`` for a split that does
+    not cut by time, or ``n_folds < 2``.
     """
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}")
-    folds = np.empty(len(ratings), dtype=np.int64)
-    if method == "global_time":
-        folds[_chronological_order(ratings)] = (np.arange(len(ratings)) * n_folds) // max(len(ratings), 1)
-    elif method == "per_user_time":
-        rows, position, count = _positions_in_user(ratings)
-        folds[rows] = (position * n_folds) // count
-    else:
-        raise ValueError(f"chronological folds follow global_time or per_user_time, not {method!r}")
-    return folds
+    if method.slices is None:
+        raise ValueError(f"chronological folds follow global_time or per_user_time, not {method.name!r}")
+    return method.slices(ratings, n_folds)
 
 
 def file_order_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:

@@ -168,7 +168,8 @@ def as_padded_array(recommendations: pd.DataFrame, n: int | None = None) -> tupl
     rank ``r`` for ``user_ids[i]``, padded with ``-1``. ``n`` defaults to the largest rank;
     ranks above ``n`` are dropped.
     """
-    user_ids, rows = np.unique(recommendations["user_id"].to_numpy(), return_inverse=True)
+    user_ids = np.unique(recommendations["user_id"].to_numpy())
+    rows = index_of(user_ids, recommendations["user_id"].to_numpy())
     ranks = recommendations["rank"].to_numpy(dtype=np.int64)
     if ranks.size and ranks.min() < 1:
         raise ValueError("ranks are 1-based")

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from IPython.display import HTML
 
 from cfutils.core.matrix import RatingMatrix
-from cfutils.core.similarity.engine import find_movies, similar_movies, similar_users
+from cfutils.core.similarity.neighbours import find_movies, similar_movies, similar_users
 
 
 def _html(table: pd.DataFrame) -> str:

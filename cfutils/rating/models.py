@@ -34,9 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import surprise
 
+from cfutils.core.matrix import index_of
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES, MemoryBudgetError, check_budget
+from cfutils.core.similarity import pattern_gram, shrinkage_factor
 from cfutils.core.train_data import TrainData, as_train_data
 from cfutils.rating.features import similarity_features
 from cfutils.rating.surprise_batch import predict_pairs, rating_scale, raw_ids, to_trainset
@@ -154,19 +157,24 @@ class BiasBaseline:
         return (20 + 48) * n_ratings if self.method == "als" else bytes_per_rating * n_ratings
 
     def fit(self, train: pd.DataFrame | TrainData) -> BiasBaseline:
-        ratings = as_train_data(train).ratings
+        data = as_train_data(train)
+        ratings = data.ratings
         self.scale_ = rating_scale(ratings)
         if self.method == "sgd":
             algo = surprise.BaselineOnly(bsl_options=self.surprise_options(), verbose=False).fit(to_trainset(ratings))
-            self.user_ids_, self.movie_ids_ = raw_ids(algo.trainset)
-            self.mean_, self.bu_, self.bi_ = algo.trainset.global_mean, algo.bu, algo.bi
+            (self.user_ids_, self.bu_), (self.movie_ids_, self.bi_) = (
+                _sorted_by_id(ids, biases) for ids, biases in zip(raw_ids(algo.trainset), (algo.bu, algo.bi))
+            )
+            self.mean_ = algo.trainset.global_mean
             return self
-        u, self.user_ids_ = _codes(ratings["user_id"])
-        i, self.movie_ids_ = _codes(ratings["movie_id"])
+        # The compact indices of the train data's matrix (sorted raw ids), in the frame's row order.
+        self.user_ids_, self.movie_ids_ = data.matrix.user_ids, data.matrix.movie_ids
+        u = index_of(self.user_ids_, ratings["user_id"].to_numpy())
+        i = index_of(self.movie_ids_, ratings["movie_id"].to_numpy())
         centred = np.array(ratings["rating"], dtype=np.float64)  # always a copy: centred in place below
         self.mean_ = float(centred.mean())
         centred -= self.mean_
-        n_u, n_i = np.bincount(u), np.bincount(i)
+        n_u, n_i = np.bincount(u, minlength=len(self.user_ids_)), np.bincount(i, minlength=len(self.movie_ids_))
         self.bu_, self.bi_ = np.zeros(len(n_u)), np.zeros(len(n_i))
         residual = np.empty_like(centred)  # one buffer for every epoch, gathered into and subtracted in place
         for _ in range(self.n_epochs):
@@ -177,7 +185,7 @@ class BiasBaseline:
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         est = np.full(len(pairs), self.mean_)
         for biases, ids, column in ((self.bu_, self.user_ids_, "user_id"), (self.bi_, self.movie_ids_, "movie_id")):
-            position = pd.Index(ids).get_indexer(pairs[column].to_numpy().astype(np.int64))
+            position = index_of(ids, pairs[column].to_numpy())
             est[position >= 0] += biases[position[position >= 0]]
         return np.clip(est, *self.scale_)
 
@@ -188,9 +196,10 @@ def _residual(centred: np.ndarray, biases: np.ndarray, codes: np.ndarray, out: n
     return np.subtract(centred, out, out=out)
 
 
-def _codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(ids.to_numpy().astype(np.int64), sort=True)
-    return codes, np.asarray(uniques)
+def _sorted_by_id(ids: np.ndarray, biases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Surprise's raw ids (in inner-id order) and their biases, sorted by raw id for :func:`index_of`."""
+    order = np.argsort(ids, kind="stable")
+    return ids[order], np.asarray(biases)[order]
 
 
 class SurpriseModel:
@@ -242,9 +251,16 @@ class KNNBaseline(SurpriseModel):
     who rated i, keeping only :math:`s_{uv} > 0`. Over items, swap the roles. The
     similarity is the Pearson correlation of the baseline residuals over the
     :math:`n_{uv}` common items, shrunk: :math:`s_{uv} = \frac{n_{uv} - 1}{n_{uv} - 1 +
-    \text{shrinkage}}\,\rho_{uv}`, and 0 below ``min_support`` common items.
+    \text{shrinkage}}\,\rho_{uv}`, and 0 below ``min_support`` common items (at least 2).
     Fewer than ``min_k`` neighbours: the baseline alone. Unknown user or item: the
     baseline with that bias 0. ``baseline`` gives the ALS/SGD settings of :math:`b_{ui}`.
+
+    Surprise computes :math:`\rho_{uv}` (its ``pearson_baseline`` with shrinkage 0, in Cython: the
+    reference implementation of the formula, kept for the neighbour search and prediction it feeds);
+    the shrinkage is then applied by :func:`cfutils.core.similarity.shrinkage_factor`, the package's
+    one copy of that rule, on the co-rating counts :math:`n_{uv}`
+    (:func:`cfutils.core.similarity.pattern_gram`). The product is the one Surprise's own shrinkage
+    computes, bit for bit (``tests/test_models.py``).
 
     Memory: Surprise builds five dense :math:`n \times n` matrices (n users or items),
     40 n² bytes; 5,000 users need 0.9 GiB, Netflix's 17,770 movies 12 GiB and its
@@ -279,11 +295,20 @@ class KNNBaseline(SurpriseModel):
         n = n_users if self.user_based else n_movies
         return super().required_bytes(n_ratings, n_users, n_movies, bytes_per_rating) + KNN_BYTES_PER_CELL * n**2
 
+    def fit(self, train: pd.DataFrame | TrainData) -> KNNBaseline:
+        super().fit(train)
+        if self.shrinkage > 0:
+            sim = self.algo_.sim
+            factor = shrinkage_factor(co_rating_counts(self.algo_.trainset, self.user_based), self.shrinkage)
+            np.fill_diagonal(factor, 1.0)  # s_uu = 1, never shrunk (as in Surprise)
+            sim *= factor
+        return self
+
     def make_algo(self) -> surprise.KNNBaseline:
-        sim_options = {
+        sim_options = {  # unshrunk rho; fit() shrinks it
             "name": "pearson_baseline",
             "user_based": self.user_based,
-            "shrinkage": self.shrinkage,
+            "shrinkage": 0,
             "min_support": self.min_support,
         }
         return surprise.KNNBaseline(
@@ -293,6 +318,17 @@ class KNNBaseline(SurpriseModel):
             bsl_options=self.baseline.surprise_options(),
             verbose=False,
         )
+
+
+def co_rating_counts(trainset: surprise.Trainset, user_based: bool) -> np.ndarray:
+    r"""Dense float64 :math:`n_{uv}`, the items two users both rated (``user_based``), or :math:`n_{ij}`,
+    the users who rated both items, indexed by Surprise's inner ids; the diagonal holds each one's count."""
+    triples = np.array(list(trainset.all_ratings()), dtype=np.float64).reshape(-1, 3)
+    users, items = triples[:, 0].astype(np.int64), triples[:, 1].astype(np.int64)
+    rows, columns = (items, users) if user_based else (users, items)
+    shape = (trainset.n_items, trainset.n_users) if user_based else (trainset.n_users, trainset.n_items)
+    pattern = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, columns)), shape=shape)
+    return pattern_gram(pattern)
 
 
 class SVD(SurpriseModel):

@@ -8,10 +8,10 @@ Out of fold (the honest way). No input of a training rating, :math:`\hat r^{(-f)
 or ``UAvg``, may use :math:`r_{ui}` itself. Two ways to cut the folds, which the stack
 uses together by default:
 
-- ``folds="random"``: the training rows are split at random into K folds; for each fold
-  f, every base model is fitted on the other K-1 folds and predicts the rows of f, and
-  the 13 features of those rows are computed from the other folds.
-- ``folds="global_time"`` or ``"per_user_time"`` (forward chaining): train is cut into
+- ``folds=RANDOM`` (:data:`cfutils.data.split.RANDOM`): the training rows are split at random into
+  K folds; for each fold f, every base model is fitted on the other K-1 folds and predicts the
+  rows of f, and the 13 features of those rows are computed from the other folds.
+- ``folds=GLOBAL_TIME`` or ``PER_USER_TIME`` (forward chaining): train is cut into
   K+1 time slices by the rule of the test split (:func:`cfutils.data.split.chronological_folds`),
   and slice f = 1..K is predicted from slices 0..f-1 only. These rows are later than what
   the models saw and, under a global time split, include new users and movies.
@@ -53,7 +53,7 @@ import pandas as pd
 
 from cfutils.core.parallel import parallel_map
 from cfutils.core.train_data import TrainData, as_train_data
-from cfutils.data.split import chronological_folds, validation_split_for
+from cfutils.data.split import RANDOM, SplitMethod, chronological_folds, validation_split_for
 from cfutils.rating.features import similarity_features
 from cfutils.rating.models import PAIR_COLUMNS, rating_scale, unfitted_copy
 
@@ -67,10 +67,21 @@ def fold_ids(n_rows: int, n_folds: int, seed: int = 0) -> np.ndarray:
     return folds
 
 
-def folds_for(split: str) -> tuple[str, str]:
+def folds_for(split: SplitMethod) -> tuple[SplitMethod, SplitMethod]:
     """The stack's folds for test split ``split``: random folds, and forward chaining by the
     time rule that tunes models for that split (:func:`cfutils.data.split.validation_split_for`)."""
-    return ("random", validation_split_for(split))
+    return (RANDOM, validation_split_for(split))
+
+
+def fold_rules(folds: SplitMethod | Sequence[SplitMethod]) -> list[SplitMethod]:
+    """``folds`` as a list of split objects (one given alone becomes a list of one). ``TypeError`` for a
+    name: splits travel as :class:`cfutils.data.split.SplitMethod` objects, and
+    :func:`cfutils.data.split.split_method` turns a notebook's ``SPLIT`` string into one."""
+    rules = [folds] if isinstance(folds, SplitMethod) else list(folds)
+    names = [rule for rule in rules if not isinstance(rule, SplitMethod)]
+    if names:
+        raise TypeError(f"fold rules are SplitMethod objects (cfutils.data.split.RANDOM ...), not {names!r}")
+    return rules
 
 
 def support_counts(fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -94,16 +105,17 @@ def base_predictions(models: Sequence, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def fold_cuts(
-    train: pd.DataFrame, n_folds: int, seed: int, rule: str
+    train: pd.DataFrame, n_folds: int, seed: int, rule: SplitMethod
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """The ``(fit, predict)`` row masks of each fold of ``rule``, and the mask of the rows predicted.
 
-    ``"random"``: K = ``n_folds`` random folds (:func:`fold_ids`), fold f predicted from the
-    others; every row is predicted. A time rule (``"global_time"``, ``"per_user_time"``):
-    forward chaining over K + 1 time slices (:func:`cfutils.data.split.chronological_folds`),
-    slice f = 1..K predicted from slices ``< f``; the first slice is never predicted.
+    :data:`~cfutils.data.split.RANDOM`: K = ``n_folds`` random folds (:func:`fold_ids`), fold f
+    predicted from the others; every row is predicted. A time split (``GLOBAL_TIME``,
+    ``PER_USER_TIME``): forward chaining over K + 1 time slices
+    (:func:`cfutils.data.split.chronological_folds`), slice f = 1..K predicted from slices ``< f``;
+    the first slice is never predicted. ``ValueError`` for a split that is neither (``PROBE``).
     """
-    if rule == "random":
+    if rule == RANDOM:
         fold = fold_ids(len(train), n_folds, seed)
         return [(fold != f, fold == f) for f in range(n_folds)], np.ones(len(train), dtype=bool)
     fold = chronological_folds(train, n_folds + 1, rule)
@@ -116,14 +128,14 @@ def out_of_fold(
     n_folds: int = 5,
     seed: int = 0,
     progress: bool = False,
-    folds: str | Sequence[str] = "random",
+    folds: SplitMethod | Sequence[SplitMethod] = RANDOM,
     n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """``compute(fit_part, fold)`` for every fold, reassembled in the row order of ``train``.
 
     ``compute(fit_part, pairs)`` must return a frame row-aligned with ``pairs`` that depends
-    on the ratings of ``fit_part`` only. ``folds`` names one fold rule or several
-    (:func:`fold_cuts`): with ``"random"`` every row of ``train`` is returned, with a time
+    on the ratings of ``fit_part`` only. ``folds`` is one fold rule or several
+    (:func:`fold_cuts`): with ``RANDOM`` every row of ``train`` is returned, with a time
     rule every row but those of the first time slice; with several rules, the rows of each
     rule in turn (a rating then appears once per rule). Either way the row of a training
     rating is never computed from the rating itself. The folds of every rule are computed
@@ -134,29 +146,13 @@ def out_of_fold(
     train = as_train_data(train).ratings
     if not train.index.is_unique:
         raise ValueError("train needs a unique index to put the folds back in order; call reset_index() first")
-    plans = [fold_cuts(train, n_folds, seed, rule) for rule in ([folds] if isinstance(folds, str) else folds)]
+    plans = [fold_cuts(train, n_folds, seed, rule) for rule in fold_rules(folds)]
     # Plain frames, not TrainData: a task is pickled whole to its worker, which wraps its fold itself
     # (fit_copies), so the fold's matrix and neighbour lists are built where they are used and never
     # pickled; a TrainData would carry to every worker whatever it had cached by then.
     tasks = [(train[fit], train[rows]) for cuts, _ in plans for fit, rows in cuts]
     parts = iter(parallel_map(compute, tasks, n_jobs, progress, desc="out-of-fold"))
     return pd.concat([pd.concat([next(parts) for _ in cuts]).loc[train.index[kept]] for cuts, kept in plans])
-
-
-def out_of_fold_predictions(
-    models: Sequence, train: pd.DataFrame | TrainData, n_folds: int = 5, seed: int = 0, progress: bool = False
-) -> pd.DataFrame:
-    """Each training row predicted by copies of the models fitted on the other folds.
-
-    Returns one column per model (``model.name``), row-aligned with ``train``. Row
-    ``(u, i)`` in fold f gets :math:`\\hat r^{(-f)}_{ui}` from a model fitted on
-    ``train`` without fold f, so its own rating is never used. The given models are
-    not modified (each fold fits an :func:`~cfutils.rating.models.unfitted_copy`). Costs
-    ``n_folds`` fits per model.
-    """
-    return out_of_fold(
-        partial(refit_and_predict, [unfitted_copy(model) for model in models]), train, n_folds, seed, progress
-    )
 
 
 def refit_and_predict(models: Sequence, fit_part: pd.DataFrame | TrainData, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -205,8 +201,8 @@ class StackedXGB:
 
     plus :func:`support_counts`. Training rows, ``out_of_fold=True``: the row of a rating in
     a fold holds the 13 features, the support counts and the predictions of base models
-    computed without that fold (:func:`out_of_fold`). ``folds`` names one or more fold
-    rules, ``"random"`` (K = ``n_folds`` random folds) or a time rule (forward chaining,
+    computed without that fold (:func:`out_of_fold`). ``folds`` is one or more fold
+    rules, ``RANDOM`` (K = ``n_folds`` random folds) or a time split (forward chaining,
     where the first time slice only feeds the fits); with several, the stack trains on the
     rows of each (a rating then appears once per rule, with different inputs). Both
     matter: the features ``UAvg`` and ``MAvg`` of a training row computed from all of
@@ -232,7 +228,7 @@ class StackedXGB:
         base_models: Sequence,
         n_folds: int = 5,
         out_of_fold: bool = True,
-        folds: str | Sequence[str] = "random",
+        folds: SplitMethod | Sequence[SplitMethod] = RANDOM,
         margin: str | None = None,
         prefit: bool = False,
         n: int = 5,
@@ -244,7 +240,7 @@ class StackedXGB:
         **xgb_params,
     ):
         self.base_models, self.n_folds, self.out_of_fold, self.prefit = list(base_models), n_folds, out_of_fold, prefit
-        self.folds = [folds] if isinstance(folds, str) else list(folds)
+        self.folds = fold_rules(folds)
         self.margin = margin
         self.n, self.k, self.seed, self.progress, self.workers = n, k, seed, progress, workers
         self.name = name or ("xgb_stack" if out_of_fold else "xgb_stack_in_sample")

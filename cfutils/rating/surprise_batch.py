@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 import surprise
 
+from cfutils.core.matrix import index_of
 from cfutils.core.progress import progress_bar
 
 
@@ -61,8 +62,9 @@ def inner_ids(trainset: surprise.Trainset, pairs: pd.DataFrame) -> tuple[np.ndar
 def _lookup(raw2inner: Mapping[int, int], raw: np.ndarray) -> np.ndarray:
     keys = np.fromiter(raw2inner.keys(), dtype=np.int64, count=len(raw2inner))
     values = np.fromiter(raw2inner.values(), dtype=np.int64, count=len(raw2inner))
-    position = pd.Index(keys).get_indexer(raw.astype(np.int64))
-    return np.where(position >= 0, values[position], -1)
+    order = np.argsort(keys)
+    position = index_of(keys[order], raw)
+    return np.where(position >= 0, values[order][position], -1)
 
 
 def raw_ids(trainset: surprise.Trainset) -> tuple[np.ndarray, np.ndarray]:

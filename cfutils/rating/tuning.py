@@ -11,7 +11,7 @@ import pandas as pd
 
 from cfutils.core.memory import MemoryBudgetError
 from cfutils.core.parallel import parallel_map
-from cfutils.data.split import validation_cut
+from cfutils.data.split import GLOBAL_TIME, SplitMethod, validation_cut
 from cfutils.eval.metrics import rmse
 
 
@@ -30,7 +30,7 @@ def tune(
     train: pd.DataFrame,
     val_fraction: float = 0.1,
     progress: bool = False,
-    split: str = "global_time",
+    split: SplitMethod = GLOBAL_TIME,
     n_jobs: int | None = None,
 ) -> Tuning:
     """Grid search on a validation set cut from the latest ``val_fraction`` of ``train`` by date.
@@ -38,7 +38,8 @@ def tune(
     For each combination ``params`` of ``grid`` (a dict of lists), ``make_model(**params)``
     is fitted on the earlier ratings and scored by RMSE on the later ones: the model is tuned
     on the near future, as it will be used, not by random cross-validation over the future.
-    ``split`` is the notebook's test ``SPLIT``; the validation set is cut by the rule
+    ``split`` is the test split (a :class:`~cfutils.data.split.SplitMethod`,
+    :func:`cfutils.data.split.split_method` of the notebook's ``SPLIT``); the validation set is cut by the rule
     :func:`cfutils.data.split.validation_split_for` gives for it (never at random), so with
     ``per_user_time`` every validation user is also in the fitting part.
     Ties go to the first combination in grid order. The combinations are fitted in up to
@@ -63,7 +64,7 @@ def tune_each(
     searches: Mapping[str, tuple[Callable, Mapping[str, Sequence]]],
     train: pd.DataFrame,
     val_fraction: float = 0.1,
-    split: str = "global_time",
+    split: SplitMethod = GLOBAL_TIME,
     progress: bool = False,
     n_jobs: int | None = None,
 ) -> tuple[dict[str, Tuning], dict[str, str]]:

@@ -49,55 +49,36 @@ also store equal values and each row stays in descending value. Limit: the other
 by the float values alone (float64 with ``dtype=np.float64``), so exactly equal similarities
 there may still split by rounding.
 
-Measures (:data:`MEASURES`), with :math:`I_u` the stored (rated) cells of row u,
-:math:`I_{uv} = I_u \cap I_v` and :math:`n_{uv} = |I_{uv}|`:
-
-* ``"cosine"`` (default, the tutorial's and sklearn's):
-  :math:`\dfrac{\sum_{i \in I_{uv}} r_{ui} r_{vi}}{\sqrt{\sum_{i \in I_u} r_{ui}^2}\sqrt{\sum_{i \in I_v} r_{vi}^2}}`.
-  Surprise's ``cosine`` differs: its norms run over :math:`I_{uv}` only.
-* ``"centered_cosine"``: the same on :math:`r_{ui} - \mu_u`, with :math:`\mu_u` the mean of row u
-  over :math:`I_u` (mean-centred cosine).
-* ``"adjusted_cosine"``: the same on :math:`r_{ui} - \mu_i`, with :math:`\mu_i` the mean of column i
-  over its stored cells: Sarwar et al. (2001)'s adjusted cosine when the rows are items
-  (``similarity_top_k(R.T, k, measure="adjusted_cosine")`` centres each rating by its user's mean).
-* ``"pearson"`` (Surprise's ``pearson``, on co-rated cells only):
-  :math:`\dfrac{\sum_{i \in I_{uv}} (r_{ui} - \bar r_u)(r_{vi} - \bar r_v)}
-  {\sqrt{\sum_{i \in I_{uv}} (r_{ui} - \bar r_u)^2}\sqrt{\sum_{i \in I_{uv}} (r_{vi} - \bar r_v)^2}}`
-  with :math:`\bar r_u, \bar r_v` the means over :math:`I_{uv}`; 0 when a denominator is 0.
-
-Every measure then takes ``min_support`` and ``shrinkage`` as Surprise's ``pearson_baseline``
-does: :math:`s = 0` if :math:`n_{uv} <` ``min_support``, and
-:math:`s' = \dfrac{n_{uv} - 1}{n_{uv} - 1 + \lambda}\, s` when ``shrinkage`` :math:`= \lambda > 0`.
-
-Edge cases: an empty row (or, for centred measures, a constant one) has no neighbours and is
-nobody's neighbour; ``k >= n_rows`` keeps every positive similarity; values are clipped at 1
-(floating-point rounding can give 1.0000001 for identical rows).
+The measures, their support rules and shrinkage are in :mod:`cfutils.core.similarity.measures`;
+neighbour lookups by id and title in :mod:`cfutils.core.similarity.neighbours`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from cfutils.core.matrix import with_data
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.core.progress import progress_bar
-from cfutils.core.similarity.kernels import Operand, operand, pattern_product, product
-from cfutils.core.similarity.top_k import ExactCosine, select_exact_top_k, select_top_k
+from cfutils.core.similarity.measures import (
+    PreparedMeasure,
+    check_arguments,
+    exact_ties_possible,
+    needs_support,
+    prepare_measure,
+    row_indices,
+    supported_block,
+)
+from cfutils.core.similarity.top_k import select_exact_top_k, select_top_k
 
-MEASURES = ("cosine", "centered_cosine", "adjusted_cosine", "pearson")
-#: Blocks per thread at least, so that threads finish together and the bar moves.
 _BLOCKS_PER_THREAD = 4
-#: Index bytes of one stored cell (int32 in the operands).
+
 _INDEX_BYTES = 4
 
 
@@ -165,17 +146,17 @@ def plan_top_k(
     Blocks are also cut to at least 4 per thread, for balance and a moving progress bar;
     ``n_blocks`` covers the ``r`` computed rows.
     """
-    _check_arguments(X, k, measure, min_support, shrinkage)
+    check_arguments(X, k, measure, min_support, shrinkage)
     n_threads = _thread_count(n_threads)
     n, m = X.shape
-    r = n if rows is None else _row_indices(rows, n).size
+    r = n if rows is None else row_indices(rows, n).size
     item = 8 if measure == "pearson" else np.dtype(dtype).itemsize
-    support = _needs_support(min_support, shrinkage)
+    support = needs_support(min_support, shrinkage)
     if sp.issparse(X):
         n_operands, n_dense = (3, 6) if measure == "pearson" else (1 + support, 1 + 3 * support)
         operands = max(n_operands * 2 * (item + _INDEX_BYTES) * X.nnz, (item + _INDEX_BYTES + 16) * X.nnz)
         bytes_per_row = n * (n_dense * item + item + 1)
-        if _exact_ties_possible(measure, shrinkage):
+        if exact_ties_possible(measure, shrinkage):
             operands += 8 * X.nnz + 16 * n + n_threads * 8 * m
     else:
         operands = n * m * item
@@ -213,7 +194,7 @@ def similarity_top_k(
         Stored non-zero cells are the rated ones. A dense array (e.g. an embedding) supports
         only ``measure="cosine"`` without ``min_support`` / ``shrinkage``.
     k : int >= 1
-    measure, min_support, shrinkage : see the module docstring for the formulas.
+    measure, min_support, shrinkage : formulas in :mod:`cfutils.core.similarity.measures`.
     budget_bytes : estimated peak working memory (:func:`plan_top_k`); the block size follows it.
         :class:`cfutils.core.memory.MemoryBudgetError` if not even one row per thread fits.
     n_threads : blocks computed at once (default: the CPUs this process may use).
@@ -236,29 +217,26 @@ def similarity_top_k(
         dtype=dtype,
         rows=rows,
     )
-    similarity = _prepare(X, measure, dtype, min_support, shrinkage)
+    similarity = prepare_measure(X, measure, dtype, min_support, shrinkage)
     n = X.shape[0]
-    wanted = np.arange(n) if rows is None else _row_indices(rows, n)
+    wanted = np.arange(n) if rows is None else row_indices(rows, n)
     blocks = [wanted[start : start + plan.block_rows] for start in range(0, wanted.size, plan.block_rows)]
     one_blas_thread = threadpool_limits(1, user_api="blas") if plan.n_threads > 1 else nullcontext()
     with one_blas_thread, ThreadPoolExecutor(plan.n_threads) as pool:
-        work = pool.map(lambda rows: _top_k_rows(similarity, rows, k), blocks)
+        work = pool.map(lambda rows: top_k_rows(similarity, rows, k), blocks)
         parts = list(
             progress_bar(work, total=len(blocks), disable=not progress, desc=f"top-{k} {measure}", unit="block")
         )
     return _assemble(parts, wanted, n, dtype)
 
 
-def cosine_top_k(X, k: int, *, measure: str = "cosine", **options) -> sp.csr_matrix:
+def cosine_top_k(X, k: int, **options) -> sp.csr_matrix:
     """:func:`similarity_top_k` with ``measure="cosine"``: the k best cosines of every row of ``X``.
 
     ``options`` are those of :func:`similarity_top_k` (``min_support``, ``shrinkage``,
-    ``budget_bytes``, ``rows`` ...). Another ``measure`` is not a cosine: ``ValueError``,
-    naming :func:`similarity_top_k`, which computes it.
+    ``budget_bytes``, ``rows`` ...) but ``measure``; another measure is :func:`similarity_top_k`'s.
     """
-    if measure != "cosine":
-        raise ValueError(f"cosine_top_k computes cosines; for measure={measure!r} call similarity_top_k")
-    return similarity_top_k(X, k, **options)
+    return similarity_top_k(X, k, measure="cosine", **options)
 
 
 def _assemble(parts: list, wanted: np.ndarray, n: int, dtype) -> sp.csr_matrix:
@@ -307,288 +285,13 @@ def neighbour_recall(exact: sp.csr_matrix, approximate: sp.csr_matrix, rows=None
     return float(np.mean(shares)) if shares else float("nan")
 
 
-def similarity_rows(
-    X,
-    rows,
-    *,
-    measure: str = "cosine",
-    min_support: int = 1,
-    shrinkage: float = 0.0,
-    budget_bytes: float = DEFAULT_BUDGET_BYTES,
-) -> np.ndarray:
-    """The similarities of ``rows`` (indices) with every row of X, as a dense float64 array
-    ``(len(rows), n_rows)``: the values :func:`similarity_top_k` ranks, with the same ``measure``,
-    ``min_support`` and ``shrinkage`` (module docstring), but none dropped: negative values, zeros
-    and each row with itself (1 for a non-empty row) stay. For looking at a few rows or pairs; the
-    dense result is checked against ``budget_bytes`` first. A dense X is read as sparse (0 = not rated).
-    The result's rows follow ``rows`` in ascending order, without repeats.
-    """
-    X = sp.csr_matrix(X)
-    rows = _row_indices(rows, X.shape[0])
-    _check_arguments(X, 1, measure, min_support, shrinkage)
-    check_budget(
-        3 * 8 * rows.size * X.shape[1] + 3 * 8 * rows.size * X.shape[0],
-        budget_bytes,
-        f"{rows.size} dense similarity rows of {X.shape[0]:,}",
-        "budget_bytes",
-    )
-    return _supported_block(_prepare(X, measure, np.float64, min_support, shrinkage), rows)
-
-
-def similar_movies(
-    matrix,
-    movie_id: int,
-    k: int = 10,
-    titles: pd.DataFrame | None = None,
-    top_k: sp.csr_matrix | None = None,
-    *,
-    measure: str = "cosine",
-    min_support: int = 1,
-    shrinkage: float = 0.0,
-) -> pd.DataFrame:
-    """The k movies most similar to ``movie_id``, best first: columns ``movie_id, title, year,
-    similarity, n_ratings, n_common`` (the neighbour's number of raters, raters in common).
-
-    ``matrix`` is a :class:`cfutils.core.matrix.RatingMatrix`. ``top_k`` is a precomputed movie-movie
-    ``similarity_top_k(matrix.csc.T, ...)``: its row is read (then ``measure`` and the support rules
-    are those it was computed with). Without it only this movie's row is computed, exactly as
-    :func:`similarity_top_k` would, with ``measure``, ``min_support`` and ``shrinkage``.
-    ``titles`` is indexed by ``movie_id`` with ``title`` and ``year``; titles it lacks are NA.
-    An unknown ``movie_id`` raises ``KeyError``.
-    """
-    index = _compact_index(matrix.movie_index([movie_id])[0], "movie_id", movie_id)
-    options = dict(measure=measure, min_support=min_support, shrinkage=shrinkage)
-    table = _neighbour_table(matrix.csc.T.tocsr(), index, k, top_k, options, matrix.movie_ids, "movie_id")
-    found = (titles if titles is not None else pd.DataFrame(columns=["title", "year"])).reindex(table["movie_id"])
-    table.insert(1, "title", found["title"].to_numpy())
-    table.insert(2, "year", found["year"].to_numpy())
-    return table
-
-
-def find_movies(matrix, titles: pd.DataFrame, text: str = "", *, exact: bool = False) -> np.ndarray:
-    """Raw ids of the movies of ``matrix`` whose title contains ``text``, ignoring case; most-rated first.
-
-    ``exact=True`` keeps only the titles equal to ``text`` (ignoring case). ``matrix`` is a
-    :class:`cfutils.core.matrix.RatingMatrix`: only its movies are searched, so each found movie has
-    neighbours to show. ``titles`` is indexed by ``movie_id`` with a ``title`` column; a movie it
-    lacks has the empty title, so the empty ``text`` finds every movie. Ties in the number of
-    ratings go to the smaller movie id.
-    """
-    ids = matrix.movie_ids[np.argsort(-matrix.movie_counts, kind="stable")]
-    names = titles["title"].reindex(ids).fillna("").astype(str).str.casefold()
-    wanted = text.casefold()
-    found = (names == wanted) if exact else names.str.contains(wanted, regex=False)
-    return ids[found.to_numpy()]
-
-
-def pick_movie(matrix, titles: pd.DataFrame, title: str | None = None) -> int:
-    """The most-rated movie of ``matrix`` titled ``title`` (ignoring case), or the most-rated movie
-    of all for ``None``; :func:`find_movies` decides. ``ValueError`` when no movie has that title."""
-    found = find_movies(matrix, titles, "" if title is None else title, exact=title is not None)
-    if not found.size:
-        raise ValueError(f"no movie titled {title!r} in the training data")
-    return int(found[0])
-
-
-def similar_users(
-    matrix,
-    user_id: int,
-    k: int = 10,
-    top_k: sp.csr_matrix | None = None,
-    *,
-    measure: str = "cosine",
-    min_support: int = 1,
-    shrinkage: float = 0.0,
-) -> pd.DataFrame:
-    """The k users most similar to ``user_id``, best first: columns ``user_id, similarity,
-    n_ratings, n_common``. Same rules as :func:`similar_movies`, with a user-user ``top_k``
-    (``similarity_top_k(matrix.csr, ...)``)."""
-    index = _compact_index(matrix.user_index([user_id])[0], "user_id", user_id)
-    options = dict(measure=measure, min_support=min_support, shrinkage=shrinkage)
-    return _neighbour_table(matrix.csr, index, k, top_k, options, matrix.user_ids, "user_id")
-
-
-def _compact_index(index: int, name: str, raw_id) -> int:
-    if index < 0:
-        raise KeyError(f"{name} {raw_id} is not in the rating matrix")
-    return int(index)
-
-
-def _neighbour_table(
-    rows: sp.csr_matrix, index: int, k: int, top_k, options: dict, raw_ids: np.ndarray, id_column: str
-) -> pd.DataFrame:
-    """Neighbours of row ``index`` of ``rows`` (read from ``top_k`` or computed) as a table, best first."""
-    if top_k is not None:
-        start, stop = top_k.indptr[index], top_k.indptr[index + 1]
-        neighbours, values = top_k.indices[start:stop], top_k.data[start:stop]
-        order = np.lexsort((neighbours, -values.astype(np.float64)))[:k]
-        neighbours, values = neighbours[order], values[order]
-    else:
-        _check_arguments(rows, k, **options)
-        _, neighbours, values = _top_k_rows(_prepare(rows, dtype=np.float32, **options), np.array([index]), k)
-    pattern = (rows != 0).astype(np.int64)
-    return pd.DataFrame(
-        {
-            id_column: raw_ids[neighbours],
-            "similarity": values.astype(np.float64),
-            "n_ratings": np.diff(pattern.indptr)[neighbours],
-            "n_common": (pattern[neighbours] @ pattern[index].T).toarray().ravel(),
-        }
-    )
-
-
-# --- the engine: prepared operands -> dense similarity blocks -> exact top-k -------------------
-
-
-@dataclass(frozen=True)
-class _Similarity:
-    """``block(rows)`` gives the dense similarity rows (before the support rules) and the support
-    :math:`n_{uv}` when ``min_support``/``shrinkage`` need it (else ``None``)."""
-
-    block: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
-    min_support: int
-    shrinkage: float
-    exact: ExactCosine | None = None
-
-
-def _top_k_rows(similarity: _Similarity, rows: np.ndarray, k: int):
+def top_k_rows(similarity: PreparedMeasure, rows: np.ndarray, k: int):
     """Top-k of the given rows (int array): ``(counts per row, columns, values)``, each row best first."""
-    S = _supported_block(similarity, rows)
+    S = supported_block(similarity, rows)
     if similarity.exact is not None:
         return select_exact_top_k(S, rows, k, similarity.exact)
     return select_top_k(S, rows, k)
 
 
-def _supported_block(similarity: _Similarity, rows: np.ndarray) -> np.ndarray:
-    r"""Dense similarity rows after the support rules (0 below ``min_support``, times
-    :math:`(n_{uv} - 1)/(n_{uv} - 1 + \lambda)` with shrinkage), clipped at 1."""
-    S, support = similarity.block(rows)
-    if support is not None:
-        S[support < similarity.min_support] = 0
-        if similarity.shrinkage > 0:
-            shared = np.maximum(support - 1, 0)
-            S *= shared / (shared + similarity.shrinkage)
-    return np.minimum(S, 1, out=S)
-
-
-def _prepare(X, measure: str, dtype, min_support: int, shrinkage: float) -> _Similarity:
-    """Prepared operands of ``measure`` (copies: the input is never modified) and their block function."""
-    if not sp.issparse(X):
-        Y = np.array(X, dtype=dtype)
-        Y *= _inverse_norms(np.einsum("ij,ij->i", Y, Y, dtype=np.float64)).astype(dtype)[:, None]
-        return _Similarity(lambda rows: (Y[rows] @ Y.T, None), min_support, shrinkage)
-    work_dtype = np.float64 if measure == "pearson" else dtype
-    X = sp.csr_matrix(X, dtype=work_dtype, copy=True)
-    X.sum_duplicates()
-    X.eliminate_zeros()
-    needs_ones = measure == "pearson" or _needs_support(min_support, shrinkage)
-    ones = with_data(X, np.ones(X.nnz, work_dtype), copy=False) if needs_ones else None
-    ones_t = operand(ones.T.tocsr()) if needs_ones else None
-    if measure == "pearson":
-        return _Similarity(_pearson_block(X, ones, ones_t), min_support, shrinkage)
-    _centre_in_place(X, measure)
-    counts = np.diff(X.indptr)
-    squared_norms = np.bincount(
-        np.repeat(np.arange(X.shape[0]), counts), weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]
-    )
-    # One value in every stored cell (a binary pattern): the cosine is n_uv / sqrt(|I_u| |I_v|),
-    # so the block counts shared cells (kernels.pattern_product) and scales them once. Its ties are
-    # settled exactly whatever the value's sign (every product is the value squared).
-    pattern = measure == "cosine" and ones_t is None and X.nnz > 0 and bool((X.data == X.data[0]).all())
-    exact_ties = _exact_ties_possible(measure, shrinkage) and (pattern or not (X.data < 0).any())
-    # A pattern's values are never scaled, so its raw values are X's own (no copy).
-    raw = X.data.astype(np.float64, copy=not pattern) if exact_ties else None
-    scale = _inverse_norms((counts if pattern else squared_norms).astype(np.float64)).astype(work_dtype)
-    if not pattern:
-        X.data *= np.repeat(scale, counts)
-    if pattern:  # the counting kernel reads no values: transpose the pattern alone (one byte a cell), keep none
-        X_t = operand(with_data(X, np.ones(X.nnz, np.int8), copy=False).T.tocsr())._replace(data=None)
-        X = operand(X)._replace(data=raw)
-    else:
-        X_t = operand(X.T.tocsr())
-        X = operand(X)
-    ones = None if ones_t is None else X._replace(data=ones.data)
-    exact = None
-    if exact_ties:
-        gamma = 2 * (counts + 8) * np.finfo(work_dtype).eps / 2
-        exact = ExactCosine(X._replace(data=raw), squared_norms, gamma)
-
-    def block(rows):
-        if pattern:
-            S = pattern_product(X, X_t, rows, work_dtype)
-            S *= scale[rows, None]
-            S *= scale
-            return S, None
-        return product(X, X_t, rows), None if ones_t is None else product(ones, ones_t, rows)
-
-    return _Similarity(block, min_support, shrinkage, exact)
-
-
-def _pearson_block(X: sp.csr_matrix, ones: sp.csr_matrix, ones_t: Operand):
-    """Block function of Surprise's ``pearson`` from the co-rated sums (six sparse products)."""
-    squares = with_data(X, X.data**2, copy=False)
-    X_t, squares_t = operand(X.T.tocsr()), operand(squares.T.tocsr())
-    X = operand(X)
-    ones, squares = X._replace(data=ones.data), X._replace(data=squares.data)
-
-    def block(rows):
-        n = product(ones, ones_t, rows)
-        sum_x, sum_y = product(X, ones_t, rows), product(ones, X_t, rows)
-        numerator = n * product(X, X_t, rows) - sum_x * sum_y
-        denominator = n * product(squares, ones_t, rows) - sum_x**2
-        denominator *= n * product(ones, squares_t, rows) - sum_y**2
-        np.sqrt(np.maximum(denominator, 0, out=denominator), out=denominator)
-        return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0), n
-
-    return block
-
-
-def _centre_in_place(X: sp.csr_matrix, measure: str) -> None:
-    """Stored cells minus their row mean (``centered_cosine``) or column mean (``adjusted_cosine``)."""
-    if measure == "cosine":
-        return
-    by_row = measure == "centered_cosine"
-    owner = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr)) if by_row else X.indices
-    size = X.shape[0] if by_row else X.shape[1]
-    counts = np.bincount(owner, minlength=size)
-    sums = np.bincount(owner, weights=X.data, minlength=size)
-    means = np.divide(sums, counts, out=np.zeros(size), where=counts > 0)
-    X.data -= means[owner].astype(X.dtype)
-
-
-def _inverse_norms(squared_norms: np.ndarray) -> np.ndarray:
-    """1 / sqrt(squared_norms), and 0 where the norm is 0 (empty rows stay empty)."""
-    norms = np.sqrt(squared_norms)
-    return np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-
-
-def _exact_ties_possible(measure: str, shrinkage: float) -> bool:
-    """Whether ``"cosine"`` ties are settled exactly (for a sparse X without negative values)."""
-    return measure == "cosine" and shrinkage == 0
-
-
-def _needs_support(min_support: int, shrinkage: float) -> bool:
-    return min_support > 1 or shrinkage > 0
-
-
-def _row_indices(rows, n: int) -> np.ndarray:
-    """``rows`` as sorted unique int64 indices; ``ValueError`` outside ``0 .. n - 1``."""
-    rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
-    if rows.size and (rows[0] < 0 or rows[-1] >= n):
-        raise ValueError(f"rows must lie in 0 .. {n - 1}, got {rows[0] if rows[0] < 0 else rows[-1]}")
-    return rows
-
-
 def _thread_count(n_threads: int | None) -> int:
     return max(1, n_threads if n_threads is not None else len(os.sched_getaffinity(0)))
-
-
-def _check_arguments(X, k: int, measure: str, min_support: int, shrinkage: float) -> None:
-    if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if shrinkage < 0:
-        raise ValueError(f"shrinkage must be >= 0, got {shrinkage}")
-    if not sp.issparse(X) and (measure != "cosine" or _needs_support(min_support, shrinkage)):
-        raise ValueError("a dense X has no rated cells: use measure='cosine' without min_support/shrinkage")

@@ -60,11 +60,10 @@ from cfutils.data.io.files import TITLES_FILE_NAMES, format_family
 from cfutils.data.io.pieces import PIECE_BYTES
 from cfutils.data.io.prize import read_probe, read_qualifying
 from cfutils.data.io.ratings import read_ratings
-from cfutils.data.io.schema import BYTES_PER_RATING, FIRST_DATE, LAST_DATE, MAX_ID, RATINGS_DTYPES, DataFormatError
+from cfutils.data.io.schema import FIRST_DATE, LAST_DATE, MAX_ID, RATINGS_DTYPES, DataFormatError
 from cfutils.data.io.titles import empty_titles, read_titles
 
 __all__ = [
-    "BYTES_PER_RATING",
     "CACHE_DIR_ENV",
     "CACHE_VERSION",
     "CHECKOUT_CACHE_DIR",

@@ -74,8 +74,6 @@ PRIZE_REFERENCES = {
     "winning entry (BellKor's Pragmatic Chaos)": {"test": 0.8567},
 }
 
-PAIR_DTYPES = {"user_id": np.dtype("int32"), "movie_id": np.dtype("int32")}
-
 
 # ---------------------------------------------------------------------------
 # Readers

@@ -26,7 +26,6 @@ RATINGS_DTYPES = {
     "rating": np.dtype("float32"),
     "date": np.dtype("datetime64[s]"),
 }
-BYTES_PER_RATING = sum(dtype.itemsize for dtype in RATINGS_DTYPES.values())
 
 MAX_ID = 2**31 - 1
 #: Every rating is dated within these days (inclusive): all Netflix Prize (1999-2005) and MovieLens

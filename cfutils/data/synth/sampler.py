@@ -47,13 +47,6 @@ class WeightedSampler:
         segment = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
         return self._draw_in(rng, np.minimum(segment, len(self.sizes) - 1))
 
-    def draw_for(self, rng: np.random.Generator, affinities: np.ndarray) -> np.ndarray:
-        """One draw per row of ``affinities`` (one ``e_g`` vector per draw), with replacement."""
-        cumulative = np.cumsum(affinities * self.mass, axis=1)
-        threshold = rng.random(len(affinities)) * cumulative[:, -1]
-        segment = (cumulative <= threshold[:, None]).sum(axis=1)
-        return self._draw_in(rng, np.minimum(segment, len(self.sizes) - 1))
-
     def _draw_in(self, rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:
         """One user of each given segment, drawn ``∝ w_u`` within it."""
         column = self.bounds[segment] + (rng.random(len(segment)) * self.sizes[segment]).astype(np.int64)
