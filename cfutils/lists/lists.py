@@ -18,12 +18,12 @@ Rules shared by all of them:
 * A movie with no train rating is never a candidate: no model here can recommend it.
 * Padding: when fewer than ``n`` movies are left to recommend, the list is shorter.
 * When a recommender's own candidates run short, the list is filled with the fallback,
-  whose rows say ``because = "popular recently"``; their ``score`` is the fallback's
+  whose rows have ``fallback = True``; their ``score`` is the fallback's
   rating count, on another scale than the recommender's own score.
 
 Fitted attributes follow scikit-learn's convention, as the rating models of :mod:`cfutils.rating.models`
-do: every attribute ``fit`` sets ends in ``_`` (``matrix_``, ``weights_``, ``served_``; a private
-one keeps its leading underscore too, ``_residuals_``), and the constructor's parameters never do.
+do: every attribute ``fit`` sets ends in ``_`` (``matrix_``, ``weights_``, ``served_``), and the
+constructor's parameters never do.
 """
 
 from __future__ import annotations
