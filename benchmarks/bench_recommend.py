@@ -18,7 +18,7 @@ For each timed user (the 20 heaviest plus a random draw):
   ``XGBRanker``); **naive**: the same ranker scores *every* unrated movie. The script prints how
   much of the naive top-N the candidate stage keeps.
 
-``top_n`` (titles and "because you rated ...") is timed as well. Prints fit times, latency
+``explained_list`` (``top_n`` with titles and "because you rated ...") is timed as well. Prints fit times, latency
 percentiles, the ratios and the peak memory.
 """
 
@@ -40,6 +40,7 @@ from cfutils.lists.ease import EASE  # noqa: E402
 from cfutils.lists.item_knn import ItemKNN  # noqa: E402
 from cfutils.lists.lists import top_n_indices  # noqa: E402
 from cfutils.lists.rerank import ReRanker  # noqa: E402
+from cfutils.present.explain import explained_list  # noqa: E402
 
 
 def ratings_from_matrix(csr, seed: int) -> pd.DataFrame:
@@ -154,7 +155,7 @@ def main() -> None:
         for k, user in enumerate(users):
             ours, ms = timed(rec.top_n_batch, [int(user)], args.n)
             ranking_ms.append(ms)
-            list_ms.append(timed(rec.top_n, int(user), args.n)[1])
+            list_ms.append(timed(explained_list, rec, int(user), args.n, None)[1])
             if k < args.naive_users:
                 expected, ms = timed(naive, rec, int(user), args.n)
                 naive_ms.append(ms)

@@ -12,6 +12,7 @@ from cfutils.core.similarity.neighbours import similar_movies, similar_users
 from cfutils.lists import PopularRecommender
 from cfutils.lists.ease import EASE, RecencyEASE
 from cfutils.lists.item_knn import ItemKNN
+from cfutils.present import explained_list
 from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer
 
 TITLES = pd.DataFrame(
@@ -146,7 +147,7 @@ def slow_fold_in_list(model, rated_movies, n):
 
 
 def test_the_list_explorer_computes_nothing_until_shown_and_offers_the_three_presets(list_train):
-    model = LIST_MODELS["EASE"]().fit(list_train, LIST_TITLES)
+    model = LIST_MODELS["EASE"]().fit(list_train)
     explorer = ListExplorer(model, list_train, LIST_TITLES, n=5)
     assert explorer.tables == {} and explorer.view.value == "" and explorer.movie.options == ()
     counts = list_train["user_id"].value_counts()
@@ -162,7 +163,7 @@ def test_the_list_explorer_computes_nothing_until_shown_and_offers_the_three_pre
 
 @pytest.mark.parametrize("name", ["EASE", "item-kNN"])
 def test_a_what_if_rating_changes_the_list_as_the_slow_fold_in_says(list_train, name):
-    model = LIST_MODELS[name]().fit(list_train, LIST_TITLES)
+    model = LIST_MODELS[name]().fit(list_train)
     explorer = ListExplorer(model, list_train, LIST_TITLES, n=6)
     explorer.user.value = user = explorer.user.options[1][1]  # the light user
     before = explorer.tables["list"]
@@ -185,7 +186,7 @@ def test_a_what_if_rating_changes_the_list_as_the_slow_fold_in_says(list_train, 
 
 @pytest.mark.parametrize("name", list(LIST_MODELS))
 def test_new_stars_on_a_rated_movie_give_exactly_the_list_of_a_refit_from_scratch(list_train, name):
-    model = LIST_MODELS[name]().fit(list_train, LIST_TITLES)
+    model = LIST_MODELS[name]().fit(list_train)
     explorer = ListExplorer(model, list_train, LIST_TITLES, n=8)
     user = explorer.user.options[0][1]
     mine = list_train[list_train.user_id == user]
@@ -193,19 +194,21 @@ def test_new_stars_on_a_rated_movie_give_exactly_the_list_of_a_refit_from_scratc
     stars = 1 if list_train.at[row, "rating"] != 1 else 5
     changed = list_train.copy()
     changed.loc[row, "rating"] = stars
-    refit = LIST_MODELS[name]().fit(changed, LIST_TITLES)
+    refit = LIST_MODELS[name]().fit(changed)
     what_if = explorer.what_if(user, int(list_train.at[row, "movie_id"]), stars)
-    pd.testing.assert_frame_equal(what_if, refit.top_n(user, 8))
+    pd.testing.assert_frame_equal(what_if, explained_list(refit, user, 8, LIST_TITLES))
     assert what_if["movie_id"].tolist() == model.top_n(user, 8)["movie_id"].tolist(), "stars do not move a binary model"
 
 
 def test_a_new_users_first_rating_gives_the_list_of_an_item_knn_refit(list_train):
-    model = LIST_MODELS["item-kNN"]().fit(list_train, LIST_TITLES)
+    model = LIST_MODELS["item-kNN"]().fit(list_train)
     explorer = ListExplorer(model, list_train, LIST_TITLES, n=10)
     new_user = explorer.user.options[2][1]
     movie = 105
     what_if = explorer.what_if(new_user, movie, 5)
-    refit = LIST_MODELS["item-kNN"]().fit(added(list_train, new_user, movie, 5), LIST_TITLES).top_n(new_user, 10)
+    refit = explained_list(
+        LIST_MODELS["item-kNN"]().fit(added(list_train, new_user, movie, 5)), new_user, 10, LIST_TITLES
+    )
     assert what_if["movie_id"].tolist() == refit["movie_id"].tolist()
     assert what_if["because"].tolist() == refit["because"].tolist()
     own = what_if["because"] != "popular recently"
@@ -215,7 +218,7 @@ def test_a_new_users_first_rating_gives_the_list_of_an_item_knn_refit(list_train
 
 
 def test_folding_in_a_movie_unknown_to_train_says_which(list_train):
-    model = LIST_MODELS["EASE"]().fit(list_train, LIST_TITLES)
+    model = LIST_MODELS["EASE"]().fit(list_train)
     history = pd.DataFrame(
         {"movie_id": [100, 999], "rating": [4.0, 5.0], "date": list_train["date"].iloc[:2].to_numpy()}
     )
@@ -224,7 +227,7 @@ def test_folding_in_a_movie_unknown_to_train_says_which(list_train):
 
 
 def test_the_list_explorers_static_rendering_is_its_default_what_if(list_train):
-    model = LIST_MODELS["EASE"]().fit(list_train, LIST_TITLES)
+    model = LIST_MODELS["EASE"]().fit(list_train)
     explorer = ListExplorer(model, list_train, LIST_TITLES, n=5, name="EASE")
     static = explorer.static().data
     heavy = explorer.user.options[0][1]

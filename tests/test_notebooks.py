@@ -210,7 +210,7 @@ def test_04_features_xgboost(pipeline_run, ratings):
     assert sorted(gain) == sorted(feature_names()) and all(value >= 0 for value in gain.values())
 
 
-def test_06_recommendations(pipeline_run, ratings):
+def test_06_recommendations(pipeline_run, ratings, tiny_data_dir):
     got = pipeline_run.records("06_recommendations")
     rows = {row["model"]: row for row in got["ranking"]}
     assert {"ndcg@10", "precision@10", "recall@10", "map@10", "coverage"} <= set(next(iter(rows.values())))
@@ -252,6 +252,17 @@ def test_06_recommendations(pipeline_run, ratings):
     assert got["example_lists"]["new"] == list(
         PopularRecommender(window_days=30).fit(train).top_n(new_user["user_id"], 10)["movie_id"]
     )
+    # Explanations: one entry per listed movie, citing only movies the user rated 4★ or more in train, by title.
+    titles = load_dataset(str(tiny_data_dir), cache=False).titles
+    stars = train.set_index(["user_id", "movie_id"])["rating"]
+    listed = {(kind, user["user_id"]): got["example_lists"][kind] for kind, user in got["example_users"].items()}
+    assert [(row["user_id"], row["movie_id"]) for row in got["explanations"]] == [
+        (user, movie) for (_, user), movies in listed.items() for movie in movies
+    ]
+    for row in got["explanations"]:
+        for cause in row["because"]:
+            assert cause["rating"] == stars[(row["user_id"], cause["movie_id"])] >= 4
+            assert cause["title"] == titles.loc[cause["movie_id"], "title"]
 
 
 def test_05_model_comparison(pipeline_run, ratings):

@@ -1,5 +1,5 @@
-"""cfutils.lists: the list rules (never a rated movie, cold-start fallback), the baselines, the
-scorers against plain references, and the explanations."""
+"""cfutils.lists: the list rules (never a rated movie, cold-start fallback), the baselines, and the
+rating model blended with popularity against plain references."""
 
 from __future__ import annotations
 
@@ -11,29 +11,25 @@ from hypothesis import strategies as st
 from ratings_factory import random_ratings, ratings_frame, ratings_frames
 from test_recommend_implicit import implicit_recommenders
 
-from cfutils.core.memory import MemoryBudgetError
 from cfutils.core.train_data import TrainData
-from cfutils.data import split
-from cfutils.data.split import make_split
+from cfutils.data.split import validation_cut
+from cfutils.eval.metrics import ranking_metrics
 from cfutils.lists import (
-    FALLBACK_REASON,
     PopularRecommender,
     RandomRecommender,
     Recommender,
     TopRatedRecommender,
     candidate_counts,
-    rating_blend,
     top_n_indices,
     tune_popularity_weight,
 )
-
-SMALL = dict(n_neighbours=3, n_factors=2, n_mf_candidates=3)
+from cfutils.rating import SVD, BiasBaseline
 
 
 def all_recommenders():
     return [
-        Recommender(**SMALL),
-        Recommender(scorer="mf", popularity_weight=1.0, **SMALL),
+        Recommender(BiasBaseline()),
+        Recommender(SVD(n_factors=2, n_epochs=5), popularity_weight=1.0),
         PopularRecommender(),
         TopRatedRecommender(damping=2, min_support=2),
         RandomRecommender(seed=3),
@@ -97,7 +93,7 @@ def test_new_user_gets_the_recent_popularity_fallback():
     # Movie 1: 3 old ratings; movie 2: 2 recent ones; movie 3: 1 recent one.
     train = ratings_frame([10, 11, 12, 13, 14, 15], [1, 1, 1, 2, 2, 3], [5, 5, 5, 4, 4, 4], [0, 0, 0, 95, 98, 99])
     recent = [
-        Recommender(fallback_days=10, **SMALL),
+        Recommender(BiasBaseline(), fallback_days=10),
         PopularRecommender(window_days=10),
         TopRatedRecommender(fallback_days=10),
         RandomRecommender(fallback_days=10),
@@ -105,7 +101,7 @@ def test_new_user_gets_the_recent_popularity_fallback():
     for recommender in recent:
         lists = recommender.fit(train).top_n(999, 3)
         assert list(lists["movie_id"]) == [2, 3, 1], type(recommender).__name__
-        assert (lists["because"] == FALLBACK_REASON).all()
+        assert lists["fallback"].all()
     assert list(PopularRecommender().fit(train).top_n(999, 3)["movie_id"]) == [1, 2, 3]
 
 
@@ -141,66 +137,89 @@ def test_random_is_seeded_and_independent_of_the_batch():
     assert not together["movie_id"].equals(other_seed["movie_id"])
 
 
-# ---- the scorers against plain references ---------------------------------------------------------------
+# ---- the rating model blended with popularity, against plain references ----------------------------------
 
 
-def test_item_knn_score_matches_a_loop_over_the_formula():
-    train = random_ratings(seed=4)
-    rec = Recommender(n_neighbours=4, n_factors=2).fit(train)
-    m, sim = rec.matrix_, rec.similarity_.toarray()
-    stars = m.csr.toarray()
-    baseline = m.global_mean + rec.b_user_[:, None] + rec.b_item_[None, :]
-    for u in range(0, m.n_users, 7):
-        for i in range(m.n_movies):
-            num = den = 0.0
-            for j in range(m.n_movies):
-                if stars[u, j] and sim[i, j]:
-                    num += sim[i, j] * (stars[u, j] - baseline[u, j])
-                    den += sim[i, j]
-            expected = baseline[u, i] + (num / den if den else 0.0)
-            assert rec.item_knn_scores(np.array([u]), np.array([i]))[0] == pytest.approx(expected, abs=1e-6)
+class MeanModel:
+    """A rating model with ``fit``: predicts the mean train rating of the movie (0 if unseen)."""
 
-
-def test_similarity_graph_is_symmetric_and_holds_each_movies_top_k():
-    train = random_ratings(seed=5)
-    rec = Recommender(n_neighbours=3).fit(train)
-    sim = rec.similarity_.toarray()
-    np.testing.assert_allclose(sim, sim.T)
-    assert ((sim > 0).sum(axis=1) >= 3).all()
-
-
-@pytest.mark.parametrize("dense_svd_max_cells", [10**9, 0], ids=["lapack", "arpack"])
-def test_mf_score_is_the_rank_f_svd_of_the_residuals(monkeypatch, dense_svd_max_cells):
-    monkeypatch.setattr(rating_blend, "DENSE_SVD_MAX_CELLS", dense_svd_max_cells)
-    train = random_ratings(seed=6)
-    rec = Recommender(n_factors=3, scorer="mf").fit(train)
-    m = rec.matrix_
-    residual = rec._residuals_.toarray()
-    u, s, vt = np.linalg.svd(residual)
-    low_rank = (u[:, :3] * s[:3]) @ vt[:3]
-    users, movies = np.meshgrid(np.arange(m.n_users), np.arange(m.n_movies), indexing="ij")
-    got = rec.mf_scores(users.ravel(), movies.ravel()).reshape(users.shape)
-    np.testing.assert_allclose(got, m.global_mean + rec.b_user_[:, None] + rec.b_item_[None, :] + low_rank, atol=1e-6)
-
-
-class MovieIdModel:
-    """A stand-in for a notebook-05 model: predicts ``movie_id / 100`` for every pair."""
+    def fit(self, train) -> MeanModel:
+        ratings = train.ratings if isinstance(train, TrainData) else train
+        self.means_ = ratings.groupby("movie_id")["rating"].mean()
+        return self
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         assert list(pairs.columns) == ["user_id", "movie_id"]
-        return pairs["movie_id"].to_numpy() / 100.0
+        return self.means_.reindex(pairs["movie_id"]).fillna(0.0).to_numpy()
 
 
-def test_a_model_re_ranks_the_candidates():
-    train = random_ratings(seed=7)
-    rec = Recommender(scorer=MovieIdModel(), **SMALL).fit(train)
-    user = int(train["user_id"].iloc[0])
-    user_idx = rec.matrix_.user_index([user])
-    candidates = rec.matrix_.movie_ids[np.flatnonzero(rec.candidates(user_idx)[0])]
-    lists = rec.top_n(user, 4)
-    expected = sorted(candidates, reverse=True)[:4]  # the model's best candidates, not the best movies
-    assert list(lists["movie_id"][: len(expected)]) == expected
-    np.testing.assert_allclose(lists["score"][: len(expected)], np.array(expected) / 100)
+def slow_blend_list(model, train: pd.DataFrame, user: int, weight: float, n: int) -> list[tuple[int, float]]:
+    """score(i) = model.predict((user, i)) + weight * log(1 + train count of i), one movie at a time, over
+    the train movies the user did not rate; best first, ties to the smaller movie id."""
+    counts = train["movie_id"].value_counts()
+    rated = set(train.loc[train["user_id"] == user, "movie_id"])
+    scored = []
+    for movie in sorted(counts.index):
+        if movie not in rated:
+            predicted = model.predict(pd.DataFrame({"user_id": [user], "movie_id": [movie]}))[0]
+            scored.append((-(predicted + weight * np.log(1 + counts[movie])), int(movie)))
+    return [(movie, -negative) for negative, movie in sorted(scored)[:n]]
+
+
+@pytest.mark.parametrize("make_model", [BiasBaseline, lambda: SVD(n_factors=3, n_epochs=5), MeanModel])
+@pytest.mark.parametrize("weight", [0.0, 1.5])
+def test_the_blend_ranks_every_unrated_movie_by_prediction_plus_popularity(make_model, weight):
+    train = random_ratings(n_users=30, n_movies=25, n_ratings=300, seed=10)
+    rec = Recommender(make_model(), popularity_weight=weight, chunk_pairs=37).fit(train)
+    fitted = make_model().fit(train)
+    for user in np.unique(train["user_id"])[:6]:
+        expected = slow_blend_list(fitted, train, user, weight, 8)
+        got = rec.top_n(user, 8)
+        assert got["movie_id"].tolist() == [movie for movie, _ in expected]
+        np.testing.assert_allclose(got["score"], [score for _, score in expected], rtol=1e-9)
+
+
+def test_a_model_is_fit_as_a_copy_on_the_recommenders_own_train_unless_refit_is_off():
+    train = random_ratings(seed=11)
+    early = train[train["date"] < train["date"].median()]
+    model = MeanModel()
+    rec = Recommender(model).fit(early)
+    assert not hasattr(model, "means_"), "the caller's model is left unfitted"
+    users = rec.matrix_.user_index(np.unique(early["user_id"])[:3])
+    expected = MeanModel().fit(early).predict(pd.DataFrame({"user_id": 0, "movie_id": rec.matrix_.movie_ids}))
+    np.testing.assert_allclose(rec.predictions(users), np.repeat(expected[None, :], 3, axis=0))
+    given = MeanModel().fit(train)
+    as_given = Recommender(given, refit=False).fit(early)
+    assert as_given.model_ is given
+
+
+def test_tuning_the_weight_picks_the_best_grid_value_of_separately_fitted_blends():
+    train = random_ratings(n_users=60, n_ratings=450, seed=9)
+    fit_part, validation = validation_cut(train, "per_user_time", 0.2, lists=True)
+    fitted = Recommender(BiasBaseline()).fit(fit_part)
+    best, table = tune_popularity_weight(fitted, validation, weights=(0.0, 1.0, 5.0), n=5)
+    assert list(table["popularity_weight"]) == [0.0, 1.0, 5.0] and fitted.popularity_weight == 0.0
+    users = np.unique(validation["user_id"])
+    for weight, ndcg in zip(table["popularity_weight"], table["ndcg@5"]):
+        lists = Recommender(BiasBaseline(), popularity_weight=weight).fit(fit_part).top_n_batch(users, 5)
+        assert ndcg == pytest.approx(ranking_metrics(lists, validation, (5,))["ndcg@5"])
+    assert best == table["popularity_weight"].iloc[int(table["ndcg@5"].to_numpy().argmax())]
+
+
+class CountedCandidates(PopularRecommender):
+    """A popularity list whose stage-1 candidates are the movies with a positive score."""
+
+    def candidates(self, user_idx: np.ndarray) -> np.ndarray:
+        return self.scores(user_idx) > 0
+
+
+def test_candidate_counts_count_the_candidates_in_batches():
+    train = random_ratings(seed=13)
+    rec = CountedCandidates(window_days=20).fit(train)
+    users = np.r_[np.unique(train["user_id"]), -5]  # -5: unknown to train
+    expected = [int(rec.candidates(rec.matrix_.user_index([u]))[0].sum()) for u in users[:-1]]
+    rec.budget_bytes = rec.matrix_.n_movies * 8 * 8 * 3  # three users per batch
+    np.testing.assert_array_equal(candidate_counts(rec, users), np.r_[expected, 0])
 
 
 def test_top_n_indices_matches_sorting():
@@ -211,154 +230,3 @@ def test_top_n_indices_matches_sorting():
     for row, values in enumerate(scores):
         ranked = [c for c in sorted(range(12), key=lambda c: (-values[c], c)) if np.isfinite(values[c])][:5]
         assert list(got[row]) == ranked + [-1] * (5 - len(ranked))
-
-
-# ---- explanations and titles ----------------------------------------------------------------------------
-
-
-def test_explanation_names_a_movie_the_user_liked():
-    train = random_ratings(seed=8, n_ratings=500)
-    titles = pd.DataFrame(
-        {
-            "year": pd.array([1990 + m % 20 for m in range(200)], dtype="Int32"),
-            "title": [f"Film {m}" for m in range(200)],
-        },
-        index=pd.Index(np.arange(200, dtype=np.int32), name="movie_id"),
-    )
-    rec = Recommender(**SMALL).fit(train, titles)
-    explained = 0
-    for user in np.unique(train["user_id"])[:5]:
-        lists = rec.top_n(user, 5)
-        mine = train[train["user_id"] == user]
-        liked = mine[mine["rating"] >= min(mine["rating"].mean(), 4.0)]
-        liked_titles = {f"Film {m} ({r:g}★)" for m, r in zip(liked["movie_id"], liked["rating"])}
-        assert list(lists["title"]) == [f"Film {m}" for m in lists["movie_id"]]
-        for because in lists["because"]:
-            assert because.startswith("because you rated ") or because in (rec.unexplained_reason, FALLBACK_REASON)
-            named = because.removeprefix("because you rated ").split(", ") if because.startswith("because") else []
-            assert set(named) <= liked_titles
-            explained += bool(named)
-    assert explained > 0, "no recommendation was explained by a rated movie"
-
-
-def test_tuning_picks_the_best_grid_weight_on_a_time_split_of_train_only(monkeypatch):
-    train = random_ratings(n_users=60, n_ratings=450, seed=9)
-    truths = []
-
-    def spy(lists, truth, ks, threshold):
-        truths.append(truth)
-        return real(lists, truth, ks, threshold)
-
-    real = rating_blend.ranking_metrics
-    monkeypatch.setattr(rating_blend, "ranking_metrics", spy)
-    best, table = tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0, 1.0, 5.0))
-    assert list(table["popularity_weight"]) == [0.0, 1.0, 5.0]
-    assert best == table["popularity_weight"].iloc[int(table["ndcg@10"].to_numpy().argmax())]
-    _, latest = make_split(train, "per_user_time", test_size=0.2)  # each user's latest ratings in train
-    for truth in truths:
-        pd.testing.assert_frame_equal(truth.reset_index(drop=True), latest.reset_index(drop=True))
-
-
-def test_tuning_the_weight_cuts_validation_by_the_split_rule(monkeypatch):
-    train = random_ratings(n_users=60, n_ratings=450, seed=9)
-    rules, truths = [], []
-
-    def rule(method, **options):
-        rules.append((method, options))
-        return real_rule(method, **options)
-
-    def spy(lists, truth, ks, threshold):
-        truths.append(truth)
-        return real_metrics(lists, truth, ks, threshold)
-
-    real_rule, real_metrics = split.validation_split_for, rating_blend.ranking_metrics
-    monkeypatch.setattr(split, "validation_split_for", rule)
-    monkeypatch.setattr(rating_blend, "ranking_metrics", spy)
-    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0,), split="random", seed=5)
-    _, held_out = make_split(train, "random", test_size=0.2, seed=5)  # lists validate by the test split's own rule
-    assert rules == [("random", {"lists": True})]
-    pd.testing.assert_frame_equal(truths[0].reset_index(drop=True), held_out.reset_index(drop=True))
-
-
-@pytest.mark.parametrize("weight", [0.0, 2.0])
-def test_mf_candidates_lose_nothing_against_ranking_every_movie(weight):
-    train = random_ratings(n_users=50, n_movies=40, n_ratings=600, seed=10)
-    rec = Recommender(scorer="mf", n_factors=3, n_mf_candidates=10, popularity_weight=weight).fit(train)
-    movies = rec.matrix_.movie_ids
-    for user in np.unique(train["user_id"])[:10]:
-        scores = rec.score(pd.DataFrame({"user_id": user, "movie_id": movies}))
-        scores[np.isin(movies, train.loc[train["user_id"] == user, "movie_id"])] = -np.inf
-        exhaustive = movies[top_n_indices(scores[None, :], 10)[0]]
-        assert list(rec.top_n(user, 10)["movie_id"]) == list(exhaustive)
-
-
-class MeanModel:
-    """A model with ``fit``: predicts the mean train rating of the movie (0 if unseen)."""
-
-    def fit(self, train: pd.DataFrame) -> MeanModel:
-        self.means_ = train.groupby("movie_id")["rating"].mean()
-        return self
-
-    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
-        return self.means_.reindex(pairs["movie_id"]).fillna(0.0).to_numpy()
-
-
-def test_a_model_with_fit_is_fit_on_the_recommenders_own_train():
-    train = random_ratings(seed=11)
-    model = MeanModel()
-    early = train[train["date"] < train["date"].median()]
-    rec = Recommender(scorer=model, **SMALL).fit(early)
-    assert not hasattr(model, "means_"), "the caller's model is left unfitted"
-    pairs = pd.DataFrame({"user_id": early["user_id"], "movie_id": early["movie_id"]})
-    np.testing.assert_allclose(rec.score(pairs), MeanModel().fit(early).predict(pairs))
-
-
-@pytest.mark.parametrize("scorer", ["item_knn", "mf"])
-def test_score_is_the_same_in_many_small_batches_and_fails_clearly_without_memory(scorer):
-    train = random_ratings(n_users=40, n_movies=25, seed=12)
-    rec = Recommender(scorer=scorer, n_neighbours=4, n_factors=3).fit(train)
-    rng = np.random.default_rng(0)
-    pairs = pd.DataFrame(
-        {"user_id": rng.choice(train["user_id"].unique(), 300), "movie_id": rng.choice(train["movie_id"].unique(), 300)}
-    )
-    whole = rec.score(pairs)
-    rec.budget_bytes = 25 * 8 * 4 * 2  # two users (item-kNN) or a few pairs (MF) per batch
-    np.testing.assert_array_equal(rec.score(pairs), whole)
-    u, i = rec.matrix_.user_index(pairs["user_id"].to_numpy()), rec.matrix_.movie_index(pairs["movie_id"].to_numpy())
-    reference = [
-        rec.item_knn_scores(u[k : k + 1], i[k : k + 1])[0]
-        if scorer == "item_knn"
-        else rec.mf_scores(u[k : k + 1], i[k : k + 1])[0]
-        for k in range(len(pairs))
-    ]
-    np.testing.assert_allclose(whole, np.array(reference) + rec.popularity_weight * rec.log_popularity_[i])
-    rec.budget_bytes = 16
-    with pytest.raises(MemoryBudgetError, match="budget_bytes"):
-        rec.score(pairs)
-
-
-def test_candidate_counts_count_the_candidates_in_batches():
-    train = random_ratings(seed=13)
-    rec = Recommender(**SMALL).fit(train)
-    users = np.r_[np.unique(train["user_id"]), -5]  # -5: unknown to train
-    expected = rec.candidates(rec.matrix_.user_index(users[:-1])).sum(axis=1)
-    rec.budget_bytes = 25 * 8 * 8 * 3  # three users per batch
-    np.testing.assert_array_equal(candidate_counts(rec, users), np.r_[expected, 0])
-
-
-def test_tuning_scores_only_a_seeded_sample_of_validation_users(monkeypatch):
-    train = random_ratings(n_users=60, n_ratings=450, seed=9)
-    seen = []
-
-    def spy(lists, truth, ks, threshold):
-        seen.append((set(lists["user_id"]), set(truth["user_id"])))
-        return real(lists, truth, ks, threshold)
-
-    real = rating_blend.ranking_metrics
-    monkeypatch.setattr(rating_blend, "ranking_metrics", spy)
-    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0, 1.0), max_users=7, seed=1)
-    first = seen[0][1]
-    assert len(first) == 7 and all(lists <= truth == first for lists, truth in seen)
-    seen.clear()
-    tune_popularity_weight(Recommender(**SMALL), train, weights=(0.0,), max_users=7, seed=1)
-    assert seen[0][1] == first, "the sample depends on the seed only"

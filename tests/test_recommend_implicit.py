@@ -18,12 +18,11 @@ import cfutils.data.split
 from cfutils.core.matrix import RatingMatrix
 from cfutils.core.memory import MemoryBudgetError
 from cfutils.core.train_data import TrainData
-from cfutils.lists import FALLBACK_REASON, PopularRecommender
+from cfutils.lists import PopularRecommender
 from cfutils.lists.ease import EASE, RecencyEASE, _mirror_lower
 from cfutils.lists.evaluation import candidate_recall, example_users, list_reports, variant
 from cfutils.lists.factors import ALS, BPR
 from cfutils.lists.item_knn import ItemKNN
-from cfutils.lists.lists import TitleTable
 from cfutils.lists.rerank import FEATURES, ReRanker
 from cfutils.lists.time_features import RatingClock, day_numbers, recency_ranks
 
@@ -59,27 +58,12 @@ def ranked(scores: np.ndarray, allowed: np.ndarray, n: int) -> list[int]:
     return order[:n]
 
 
-# ---- explanations --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
-def test_explanations_name_only_movies_the_user_rated(recommender):
-    train = random_ratings()
-    recommender.fit(train)
-    for user in np.unique(train["user_id"])[:6]:
-        mine = train[train["user_id"] == user]
-        names = {f"movie {m} ({r:g}★)" for m, r in zip(mine["movie_id"], mine["rating"])}
-        for because in recommender.top_n(user, 5)["because"]:
-            if because.startswith("because you rated "):
-                assert set(because.removeprefix("because you rated ").split(", ")) <= names
-
-
 @pytest.mark.parametrize("recommender", implicit_recommenders(), ids=lambda r: type(r).__name__)
 def test_a_new_user_gets_the_same_fallback_from_every_recommender(recommender):
     train = random_ratings(seed=13)
     fallback = PopularRecommender(window_days=30).fit(train).top_n(999, 6)
     got = recommender.fit(train).top_n(999, 6)
-    assert list(got["movie_id"]) == list(fallback["movie_id"]) and (got["because"] == FALLBACK_REASON).all()
+    assert list(got["movie_id"]) == list(fallback["movie_id"]) and got["fallback"].all()
 
 
 # ---- EASE and item-kNN against their formulas ------------------------------------------------------------
@@ -226,7 +210,7 @@ def test_recent_popularity_as_of_the_user_ignores_later_ratings():
     leaky = PopularRecommender(window_days=30, as_of="train_end").fit(train)
     assert list(honest.top_n(1, 1)["movie_id"]) == [8]
     assert list(leaky.top_n(1, 1)["movie_id"]) == [7]
-    assert list(honest.top_n(99, 1)["because"]) == [FALLBACK_REASON]
+    assert honest.top_n(99, 1)["fallback"].tolist() == [True]
     all_time = PopularRecommender(fallback_days=30).fit(train)
     assert all_time.window_days is None and list(all_time.top_n(99, 7)["movie_id"]) == list(
         honest.top_n(99, 7)["movie_id"]
@@ -335,20 +319,6 @@ def test_list_reports_split_known_and_new_users():
     reports = list_reports(lists, test, train, popularity)
     assert reports["all"]["n_users"] == reports["known"]["n_users"] + reports["new"]["n_users"]
     assert reports["new"]["n_users"] == 1
-
-
-def test_title_table_agrees_with_a_reindex_of_the_titles_frame():
-    titles = pd.DataFrame(
-        {"title": ["Alien", "Heat", "Up"], "year": [1979, None, 2009]}, index=pd.Index([7, 3, 11], name="movie_id")
-    )
-    ids = np.array([11, 5, 7, 7, 3])
-    found = TitleTable(titles).frame(ids)
-    reference = titles.reindex(ids)  # the slow obvious way
-    assert found["title"].tolist() == ["Up", "movie 5", "Alien", "Alien", "Heat"]
-    assert found["year"].tolist() == [2009, pd.NA, 1979, 1979, pd.NA]
-    assert found["title"].tolist() == reference["title"].fillna("movie 5").tolist()
-    empty = TitleTable(None).frame(ids)
-    assert empty["title"].tolist() == [f"movie {m}" for m in ids] and empty["year"].isna().all()
 
 
 def test_example_users_pick_the_heaviest_the_lightest_known_test_user_and_a_new_one():

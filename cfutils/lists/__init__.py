@@ -6,12 +6,11 @@ Modules::
     lists          ListRecommender: fit / scores / top_n, the cold-start fallback
     time_features  time features as of a day (leakage-free)
     fold_in        a new rating folded into a fitted item model without a refit
-    explain        the weights behind a score, for explanations
     baselines      most popular, top rated, random
     item_knn       item-kNN on binary interactions
     ease           EASE and its recency-aware variant
     factors        implicit's ALS and BPR
-    rating_blend   a rating model blended with popularity
+    rating_blend   a rating model of cfutils.rating blended with popularity
     rerank         candidates re-ranked by XGBRanker
     evaluation     validation, tuning, candidate recall, known and new users
     feedback       a feedback loop: lists, simulated responses, refit
@@ -22,17 +21,14 @@ from __future__ import annotations
 from cfutils.lists.baselines import PopularRecommender, RandomRecommender, TopRatedRecommender
 from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most_rated
 from cfutils.lists.evaluation import candidate_recall, compare, example_users, list_reports, validation_ndcg, variant
-from cfutils.lists.explain import ExplainedByRatedMovies, because_you_rated
 from cfutils.lists.factors import ALS, BPR, ImplicitFactors
 from cfutils.lists.feedback import FittedResponses, feedback_loop
 from cfutils.lists.fold_in import FoldIn
 from cfutils.lists.item_knn import ItemKNN, binary_item_similarity
 from cfutils.lists.lists import (
     BATCH_COLUMNS,
-    FALLBACK_REASON,
     LIST_COLUMNS,
     ListRecommender,
-    TitleTable,
     as_user_ids,
     batch_size,
     candidate_counts,
@@ -42,10 +38,6 @@ from cfutils.lists.lists import (
 from cfutils.lists.rating_blend import (
     RatingModel,
     Recommender,
-    factor_dots,
-    model_scorer,
-    neighbour_deviation,
-    residual_svd,
     tune_popularity_weight,
 )
 from cfutils.lists.rerank import FEATURES, CandidateStage, ReRanker
@@ -57,8 +49,6 @@ __all__ = [
     "BPR",
     "CandidateStage",
     "EASE",
-    "ExplainedByRatedMovies",
-    "FALLBACK_REASON",
     "FEATURES",
     "FittedResponses",
     "FoldIn",
@@ -73,11 +63,9 @@ __all__ = [
     "ReRanker",
     "RecencyEASE",
     "Recommender",
-    "TitleTable",
     "TopRatedRecommender",
     "as_user_ids",
     "batch_size",
-    "because_you_rated",
     "binary_item_similarity",
     "candidate_counts",
     "candidate_recall",
@@ -86,16 +74,12 @@ __all__ = [
     "ease_bytes",
     "ease_weights",
     "example_users",
-    "factor_dots",
     "feedback_loop",
     "list_reports",
-    "model_scorer",
     "most_rated",
-    "neighbour_deviation",
     "popularity_scores",
     "rating_clock",
     "recency_ranks",
-    "residual_svd",
     "top_n_indices",
     "train_recency_ranks",
     "tune_popularity_weight",

@@ -22,7 +22,6 @@ from threadpoolctl import threadpool_limits
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.core.similarity.kernels import pattern_gram
 from cfutils.core.train_data import TrainData
-from cfutils.lists.explain import ExplainedByRatedMovies
 from cfutils.lists.fold_in import FoldIn
 from cfutils.lists.item_knn import binary_item_similarity
 from cfutils.lists.lists import ListRecommender
@@ -84,13 +83,12 @@ def most_rated(counts: np.ndarray, max_items: int | None) -> np.ndarray:
     return np.sort(np.lexsort((np.arange(counts.size), -counts))[:max_items])
 
 
-class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
+class EASE(FoldIn, ListRecommender):
     r"""EASE on binary interactions: :math:`\mathrm{score}(u, i) = \sum_j x_{uj} B_{ji}` (module docstring).
 
     Only the ``max_items`` most rated train movies (None: all) are in the model; the others are
     not candidates, so a list whose candidates run short is filled with the fallback. An
-    unknown user gets the fallback. ``lam`` is :math:`\lambda`. The explanation names the rated
-    movies j with the largest :math:`B_{ji}`.
+    unknown user gets the fallback. ``lam`` is :math:`\lambda`.
     """
 
     reason = "EASE"
@@ -133,6 +131,9 @@ class EASE(ExplainedByRatedMovies, FoldIn, ListRecommender):
         return scores
 
     def item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
+        r"""Dense (recommendations x rated) :math:`w_{ji} = x_{uj} B_{ji}` of rated movie ``rated_idx[j]``
+        for ``movie_idx[i]``, so that a row sums to the score over the rated movies given
+        (:class:`RecencyEASE` adds its kNN term). 0 where either movie is outside the model."""
         position = np.full(self.matrix_.n_movies, -1)
         position[self.items_] = np.arange(self.items_.size)
         rows, cols = position[movie_idx], position[rated_idx]
@@ -197,3 +198,18 @@ class RecencyEASE(EASE):
             recent.data = (recent.data <= self.recent_items).astype(np.float64)
             scores += self.knn_weight * (recent @ self.similarity_).toarray()
         return scores
+
+    def item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
+        r""":math:`w_{ji} = x_{uj} B_{ji} + \gamma\,[j \in L_u]\, s_{ji}`: EASE's weight on the recency
+        weighted row plus the kNN term of the user's ``recent_items`` latest movies; a row sums to
+        the score over the rated movies given. 0 where either movie is outside the model."""
+        weights = super().item_weights(user_idx, rated_idx, movie_idx)
+        if self.knn_weight:
+            position = np.full(self.matrix_.n_movies, -1)
+            position[self.items_] = np.arange(self.items_.size)
+            rows, cols = position[movie_idx], position[rated_idx]
+            recent = self.later_[user_idx].toarray()[0][np.maximum(cols, 0)]
+            recent = (recent > 0) & (recent <= self.recent_items) & (cols >= 0)
+            knn = self.similarity_[np.maximum(cols, 0)][:, np.maximum(rows, 0)].toarray().T
+            weights += self.knn_weight * knn * recent[None, :] * (rows >= 0)[:, None]
+        return weights

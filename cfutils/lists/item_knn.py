@@ -16,7 +16,6 @@ import scipy.sparse as sp
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES
 from cfutils.core.similarity.engine import cosine_top_k
 from cfutils.core.train_data import TrainData
-from cfutils.lists.explain import ExplainedByRatedMovies
 from cfutils.lists.fold_in import FoldIn
 from cfutils.lists.lists import ListRecommender
 
@@ -26,11 +25,10 @@ def binary_item_similarity(binary: sp.csr_matrix, k: int, budget_bytes: float = 
     return cosine_top_k(binary.T, k, budget_bytes=budget_bytes, dtype=np.float64).tocsr()
 
 
-class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):
+class ItemKNN(FoldIn, ListRecommender):
     """Binary item-kNN: the sum of the top-``n_neighbours`` cosines from the user's movies (module docstring).
 
-    An unknown user gets the fallback; the explanation names the rated movies most similar to
-    the recommendation.
+    An unknown user gets the fallback.
     """
 
     reason = "similar to what you watched"
@@ -51,10 +49,18 @@ class ItemKNN(ExplainedByRatedMovies, FoldIn, ListRecommender):
     def fit_users(self, data: TrainData) -> None:
         self.binary_ = data.binary
 
+    def scores_of(self, vectors: sp.spmatrix) -> np.ndarray:
+        r"""Dense :math:`\sum_j x_{uj} s_{ji}` of any user rows :math:`x_u` over the train movies (a
+        recency-weighted or a last-k row as well as the binary one)."""
+        return (vectors @ self.similarity_).toarray()
+
     def scores(self, user_idx: np.ndarray) -> np.ndarray:
-        scores = (self.binary_[user_idx] @ self.similarity_).toarray()
+        scores = self.scores_of(self.binary_[user_idx])
         scores[scores <= 0] = -np.inf
         return scores
 
     def item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
+        r"""Dense (recommendations x rated) :math:`w_{ji} = s_{ji}`, the cosine of rated movie
+        ``rated_idx[j]`` to ``movie_idx[i]`` in the top-k graph (0 outside it); a row sums to the
+        score over the rated movies given."""
         return self.similarity_[rated_idx][:, movie_idx].toarray().T

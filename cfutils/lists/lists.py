@@ -1,9 +1,10 @@
 r"""The list machinery every recommender shares: ``fit`` / ``top_n`` / ``top_n_batch``, the
-cold-start fallback, tie-breaking, batching and titles.
+cold-start fallback, tie-breaking and batching. Titles and explanations are the presentation
+layer's (:mod:`cfutils.present.explain`), built from this output.
 
 Every recommender is fit on a train ratings frame and answers two calls:
 
-* ``top_n(user_id, n)``: one user's list as a frame ``[movie_id, title, year, score, because]``;
+* ``top_n(user_id, n)``: one user's list as a frame ``[movie_id, score, fallback]``;
 * ``top_n_batch(user_ids, n)``: the long frame ``[user_id, rank, movie_id, score]`` that
   :func:`cfutils.eval.metrics.ranking_metrics` evaluates.
 
@@ -17,12 +18,12 @@ Rules shared by all of them:
 * A movie with no train rating is never a candidate: no model here can recommend it.
 * Padding: when fewer than ``n`` movies are left to recommend, the list is shorter.
 * When a recommender's own candidates run short, the list is filled with the fallback,
-  whose rows say ``because = "popular recently"``; their ``score`` is the fallback's
+  whose rows have ``fallback = True``; their ``score`` is the fallback's
   rating count, on another scale than the recommender's own score.
 
 Fitted attributes follow scikit-learn's convention, as the rating models of :mod:`cfutils.rating.models`
-do: every attribute ``fit`` sets ends in ``_`` (``matrix_``, ``weights_``, ``served_``; a private
-one keeps its leading underscore too, ``_residuals_``), and the constructor's parameters never do.
+do: every attribute ``fit`` sets ends in ``_`` (``matrix_``, ``weights_``, ``served_``), and the
+constructor's parameters never do.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ from cfutils.core.matrix import RatingMatrix
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES, check_budget
 from cfutils.core.train_data import TrainData, as_train_data
 
-LIST_COLUMNS = ["movie_id", "title", "year", "score", "because"]
+LIST_COLUMNS = ["movie_id", "score", "fallback"]
 BATCH_COLUMNS = ["user_id", "rank", "movie_id", "score"]
-FALLBACK_REASON = "popular recently"
 
 
 def top_n_indices(scores: np.ndarray, n: int) -> np.ndarray:
@@ -72,44 +72,6 @@ def batch_size(n_movies: int, budget_bytes: float, dense_arrays: int = 8) -> int
     return int(max(1, min(4096, budget_bytes // per_user)))
 
 
-class TitleTable:
-    """Title and year by movie id, held as arrays: looking up a list's ten movies, or the few rated
-    movies an explanation names, costs microseconds whatever the size of the catalogue.
-
-    ``titles`` is indexed by ``movie_id`` with ``title`` and ``year`` (None: no titles). An
-    unknown movie is "movie <id>" with year <NA>.
-    """
-
-    def __init__(self, titles: pd.DataFrame | None):
-        titles = (
-            titles
-            if titles is not None
-            else pd.DataFrame({"title": [], "year": []}, index=pd.Index([], dtype=np.int64))
-        )
-        self.index = pd.Index(titles.index)
-        self.titles = titles["title"].to_numpy(dtype=object)
-        self.years = pd.array(titles["year"], dtype="Int32")
-
-    def titles_of(self, movie_ids: np.ndarray) -> np.ndarray:
-        """The title of each movie id (object array)."""
-        return self._lookup(movie_ids)[0]
-
-    def frame(self, movie_ids: np.ndarray) -> pd.DataFrame:
-        """``title`` and ``year`` of each movie id, one row each, in order."""
-        title, year = self._lookup(movie_ids)
-        return pd.DataFrame({"title": pd.array(title, dtype="str"), "year": year})
-
-    def _lookup(self, movie_ids: np.ndarray) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
-        movie_ids = np.asarray(movie_ids)
-        positions = self.index.get_indexer(movie_ids) if len(self.index) else np.full(movie_ids.size, -1)
-        known = positions >= 0
-        title = np.array([f"movie {m}" for m in movie_ids], dtype=object)
-        title[known] = self.titles[positions[known]]
-        year = pd.array([pd.NA] * movie_ids.size, dtype="Int32")
-        year[known] = self.years[positions[known]]
-        return title, year
-
-
 def popularity_scores(train: pd.DataFrame, matrix: RatingMatrix, window_days: int | None) -> np.ndarray:
     """Number of train ratings of each movie (compact order) in the last ``window_days`` days of train (None = all)."""
     recent = train
@@ -129,22 +91,19 @@ class ListRecommender:
 
     Subclasses implement ``_fit(data)`` (``data`` a :class:`~cfutils.core.train_data.TrainData`) and
     ``scores(user_idx) -> (batch x movies)`` (``-inf`` = not a candidate) for users known to train;
-    unknown users get the fallback.
-    ``explain`` gives the ``because`` column (default: the class's ``reason``).
+    unknown users get the fallback. ``reason`` says in a few words what the score means (the
+    presentation layer shows it where no rated movie explains a recommendation).
     """
 
     budget_bytes: float = DEFAULT_BUDGET_BYTES
     fallback_days: int | None = None
     reason = ""
 
-    def fit(self, train: pd.DataFrame | TrainData, titles: pd.DataFrame | None = None):
+    def fit(self, train: pd.DataFrame | TrainData):
         """Fit on a train ratings frame or a :class:`~cfutils.core.train_data.TrainData` (whose matrix and
-        binary pattern every recommender fitted on it shares); ``titles`` (index ``movie_id``) only
-        feeds ``top_n``. Returns self."""
+        binary pattern every recommender fitted on it shares). Returns self."""
         data = as_train_data(train)
         self.matrix_ = data.matrix
-        self.titles_ = titles
-        self.title_table_ = TitleTable(titles)
         self.fallback_scores_ = popularity_scores(data.ratings, self.matrix_, self.fallback_days)
         self._fit(data)
         return self
@@ -217,23 +176,17 @@ class ListRecommender:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BATCH_COLUMNS)
 
     def top_n(self, user_id: int, n: int = 10) -> pd.DataFrame:
-        """One user's list: ``[movie_id, title, year, score, because]``, best first.
-
-        A user unknown to train gets the fallback list (``because = "popular recently"``).
-        """
-        user_idx = self.matrix_.user_index([user_id])
-        chosen, score, from_fallback = self._lists(user_idx, n)
+        """One user's list: ``[movie_id, score, fallback]``, best first; ``fallback`` is True on rows
+        filled from the fallback. A user unknown to train gets the fallback list."""
+        chosen, score, from_fallback = self._lists(self.matrix_.user_index([user_id]), n)
         keep = chosen[0] >= 0
-        movie_idx = chosen[0][keep]
-        movie_ids = self.matrix_.movie_ids[movie_idx]
-        because = self.explain(int(user_idx[0]), movie_idx, from_fallback[0][keep])
-        frame = pd.concat([pd.DataFrame({"movie_id": movie_ids}), self.title_table_.frame(movie_ids)], axis=1)
-        frame["score"] = score[0][keep]
-        frame["because"] = because
-        return frame[LIST_COLUMNS]
-
-    def explain(self, user_idx: int, movie_idx: np.ndarray, from_fallback: np.ndarray) -> list[str]:
-        return [FALLBACK_REASON if fb else self.reason for fb in from_fallback]
+        return pd.DataFrame(
+            {
+                "movie_id": self.matrix_.movie_ids[chosen[0][keep]],
+                "score": score[0][keep],
+                "fallback": from_fallback[0][keep],
+            }
+        )
 
 
 def candidate_counts(recommender, user_ids: Iterable[int], progress: bool = False) -> np.ndarray:

@@ -83,7 +83,7 @@ class CandidateStage:
         pattern and recency ranks (:class:`~cfutils.core.train_data.TrainData`)."""
         self.ease.fit(data)
         self.knn.fit(data)
-        self.rating_model.fit(data.ratings)
+        self.rating_model.fit(data)
         self.matrix_ = data.matrix
         self.clock_ = rating_clock(data)
         self.later_ = train_recency_ranks(data)
@@ -103,7 +103,7 @@ class CandidateStage:
         rows, movies = np.nonzero(chosen)
         recent = self.later_[user_idx]
         recent.data = (recent.data <= self.recent_items).astype(np.float64)
-        similar = (recent @ self.knn.similarity_).toarray()
+        similar = self.knn.scores_of(recent)
         days = self.clock_.as_of(user_idx, self.as_of)[rows]
         pairs = pd.DataFrame(
             {"user_id": self.matrix_.user_ids[user_idx[rows]], "movie_id": self.matrix_.movie_ids[movies]}
@@ -187,12 +187,14 @@ class ReRanker(ListRecommender):
     def _fit(self, data: TrainData) -> None:
         # The validation-cut stage is local to _train_ranker, so its matrices are freed before the
         # served stage is fitted on all of train: the two never hold memory at once.
-        self._train_ranker(data.ratings)
+        self._train_ranker(data)
         self.served_ = self.stage().fit(data)
 
-    def _train_ranker(self, train: pd.DataFrame) -> None:
-        """Fit ``ranker_`` on the candidates of a validation cut of ``train`` (module docstring)."""
-        fit_part, validation = validation_cut(train, self.split, self.validation_size, lists=True, seed=self.seed)
+    def _train_ranker(self, data: TrainData) -> None:
+        """Fit ``ranker_`` on the candidates of a validation cut of the train data (module docstring)."""
+        fit_part, validation = validation_cut(
+            data.ratings, self.split, self.validation_size, lists=True, seed=self.seed
+        )
         # Only the users and the relevant pairs of the validation part are needed: the rest of it is
         # freed before the stage is fitted (16M ratings at full Netflix size).
         users = np.unique(validation["user_id"].to_numpy())
@@ -239,8 +241,11 @@ class ReRanker(ListRecommender):
             scores[rows, movies] = self.ranker_.get_booster().inplace_predict(frame.to_numpy(np.float32))
         return scores
 
-    def explain(self, user_idx: int, movie_idx: np.ndarray, from_fallback: np.ndarray) -> list[str]:
-        return self.served_.ease.explain(user_idx, movie_idx, from_fallback)
+    def item_weights(self, user_idx: int, rated_idx: np.ndarray, movie_idx: np.ndarray) -> np.ndarray:
+        r"""EASE's :math:`w_{ji} = x_{uj} B_{ji}` (:meth:`cfutils.lists.ease.EASE.item_weights`): the ranker's
+        trees have no per-movie weights, so a re-ranked movie is explained by the candidate
+        generator that weighs rated movies."""
+        return self.served_.ease.item_weights(user_idx, rated_idx, movie_idx)
 
     def feature_importance(self) -> pd.Series:
         """Gain of each feature in the ranker (empty when it was not trained)."""

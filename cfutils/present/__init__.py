@@ -2,6 +2,8 @@
 
 Modules::
 
+    titles    titles by movie id (TitleTable)
+    explain   "because you rated ...": explanations and titled lists from a recommender's output
     record    record(name, value) and reading records back
     plotting  figure style and saving
     report    the self-contained HTML report
@@ -11,6 +13,15 @@ Modules::
 
 from __future__ import annotations
 
+from cfutils.present.explain import (
+    FALLBACK_REASON,
+    LIST_COLUMNS,
+    because_text,
+    cited,
+    explained_list,
+    explanations,
+    strongest,
+)
 from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer, movie_label, offer, title_matches
 from cfutils.present.pipeline import (
     PipelineError,
@@ -46,8 +57,18 @@ from cfutils.present.report import (
     summary_section,
     write_report,
 )
+from cfutils.present.titles import TitleTable, as_title_table
 
 __all__ = [
+    "FALLBACK_REASON",
+    "LIST_COLUMNS",
+    "TitleTable",
+    "as_title_table",
+    "because_text",
+    "cited",
+    "explained_list",
+    "explanations",
+    "strongest",
     "FigurePath",
     "ListExplorer",
     "MovieExplorer",

@@ -26,6 +26,8 @@ from IPython.display import HTML
 
 from cfutils.core.matrix import RatingMatrix
 from cfutils.core.similarity.neighbours import find_movies, similar_movies, similar_users
+from cfutils.present.explain import explained_list
+from cfutils.present.titles import TitleTable, as_title_table
 
 
 def _html(table: pd.DataFrame) -> str:
@@ -49,10 +51,10 @@ def offer(dropdown: widgets.Dropdown, options: list[tuple[str, int]], show) -> N
         dropdown.value = first  # its observer shows it
 
 
-def movie_label(matrix: RatingMatrix, titles: pd.DataFrame, movie_id: int) -> str:
+def movie_label(matrix: RatingMatrix, titles: pd.DataFrame | TitleTable, movie_id: int) -> str:
     """ "Title (n ratings)", with the movie's number of training ratings."""
     count = matrix.movie_counts[matrix.movie_index([movie_id])[0]]
-    return f"{titles['title'].get(movie_id, movie_id)} ({count:,} ratings)"
+    return f"{as_title_table(titles).title(movie_id)} ({count:,} ratings)"
 
 
 class MovieExplorer:
@@ -96,7 +98,7 @@ class MovieExplorer:
             self.table, self.view.value = None, "<p>No movie matches.</p>"
             return None
         self.table = similar_movies(self.matrix, self.movie.value, k=self.k.value, titles=self.titles, top_k=self.top_k)
-        title = self.titles["title"].get(self.movie.value, f"movie {self.movie.value}")
+        title = as_title_table(self.titles).title(self.movie.value)
         self.view.value = f"<h4>The {self.k.value} nearest movies of {title}</h4>{_html(self.table)}"
         return self.table
 
@@ -188,7 +190,8 @@ class ListExplorer:
 
     ``model`` is a fitted list recommender with :class:`~cfutils.lists.fold_in.FoldIn`
     (EASE, item-kNN and their variants), ``train`` the ratings frame it was fit on, ``titles``
-    as for :class:`MovieExplorer`, ``users`` the presets ``{name: raw user id}`` (default: the
+    as for :class:`MovieExplorer`; lists and reasons are :func:`~cfutils.present.explain.explained_list`
+    (cited movies rated at least ``threshold``), ``users`` the presets ``{name: raw user id}`` (default: the
     ``heavy`` user with the most train ratings, the ``light`` one with the fewest, and a ``new``
     id with none, who gets the fallback list). ``n`` is the list length, ``name`` the model's name
     in the headings.
@@ -214,8 +217,10 @@ class ListExplorer:
         n: int = 10,
         name: str | None = None,
         max_matches: int = 20,
+        threshold: float = 4.0,
     ):
         self.model, self.train, self.titles, self.n, self.max_matches = model, train, titles, n, max_matches
+        self.table, self.threshold = as_title_table(titles), threshold
         self.name = name or type(model).__name__
         matrix = model.matrix_
         if users is None:
@@ -253,7 +258,7 @@ class ListExplorer:
         return self.train.loc[self.train["user_id"] == user_id, ["movie_id", "rating", "date"]]
 
     def what_if(self, user_id: int, movie_id: int, stars: int) -> pd.DataFrame:
-        """The user's list (as ``model.top_n``) had they rated ``movie_id`` with ``stars``: a
+        """The user's list (as :meth:`listed`) had they rated ``movie_id`` with ``stars``: a
         changed rating keeps its date, a new one is dated the last day of train."""
         history = self.history(user_id)
         rated = history["movie_id"] == movie_id
@@ -262,7 +267,11 @@ class ListExplorer:
         else:
             added = pd.DataFrame({"movie_id": [movie_id], "rating": [stars], "date": [self.train["date"].max()]})
             history = pd.concat([history, added.astype(history.dtypes.to_dict())], ignore_index=True)
-        return self.model.folded_in(user_id, history).top_n(user_id, self.n)
+        return self.listed(self.model.folded_in(user_id, history), user_id)
+
+    def listed(self, model, user_id: int) -> pd.DataFrame:
+        """``model``'s list for the user with titles and reasons (:func:`~cfutils.present.explain.explained_list`)."""
+        return explained_list(model, user_id, self.n, self.table, self.threshold)
 
     def find(self, text: str) -> None:
         """Offer the movies whose title contains ``text`` for the what-if; the first is selected."""
@@ -271,7 +280,7 @@ class ListExplorer:
     def show(self) -> dict[str, pd.DataFrame]:
         """Compute and render the selected user's list and, when a movie and stars are picked, the what-if list."""
         user = self.user.value
-        before = self.model.top_n(user, self.n)
+        before = self.listed(self.model, user)
         self.tables = {"list": before}
         html = f"<h4>{self.name}: the top {self.n} of user {user}</h4>{_html(before)}"
         if self.movie.value is not None and self.stars.value:
@@ -285,7 +294,7 @@ class ListExplorer:
         return self.tables
 
     def _title(self, movie_id: int) -> str:
-        return str(self.titles["title"].get(movie_id, f"movie {movie_id}"))
+        return self.table.title(movie_id)
 
     def _change(self, before: pd.DataFrame, after: pd.DataFrame, user: int) -> str:
         old = self.history(user).set_index("movie_id")["rating"].get(self.movie.value)
@@ -305,7 +314,7 @@ class ListExplorer:
         if len(top):
             movie = int(top.iloc[0])
             if movie not in [value for _, value in self.movie.options]:
-                self.movie.options = [(movie_label(self.model.matrix_, self.titles, movie), movie), *self.movie.options]
+                self.movie.options = [(movie_label(self.model.matrix_, self.table, movie), movie), *self.movie.options]
             self.movie.value = movie
         self.stars.value = 5
 
