@@ -43,6 +43,7 @@ from cfutils.present.report import (
     metrics_table,
     notebook_body,
     rows_table,
+    sanitise_outputs,
     summary_section,
     write_report,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "key_numbers",
     "main",
     "math_to_mathml",
+    "sanitise_outputs",
     "metrics_table",
     "missing_requirements",
     "movie_label",

@@ -26,6 +26,7 @@ from IPython.display import HTML
 
 from cfutils.core.matrix import RatingMatrix
 from cfutils.core.similarity.engine import find_movies, similar_movies, similar_users
+from cfutils.core.text import escape_html
 
 
 def _html(table: pd.DataFrame) -> str:
@@ -97,7 +98,7 @@ class MovieExplorer:
             return None
         self.table = similar_movies(self.matrix, self.movie.value, k=self.k.value, titles=self.titles, top_k=self.top_k)
         title = self.titles["title"].get(self.movie.value, f"movie {self.movie.value}")
-        self.view.value = f"<h4>The {self.k.value} nearest movies of {title}</h4>{_html(self.table)}"
+        self.view.value = f"<h4>The {self.k.value} nearest movies of {escape_html(title)}</h4>{_html(self.table)}"
         return self.table
 
     def default_table(self) -> pd.DataFrame:
@@ -273,14 +274,15 @@ class ListExplorer:
         user = self.user.value
         before = self.model.top_n(user, self.n)
         self.tables = {"list": before}
-        html = f"<h4>{self.name}: the top {self.n} of user {user}</h4>{_html(before)}"
+        html = f"<h4>{escape_html(self.name)}: the top {self.n} of user {user}</h4>{_html(before)}"
         if self.movie.value is not None and self.stars.value:
             after = self.what_if(user, self.movie.value, self.stars.value)
             rank = pd.Series(np.arange(1, len(before) + 1), index=before["movie_id"])
             after.insert(0, "before", [str(rank[m]) if m in rank.index else "new" for m in after["movie_id"]])
             self.tables["what if"] = after
-            html += f"<h4>What if user {user} rated {self._title(self.movie.value)} {self.stars.value}★</h4>"
-            html += f"<p>{self._change(before, after, user)}</p>{_html(after)}"
+            title = escape_html(self._title(self.movie.value))
+            html += f"<h4>What if user {user} rated {title} {self.stars.value}★</h4>"
+            html += f"<p>{escape_html(self._change(before, after, user))}</p>{_html(after)}"
         self.view.value = html
         return self.tables
 
