@@ -5,6 +5,7 @@ Modules::
     record    record(name, value) and reading records back
     plotting  figure style and saving
     report    the self-contained HTML report
+    outputs   the run's lock and whole-or-absent final files
     explore   the notebook explorers (widgets)
     pipeline  papermill over every notebook: python -m cfutils
 """
@@ -12,6 +13,7 @@ Modules::
 from __future__ import annotations
 
 from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer, movie_label, offer, title_matches
+from cfutils.present.outputs import OutputError, OutputInUseError, output_lock, write_files
 from cfutils.present.pipeline import (
     PipelineError,
     build_parser,
@@ -26,6 +28,7 @@ from cfutils.present.pipeline import (
     notebook_parameters,
     parse_value,
     plan,
+    quiet_interrupt,
     resolve_data,
     resolve_output_dir,
     run,
@@ -42,6 +45,7 @@ from cfutils.present.report import (
     math_to_mathml,
     metrics_table,
     notebook_body,
+    report_html,
     rows_table,
     sanitise_outputs,
     summary_section,
@@ -49,6 +53,12 @@ from cfutils.present.report import (
 )
 
 __all__ = [
+    "OutputError",
+    "OutputInUseError",
+    "output_lock",
+    "write_files",
+    "report_html",
+    "quiet_interrupt",
     "FigurePath",
     "ListExplorer",
     "MovieExplorer",

@@ -34,6 +34,8 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from pygments.formatters import HtmlFormatter
 
+from cfutils.present.outputs import write_files
+
 #: Values longer than this are folded in a ``<details>`` element in the records table.
 FOLD_LIMIT = 80
 
@@ -291,15 +293,28 @@ def write_report(
     parameters: Mapping[str, Any],
     figures_dir: str | Path | None = None,
 ) -> Path:
-    """Write the run's HTML report to ``path`` and return it.
+    """Write :func:`report_html` to ``path`` (under a temporary name, then renamed: never a cut
+    file) and return it. ``figures_dir`` defaults to ``figures`` next to ``path``."""
+    path = Path(path)
+    figures = Path(figures_dir) if figures_dir is not None else path.parent / "figures"
+    write_files({path: report_html(notebooks, metrics, wall_seconds, parameters, figures)})
+    return path
+
+
+def report_html(
+    notebooks: Sequence[Path],
+    metrics: Mapping[str, Mapping[str, Any]],
+    wall_seconds: Mapping[str, float],
+    parameters: Mapping[str, Any],
+    figures: Path,
+) -> str:
+    """The run's HTML report.
 
     ``notebooks`` are the executed notebooks in run order, ``metrics`` maps a notebook name to its
     deterministic records, ``wall_seconds`` a notebook name to its wall time, ``parameters`` are
-    the run's shared parameters, ``figures_dir`` holds the saved figures (default: ``figures``
-    next to ``path``). Summary first, then the notebooks, then every recorded value.
+    the run's shared parameters, ``figures`` the folder of the saved figures. Summary first, then
+    the notebooks, then every recorded value.
     """
-    path = Path(path)
-    figures = Path(figures_dir) if figures_dir is not None else path.parent / "figures"
     sections = "".join(
         f'<section class="notebook" id="nb-{html.escape(p.stem)}"><h1>{html.escape(p.stem)}</h1>'
         f'<p><a class="back" href="#summary">↑ back to the summary</a></p>{notebook_body(p)}'
@@ -316,5 +331,4 @@ def write_report(
         f'<p>The same as metrics.json. <a class="back" href="#summary">↑ back to the summary</a></p>'
         f"{metrics_table(metrics, wall_seconds)}</section></body></html>\n"
     )
-    path.write_text(document, encoding="utf-8")
-    return path
+    return document
