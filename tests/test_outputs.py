@@ -126,3 +126,23 @@ def test_the_executed_notebook_appears_only_when_complete(tiny_data_dir, tmp_pat
     assert run.exit_code == 0, run.stderr
     printed = nbformat.read(tmp_path / "out" / "01_look.ipynb", as_version=4).cells[-1].outputs[0].text
     assert "01_look.ipynb" not in printed and ".01_look.partial.ipynb" in printed, printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--only", "01", "-p", "TOP_MOVIES", "-5"], "-p TOP_MOVIES -5: 01_eda takes a number from 1 to inf"),
+        (["--only", "01", "-p", "TEST_SIZE", "1.5"], "-p TEST_SIZE 1.5: 01_eda takes a number from 0.01 to 0.99"),
+        (["--only", "03", "-p", "N_SIMILAR", '"ten"'], "-p N_SIMILAR 'ten': 03_similarity takes a number from 1"),
+    ],
+)
+def test_p_values_outside_a_declared_range_exit_2_before_anything_runs(tmp_path, capsys, argv, message):
+    output_dir = tmp_path / "out"
+    assert pipeline.main(["--output-dir", str(output_dir), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not output_dir.exists()
+
+
+def test_p_values_inside_the_range_pass():
+    notebook = next(p for p in pipeline.discover_notebooks(pipeline.DEFAULT_NOTEBOOKS_DIR) if p.stem == "01_eda")
+    pipeline.check_ranges(notebook, {"TOP_MOVIES": 1, "TEST_SIZE": 0.5})

@@ -252,8 +252,25 @@ def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any
         raise PipelineError(
             f"-p {', '.join(unused)}: no selected notebook has such a parameter (their other parameters: {others})"
         )
+    for notebook in notebooks:
+        check_ranges(notebook, {k: v for k, v in extra.items() if k in declared[notebook]})
     wanted = BATCH_DEFAULTS | extra
     return {p: shared | {k: v for k, v in wanted.items() if k in declared[p]} for p in notebooks}
+
+
+def check_ranges(notebook: Path, values: dict[str, Any]) -> None:
+    """Check ``-p`` values against the ranges the notebook declares in its metadata,
+    ``cfutils.ranges: {NAME: [lowest, highest]}`` (inclusive, ``null`` for no bound). A value out
+    of its range, or not a number, raises :class:`PipelineError` naming it and the range."""
+    ranges = nbformat.read(notebook, as_version=4).metadata.get("cfutils", {}).get("ranges", {})
+    for name, value in values.items():
+        if name not in ranges:
+            continue
+        low, high = ranges[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or (low is not None and value < low) or (high is not None and value > high):
+            span = f"{'-inf' if low is None else low} to {'inf' if high is None else high}"
+            raise PipelineError(f"-p {name} {value!r}: {notebook.stem} takes a number from {span}")
 
 
 def default_notebooks_at_once(data: str) -> int:
