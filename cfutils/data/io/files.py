@@ -188,14 +188,14 @@ class MovieLensLayout:
 
     separator: bytes
     header: bytes | None = None
-    #: The smallest step between two ratings: whole stars (u.data, ratings.dat) or half stars (ratings.csv).
+    #: The smallest step between two ratings: whole stars (u.data) or half stars (ratings.csv, ratings.dat).
     step: float = 1.0
 
 
 MOVIELENS_LAYOUTS = {
     "movielens_udata": MovieLensLayout(b"\t"),
     "movielens_csv": MovieLensLayout(b",", b"userId,movieId,rating,timestamp", step=0.5),
-    "movielens_dat": MovieLensLayout(b"::"),
+    "movielens_dat": MovieLensLayout(b"::", step=0.5),  # ML-1M has whole stars, ML-10M half stars
 }
 _MOVIELENS_FILE_NAMES = {"u.data": "movielens_udata", "ratings.csv": "movielens_csv", "ratings.dat": "movielens_dat"}
 
