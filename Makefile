@@ -60,7 +60,7 @@ $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 
 test-browser: $(BROWSER_STAMP)
 	test -x $(CHROMIUM) || { rm -f $(BROWSER_STAMP); echo "make test-browser: $(CHROMIUM) is gone; run it again"; exit 1; }
-	CFUTILS_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_report_browser.py tests/test_lab_browser.py -s $(PYTEST_ARGS)
+	CFUTILS_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_report_browser.py tests/test_lab_browser.py tests/test_hostile_browser.py -s $(PYTEST_ARGS)
 
 # JupyterLab with the explorer widgets (ipywidgets and jupyterlab_widgets are pinned); the config
 # turns off its news feed, update check and PyPI extension manager, so it never reaches the network.

@@ -8,6 +8,7 @@ Modules::
     matrix      the ratings as CSR with compact indices (one id-to-index mapping: index_of)
     train_data  TrainData: one training frame, its matrix and what stages derive from it, built once
     similarity  top-k similarity (package)
+    text        data strings made inert for HTML and figure labels
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ from cfutils.core.memory import (
 from cfutils.core.parallel import default_workers, parallel_map
 from cfutils.core.progress import batch_environment, interactive, progress_bar
 from cfutils.core.similarity import cosine_top_k, shrinkage_factor, similarity_top_k
+from cfutils.core.text import escape_html, literal_mathtext, styled_table
 from cfutils.core.train_data import SIDES, TrainData, as_train_data
 
 __all__ = [
+    "escape_html",
+    "literal_mathtext",
+    "styled_table",
     "DEFAULT_BUDGET_BYTES",
     "GiB",
     "MemoryBudgetError",

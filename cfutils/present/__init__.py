@@ -7,6 +7,7 @@ Modules::
     record    record(name, value) and reading records back
     plotting  figure style and saving
     report    the self-contained HTML report
+    outputs   the run's lock and whole-or-absent final files
     explore   the notebook explorers (widgets)
     pipeline  papermill over every notebook: python -m cfutils
 """
@@ -23,9 +24,11 @@ from cfutils.present.explain import (
     strongest,
 )
 from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer, movie_label, offer, title_matches
+from cfutils.present.outputs import OutputError, OutputInUseError, output_lock, write_files
 from cfutils.present.pipeline import (
     PipelineError,
     build_parser,
+    check_ranges,
     clear_artifacts,
     default_notebooks_at_once,
     discover_notebooks,
@@ -37,6 +40,7 @@ from cfutils.present.pipeline import (
     notebook_parameters,
     parse_value,
     plan,
+    quiet_interrupt,
     resolve_data,
     resolve_output_dir,
     run,
@@ -53,7 +57,9 @@ from cfutils.present.report import (
     math_to_mathml,
     metrics_table,
     notebook_body,
+    report_html,
     rows_table,
+    sanitise_outputs,
     summary_section,
     write_report,
 )
@@ -69,12 +75,19 @@ __all__ = [
     "explained_list",
     "explanations",
     "strongest",
+    "OutputError",
+    "OutputInUseError",
+    "output_lock",
+    "write_files",
+    "report_html",
+    "quiet_interrupt",
     "FigurePath",
     "ListExplorer",
     "MovieExplorer",
     "PipelineError",
     "UserExplorer",
     "build_parser",
+    "check_ranges",
     "clear_artifacts",
     "default_notebooks_at_once",
     "discover_notebooks",
@@ -87,6 +100,7 @@ __all__ = [
     "key_numbers",
     "main",
     "math_to_mathml",
+    "sanitise_outputs",
     "metrics_table",
     "missing_requirements",
     "movie_label",

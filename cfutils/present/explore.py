@@ -28,6 +28,7 @@ from cfutils.core.matrix import RatingMatrix
 from cfutils.core.similarity.neighbours import find_movies, similar_movies, similar_users
 from cfutils.present.explain import explained_list
 from cfutils.present.titles import TitleTable, as_title_table
+from cfutils.core.text import escape_html
 
 
 def _html(table: pd.DataFrame) -> str:
@@ -99,7 +100,7 @@ class MovieExplorer:
             return None
         self.table = similar_movies(self.matrix, self.movie.value, k=self.k.value, titles=self.titles, top_k=self.top_k)
         title = as_title_table(self.titles).title(self.movie.value)
-        self.view.value = f"<h4>The {self.k.value} nearest movies of {title}</h4>{_html(self.table)}"
+        self.view.value = f"<h4>The {self.k.value} nearest movies of {escape_html(title)}</h4>{_html(self.table)}"
         return self.table
 
     def default_table(self) -> pd.DataFrame:
@@ -282,14 +283,15 @@ class ListExplorer:
         user = self.user.value
         before = self.listed(self.model, user)
         self.tables = {"list": before}
-        html = f"<h4>{self.name}: the top {self.n} of user {user}</h4>{_html(before)}"
+        html = f"<h4>{escape_html(self.name)}: the top {self.n} of user {user}</h4>{_html(before)}"
         if self.movie.value is not None and self.stars.value:
             after = self.what_if(user, self.movie.value, self.stars.value)
             rank = pd.Series(np.arange(1, len(before) + 1), index=before["movie_id"])
             after.insert(0, "before", [str(rank[m]) if m in rank.index else "new" for m in after["movie_id"]])
             self.tables["what if"] = after
-            html += f"<h4>What if user {user} rated {self._title(self.movie.value)} {self.stars.value}★</h4>"
-            html += f"<p>{self._change(before, after, user)}</p>{_html(after)}"
+            title = escape_html(self._title(self.movie.value))
+            html += f"<h4>What if user {user} rated {title} {self.stars.value}★</h4>"
+            html += f"<p>{escape_html(self._change(before, after, user))}</p>{_html(after)}"
         self.view.value = html
         return self.tables
 

@@ -40,10 +40,12 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,9 @@ from tqdm.auto import tqdm
 from cfutils.core.progress import batch_environment
 from cfutils.data.dataset import EMBEDDED
 from cfutils.data.split import SPLIT_METHODS
+from cfutils.present.outputs import OutputError, OutputInUseError, output_lock, write_files
 from cfutils.present.record import read_records
-from cfutils.present.report import write_report
+from cfutils.present.report import report_html
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -178,12 +181,13 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel
     lines in the saved outputs.
     """
     output = output_dir / notebook.name
+    partial = output_dir / f".{notebook.stem}.partial.ipynb"
     start = time.perf_counter()
     try:
-        with batch_environment():
+        with batch_environment(), _renamed_when_done(partial, output):
             papermill.execute_notebook(
                 str(notebook),
-                str(output),
+                str(partial),
                 parameters=parameters,
                 kernel_name=kernel_name,
                 cwd=str(notebook.parent),
@@ -199,6 +203,17 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, Any], kernel
             f"{notebook.name} failed: {type(error).__name__}: {error}\nPartial executed notebook (if any): {output}"
         ) from error
     return time.perf_counter() - start
+
+
+@contextmanager
+def _renamed_when_done(partial: Path, output: Path) -> Iterator[None]:
+    """Rename ``partial`` to ``output`` when the block ends, failed or not (a failed notebook is
+    kept up to its failing cell); a reader of ``output`` never sees a notebook being written."""
+    try:
+        yield
+    finally:
+        if partial.exists():
+            os.replace(partial, output)
 
 
 def _describe_cell_error(notebook: Path, output: Path, error: PapermillExecutionError) -> str:
@@ -237,8 +252,25 @@ def plan(notebooks: Sequence[Path], shared: dict[str, Any], extra: dict[str, Any
         raise PipelineError(
             f"-p {', '.join(unused)}: no selected notebook has such a parameter (their other parameters: {others})"
         )
+    for notebook in notebooks:
+        check_ranges(notebook, {k: v for k, v in extra.items() if k in declared[notebook]})
     wanted = BATCH_DEFAULTS | extra
     return {p: shared | {k: v for k, v in wanted.items() if k in declared[p]} for p in notebooks}
+
+
+def check_ranges(notebook: Path, values: dict[str, Any]) -> None:
+    """Check ``-p`` values against the ranges the notebook declares in its metadata,
+    ``cfutils.ranges: {NAME: [lowest, highest]}`` (inclusive, ``null`` for no bound). A value out
+    of its range, or not a number, raises :class:`PipelineError` naming it and the range."""
+    ranges = nbformat.read(notebook, as_version=4).metadata.get("cfutils", {}).get("ranges", {})
+    for name, value in values.items():
+        if name not in ranges:
+            continue
+        low, high = ranges[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or (low is not None and value < low) or (high is not None and value > high):
+            span = f"{'-inf' if low is None else low} to {'inf' if high is None else high}"
+            raise PipelineError(f"-p {name} {value!r}: {notebook.stem} takes a number from {span}")
 
 
 def default_notebooks_at_once(data: str) -> int:
@@ -248,6 +280,12 @@ def default_notebooks_at_once(data: str) -> int:
     return min(2, len(os.sched_getaffinity(0))) if data in EMBEDDED else 1
 
 
+def quiet_interrupt() -> None:
+    """In a worker process: Ctrl-C ends it at once and silently (the main process prints the one
+    line), instead of each worker printing its own traceback."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+
+
 def execute_at_once(
     notebooks: Sequence[Path], parameters: dict[Path, dict[str, Any]], output_dir: Path, kernel_name: str, jobs: int
 ) -> Iterator[tuple[Path, float | PipelineError]]:
@@ -255,7 +293,9 @@ def execute_at_once(
     yields ``(notebook, wall seconds or its PipelineError)`` as each ends. After a failure no other
     notebook is started; those already running finish."""
     queue = iter(notebooks)
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=max(1, jobs), mp_context=get_context("spawn"), initializer=quiet_interrupt
+    ) as pool:
         running: dict[Future, Path] = {}
 
         def start_next() -> None:
@@ -325,14 +365,19 @@ def run(
         raise failures[min(failures, key=to_run.index)]
     metrics = {p.stem: metrics[p.stem] for p in parameters}
 
-    (output_dir / "metrics.json").write_text(dump_json(metrics), encoding="utf-8")
-    (output_dir / "timings.json").write_text(dump_json(timings), encoding="utf-8")
-    write_report(
-        output_dir / "report.html",
+    report = report_html(
         [output_dir / p.name for p in parameters if p.stem in wall_seconds],
         metrics,
         wall_seconds,
         {k: v for params in parameters.values() for k, v in params.items()},
+        output_dir / "figures",
+    )
+    write_files(
+        {
+            output_dir / "metrics.json": dump_json(metrics),
+            output_dir / "timings.json": dump_json(timings),
+            output_dir / "report.html": report,
+        }
     )
     return metrics
 
@@ -386,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     extra = {name: parse_value(value) for name, value in args.parameter}
     try:
+        for flag, value in (("--output-dir", args.output_dir), ("--data", args.data)):
+            if not value.strip():
+                raise PipelineError(f"{flag} is empty; name a folder or file (or leave the flag out for its default)")
         output_dir = resolve_output_dir(args.output_dir, args.notebooks_dir)
         if not 0 <= args.seed <= MAX_SEED:
             raise PipelineError(f"--seed {args.seed}: must be an integer from 0 to {MAX_SEED}")
@@ -407,10 +455,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     start = time.perf_counter()
     try:
-        run(parameters, output_dir, kernel_name=args.kernel, progress=not args.no_progress, jobs=jobs)
-    except PipelineError as error:
+        with output_lock(output_dir):
+            run(parameters, output_dir, kernel_name=args.kernel, progress=not args.no_progress, jobs=jobs)
+    except OutputInUseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (OutputError, PipelineError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        for partial in output_dir.glob(".*.partial.ipynb"):
+            partial.unlink(missing_ok=True)
+        print(f"interrupted: the run into {output_dir} stopped; its outputs are incomplete", file=sys.stderr)
+        return 130
     print(f"{len(notebooks)} notebook(s) in {time.perf_counter() - start:.1f} s; results in {output_dir}")
     return 0
 

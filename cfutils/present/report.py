@@ -9,6 +9,12 @@ as base64 PNG) and linking back to the summary. Every recorded value comes last,
 Formulas are typeset when the report is written: each ``$…$``/``$$…$$`` (or ``\\(…\\)``/``\\[…\\]``)
 of a markdown cell becomes MathML (``latex2mathml``), which browsers render natively, so the file
 needs no script and no network.
+
+Strings from data are escaped where they are written (:mod:`cfutils.core.text`). The report adds a
+second layer: every HTML, Markdown or LaTeX output a notebook cell produced is cleaned with
+``bleach`` against :data:`OUTPUT_TAGS` before it is embedded (a ``<script>``, an ``onerror`` or a
+``javascript:`` link that got past the first layer is dropped), and any other rich output type
+(JavaScript, widget views) is left out.
 """
 
 from __future__ import annotations
@@ -21,16 +27,30 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import bleach
 import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from pygments.formatters import HtmlFormatter
+
+from cfutils.present.outputs import write_files
 
 #: Values longer than this are folded in a ``<details>`` element in the records table.
 FOLD_LIMIT = 80
 
 #: The summary's headline figures, in order; those the run did not write are left out.
 HEADLINE_FIGURES = ("05_test_rmse", "05_stack_gain", "06_ndcg_and_coverage", "01_rating_distribution")
+
+#: The HTML elements a cell's output may keep in the report (tables, text, headings, Styler's CSS);
+#: every other element is stripped, and only ``class``, ``id``, spans and safe links survive as attributes.
+OUTPUT_TAGS = frozenset(
+    {*bleach.ALLOWED_TAGS, "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "div", "span", "p", "br"}
+    | {"hr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "details", "summary", "sub", "sup", "small", "style"}
+)
+OUTPUT_ATTRIBUTES = {**bleach.ALLOWED_ATTRIBUTES, "*": ["class", "id", "colspan", "rowspan"]}
+#: Output types embedded as they are: plain text (escaped by the template) and images.
+SAFE_OUTPUT_TYPES = frozenset({"metadata", "text/plain", "image/png", "image/jpeg"})
 
 #: (notebook, record, columns) of the summary's tables.
 SUMMARY_TABLES = (
@@ -92,6 +112,20 @@ def math_to_mathml(markdown: str, wrap=lambda mathml: mathml) -> str:
     )
 
 
+def sanitise_outputs(outputs: list) -> list:
+    """A code cell's ``outputs`` made safe to embed: ``text/html``, ``text/markdown`` and
+    ``text/latex`` cleaned with bleach (elements outside :data:`OUTPUT_TAGS` stripped, their text
+    kept as text), every type outside :data:`SAFE_OUTPUT_TYPES` and those three dropped."""
+    cleaner = SanitizeHTML(
+        tags=sorted(OUTPUT_TAGS),
+        attributes=OUTPUT_ATTRIBUTES,
+        strip=True,
+        safe_output_keys=set(SAFE_OUTPUT_TYPES),
+        sanitized_output_types={"text/html", "text/markdown", "text/latex"},
+    )
+    return cleaner.sanitize_code_outputs(outputs)
+
+
 def notebook_body(notebook_path: Path) -> str:
     """HTML body of one executed notebook (nbconvert ``basic`` template), formulas as MathML.
 
@@ -110,6 +144,8 @@ def notebook_body(notebook_path: Path) -> str:
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = math_to_mathml(cell.source, hold)
+        elif cell.cell_type == "code":
+            cell.outputs = sanitise_outputs(cell.outputs)
     body, _ = HTMLExporter(template_name="basic").from_notebook_node(notebook)
     return re.sub(r"cfutilsformula(\d+)x", lambda m: formulas[int(m.group(1))], body)
 
@@ -257,15 +293,28 @@ def write_report(
     parameters: Mapping[str, Any],
     figures_dir: str | Path | None = None,
 ) -> Path:
-    """Write the run's HTML report to ``path`` and return it.
+    """Write :func:`report_html` to ``path`` (under a temporary name, then renamed: never a cut
+    file) and return it. ``figures_dir`` defaults to ``figures`` next to ``path``."""
+    path = Path(path)
+    figures = Path(figures_dir) if figures_dir is not None else path.parent / "figures"
+    write_files({path: report_html(notebooks, metrics, wall_seconds, parameters, figures)})
+    return path
+
+
+def report_html(
+    notebooks: Sequence[Path],
+    metrics: Mapping[str, Mapping[str, Any]],
+    wall_seconds: Mapping[str, float],
+    parameters: Mapping[str, Any],
+    figures: Path,
+) -> str:
+    """The run's HTML report.
 
     ``notebooks`` are the executed notebooks in run order, ``metrics`` maps a notebook name to its
     deterministic records, ``wall_seconds`` a notebook name to its wall time, ``parameters`` are
-    the run's shared parameters, ``figures_dir`` holds the saved figures (default: ``figures``
-    next to ``path``). Summary first, then the notebooks, then every recorded value.
+    the run's shared parameters, ``figures`` the folder of the saved figures. Summary first, then
+    the notebooks, then every recorded value.
     """
-    path = Path(path)
-    figures = Path(figures_dir) if figures_dir is not None else path.parent / "figures"
     sections = "".join(
         f'<section class="notebook" id="nb-{html.escape(p.stem)}"><h1>{html.escape(p.stem)}</h1>'
         f'<p><a class="back" href="#summary">↑ back to the summary</a></p>{notebook_body(p)}'
@@ -282,5 +331,4 @@ def write_report(
         f'<p>The same as metrics.json. <a class="back" href="#summary">↑ back to the summary</a></p>'
         f"{metrics_table(metrics, wall_seconds)}</section></body></html>\n"
     )
-    path.write_text(document, encoding="utf-8")
-    return path
+    return document

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,17 +90,23 @@ def write_cache(frame: pd.DataFrame, cache_path: Path) -> None:
     report = json.dumps(frame.attrs["read_report"]).encode()
     table = pa.Table.from_pandas(frame, preserve_index=False)
     metadata = {**(table.schema.metadata or {}), REPORT_KEY: report, DIGEST_KEY: _frame_digest(frame, report)}
-    temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
+    temporary = None
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         _remove_orphans(cache_path.parent)
+        # mkstemp: an unpredictable name, created exclusively (O_EXCL, mode 0600), so a link planted in
+        # a shared cache folder is never followed and overwritten.
+        handle, name = tempfile.mkstemp(prefix=f".{cache_path.name}.", suffix=".tmp", dir=cache_path.parent)
+        os.close(handle)
+        temporary = Path(name)
         pq.write_table(table.replace_schema_metadata(metadata), temporary, write_page_checksum=True)
         os.replace(temporary, cache_path)
         del table
         release_arrow_memory()
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
         logger.warning(
             "%s: parquet cache not written (%s); the source will be parsed again next time", cache_path, error
         )

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfutils.data.io.schema import DataFormatError
+from cfutils.data.io.schema import MAX_DIGITS, DataFormatError
 
-MOVIE_HEADER = re.compile(rb"[ \t]*(\d+)[ \t]*:\r?")
+#: Why a FIFO, a device or a socket is refused: a FIFO would hang the reader, /dev/zero never ends.
+NOT_REGULAR = "not a regular file or folder (a FIFO, device or socket is never read)"
+MOVIE_HEADER = re.compile(rb"[ \t]*(\d{1,%d})[ \t]*:\r?" % MAX_DIGITS)
 
 #: The titles files of each family, by name (a ``.gz`` copy is read too).
 TITLES_BY_FAMILY = {
@@ -56,6 +58,8 @@ def resolve_ratings_files(path: Path) -> tuple[str, list[Path]]:
         raise FileNotFoundError(f"No such ratings file or folder: {path}")
     if path.is_file():
         return _detect_file_format(path), [path]
+    if not path.is_dir():
+        raise DataFormatError(path, NOT_REGULAR)
     entries = _one_data_set(path)
     kinds = {entry.ratings for entry in entries.values() if entry.ratings}
     if not kinds:
@@ -146,6 +150,11 @@ def _detect_file_format(path: Path) -> str:
 
 
 def open_binary(path: Path):
+    """``path`` opened for reading bytes (gunzipped when it ends in ``.gz``). Only a regular file
+    (or a link to one) is opened: a FIFO would hang the reader and ``/dev/zero`` never ends, so
+    anything else raises :class:`DataFormatError` naming it."""
+    if not Path(path).is_file():
+        raise DataFormatError(path, NOT_REGULAR)
     return _GzipReader(path) if path.name.endswith(".gz") else open(path, "rb")
 
 
@@ -179,12 +188,14 @@ class MovieLensLayout:
 
     separator: bytes
     header: bytes | None = None
+    #: The smallest step between two ratings: whole stars (u.data) or half stars (ratings.csv, ratings.dat).
+    step: float = 1.0
 
 
 MOVIELENS_LAYOUTS = {
     "movielens_udata": MovieLensLayout(b"\t"),
-    "movielens_csv": MovieLensLayout(b",", b"userId,movieId,rating,timestamp"),
-    "movielens_dat": MovieLensLayout(b"::"),
+    "movielens_csv": MovieLensLayout(b",", b"userId,movieId,rating,timestamp", step=0.5),
+    "movielens_dat": MovieLensLayout(b"::", step=0.5),  # ML-1M has whole stars, ML-10M half stars
 }
 _MOVIELENS_FILE_NAMES = {"u.data": "movielens_udata", "ratings.csv": "movielens_csv", "ratings.dat": "movielens_dat"}
 

@@ -21,14 +21,14 @@ from tqdm.auto import tqdm
 
 from cfutils.core.memory import MiB
 from cfutils.data.io.files import open_binary
-from cfutils.data.io.schema import MAX_ID, DataFormatError
+from cfutils.data.io.schema import MAX_DIGITS, MAX_ID, MAX_LINE_BYTES, DataFormatError
 
 #: Size of the pieces of whole lines that are parsed at once (bounds peak memory).
 PIECE_BYTES = 64 * MiB
 
 
-INTEGER = re.compile(rb"[ \t]*-?\d+[ \t]*")
-DECIMAL = re.compile(rb"[ \t]*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?[ \t]*")
+INTEGER = re.compile(rb"[ \t]*-?\d{1,%d}[ \t]*" % MAX_DIGITS)
+DECIMAL = re.compile(rb"[ \t]*[-+]?(\d{1,%d}\.?\d{0,%d}|\.\d{1,%d})([eE][-+]?\d{1,3})?[ \t]*" % ((MAX_DIGITS,) * 3))
 _ISO_DATE = re.compile(rb"[ \t]*(\d{4}-\d{2}-\d{2})[ \t]*")
 
 
@@ -75,9 +75,9 @@ def _line_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
     """
     offset = 0
     with open_binary(path) as stream:
-        block = _read_whole_lines(stream, block_bytes)
+        block = _read_whole_lines(stream, block_bytes, path, offset)
         while block:
-            following = _read_whole_lines(stream, block_bytes)
+            following = _read_whole_lines(stream, block_bytes, path, offset + len(block))
             if not following:
                 block = block.rstrip(b"\r\n") + b"\n" if block.strip(b"\r\n") else b""
             if block:
@@ -87,11 +87,22 @@ def _line_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
         raise DataFormatError(path, "empty file", 1, "")
 
 
-def _read_whole_lines(stream, size: int) -> bytes:
-    """About ``size`` bytes, completed to the end of a line (b"" at the end of the stream)."""
+def _read_whole_lines(stream, size: int, path: Path, offset: int) -> bytes:
+    """About ``size`` bytes from byte ``offset`` of ``path``, completed to the end of a line (b"" at
+    the end of the stream). A line longer than :data:`MAX_LINE_BYTES` raises :class:`DataFormatError`
+    with its number and its first 80 bytes."""
     block = stream.read(size)
     if block and not block.endswith(b"\n"):
-        block += stream.readline()
+        block += stream.readline(MAX_LINE_BYTES + 1)
+    if len(block) > MAX_LINE_BYTES:
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
+        starts = np.r_[0, ends + 1]
+        lengths = np.r_[ends, len(block)] - starts
+        if lengths.max() > MAX_LINE_BYTES:
+            start = int(starts[np.argmax(lengths > MAX_LINE_BYTES)])
+            text = block[start : start + 80].decode("latin-1")
+            number = _line_number(path, offset + start)
+            raise DataFormatError(path, f"line longer than {MAX_LINE_BYTES:,} bytes", number, text)
     return block
 
 

@@ -276,7 +276,8 @@ def _movielens_parser(layout: MovieLensLayout):
             rating = piece_column(table, "rating")
             user_id, movie_id = piece_column(table, "user_id"), piece_column(table, "movie_id")
             date = piece_column(table, "timestamp").view("datetime64[s]")
-            valid_rating = (rating >= 0.5) & (rating <= 5) & (rating * 2 == np.round(rating * 2))
+            steps = rating / layout.step
+            valid_rating = (rating >= layout.step) & (rating <= 5) & (steps == np.round(steps))
             if not valid_rating.all() or (user_id < 0).any() or (movie_id < 0).any() or not dated_in_range(date):
                 raise BadPiece
         except (BadPiece, pa.ArrowInvalid):
@@ -294,14 +295,15 @@ def _movielens_error(piece: Piece, layout: MovieLensLayout) -> DataFormatError:
             ok = text.rstrip(b"\r").replace(b" ", b"") == layout.header
             problem = None if ok else f"expected the header {layout.header.decode()}"
         else:
-            problem = _movielens_row_problem(text.rstrip(b"\r"), layout.separator)
+            problem = _movielens_row_problem(text.rstrip(b"\r"), layout.separator, layout.step)
         if problem:
             return DataFormatError(path, problem, line_number, text.decode("latin-1"))
     return unlocated_error(piece)
 
 
-def _movielens_row_problem(text: bytes, separator: bytes) -> str | None:
-    """What is wrong with one ``user, movie, rating, timestamp`` row, or None."""
+def _movielens_row_problem(text: bytes, separator: bytes, step: float) -> str | None:
+    """What is wrong with one ``user, movie, rating, timestamp`` row (ratings in steps of ``step``
+    stars: 1 for whole stars, 0.5 for half stars), or None."""
     if len(separator) > 1 and b"\t" in text:
         return f"a tab in a line whose fields are separated by {separator.decode()!r}"
     fields = text.split(separator)
@@ -312,8 +314,10 @@ def _movielens_row_problem(text: bytes, separator: bytes) -> str | None:
     if not (is_id(user) and is_id(movie)):
         return "user or movie id is not a non-negative 32-bit integer"
     stars = float(rating) if DECIMAL.fullmatch(rating) else float("nan")
-    if not (0.5 <= stars <= 5 and stars * 2 == round(stars * 2)):
-        return "rating is not a number from 0.5 to 5 in half stars"
+    if not (step <= stars <= 5 and stars / step == round(stars / step)):
+        return (
+            "rating is not a number from 0.5 to 5 in half stars" if step == 0.5 else "rating is not a whole star 1 to 5"
+        )
     if not INTEGER.fullmatch(timestamp):
         return "timestamp is not an integer (unix seconds)"
     if not FIRST_SECOND <= int(timestamp) <= LAST_SECOND:

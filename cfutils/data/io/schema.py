@@ -28,6 +28,12 @@ RATINGS_DTYPES = {
 }
 
 MAX_ID = 2**31 - 1
+#: The most digits a numeric field may have (an id, a rating, a timestamp): longer text is a
+#: format error naming the line, never a bare ``int()`` error (Python refuses over 4,300 digits).
+MAX_DIGITS = 20
+#: The longest line a reader accepts, in bytes; a longer one (a file with no newline, a wrong file)
+#: is a format error instead of a read that grows without bound.
+MAX_LINE_BYTES = 64 * 1024
 #: Every rating is dated within these days (inclusive): all Netflix Prize (1999-2005) and MovieLens
 #: (1995 on) ratings with years to spare; a timestamp in milliseconds or a zero date falls outside.
 FIRST_DATE, LAST_DATE = dt.date(1990, 1, 1), dt.date(2030, 12, 31)

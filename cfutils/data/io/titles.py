@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cfutils.data.io.files import base_name, open_binary
-from cfutils.data.io.schema import MAX_ID, DataFormatError
+from cfutils.data.io.files import NOT_REGULAR, base_name, open_binary
+from cfutils.data.io.schema import MAX_DIGITS, MAX_ID, DataFormatError
 
 _YEAR_IN_TITLE = r"\s*\((\d{4})\)\s*$"
 
@@ -35,6 +35,8 @@ def read_titles(path: Path | str) -> pd.DataFrame:
     too few fields, a non-integer id or year, a repeated movie id, or an empty file.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DataFormatError(path, NOT_REGULAR)
     if not path.is_file():
         raise FileNotFoundError(f"No such titles file: {path}")
     name = base_name(path)
@@ -72,7 +74,9 @@ def _titles_frame(
     too few fields), ``years`` the year text (None when missing); ``first_line`` is the
     line number of ``lines[0]``.
     """
-    ids = pd.to_numeric(fields["id"], errors="coerce")
+    # Strict integers: pd.to_numeric alone reads "1e3" as movie 1000 and "7.0" as movie 7.
+    plain = fields["id"].str.fullmatch(rf"\s*\d{{1,{MAX_DIGITS}}}\s*").fillna(False).astype(bool)
+    ids = pd.to_numeric(fields["id"].where(plain), errors="coerce")
     year = pd.to_numeric(years, errors="coerce")
     bad = fields.isna().any(axis=1) | ids.isna() | (ids < 0) | (ids > MAX_ID) | (ids % 1 != 0)
     bad |= years.notna() & (year.isna() | (year % 1 != 0) | (year < 0) | (year > 9999))
