@@ -26,9 +26,9 @@ from IPython.display import HTML
 
 from cfutils.core.matrix import RatingMatrix
 from cfutils.core.similarity.neighbours import find_movies, similar_movies, similar_users
+from cfutils.core.text import escape_html
 from cfutils.present.explain import explained_list
 from cfutils.present.titles import TitleTable, as_title_table
-from cfutils.core.text import escape_html
 
 
 def _html(table: pd.DataFrame) -> str:
