@@ -78,7 +78,7 @@ def test_the_movie_explorer_heading_shows_a_hostile_title_as_text(train):
 
 
 def test_the_list_explorer_headings_and_changes_show_hostile_titles_as_text(train):
-    model = EASE(lam=5.0, max_items=30, fallback_days=30).fit(train, TITLES)
+    model = EASE(lam=5.0, max_items=30, fallback_days=30).fit(train)
     explorer = ListExplorer(model, train, TITLES, n=3, name="<i>EASE</i>")
     static = explorer.static().data
     assert not has_live_markup(static) and "<i>" not in static
