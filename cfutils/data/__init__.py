@@ -4,15 +4,25 @@ Modules::
 
     io       the ratings, titles and Prize file formats (package)
     synth    the deterministic Netflix-like sample and its ground truth (package)
-    split    named splits: global time, per-user time, random, probe, and validation cuts
-    dataset  load_dataset: ratings, titles, probe, qualifying
+    split    named splits: global time, per-user time, random, probe, given, and validation cuts
+    dataset  load_dataset: ratings, titles, probe, qualifying; MovieLens 100K's .base/.test folds
 """
 
 from __future__ import annotations
 
-from cfutils.data.dataset import EMBEDDED, Dataset, find_beside, find_titles, load_dataset, source_path
+from cfutils.data.dataset import (
+    EMBEDDED,
+    GIVEN_SUFFIXES,
+    Dataset,
+    find_beside,
+    find_titles,
+    load_dataset,
+    read_given,
+    source_path,
+)
 from cfutils.data.io import DataFormatError, read_probe, read_qualifying, read_ratings, read_titles
 from cfutils.data.split import (
+    HELD_OUT_SPLITS,
     SPLIT_METHODS,
     Split,
     check_fraction,
@@ -35,6 +45,8 @@ __all__ = [
     "DataFormatError",
     "Dataset",
     "EMBEDDED",
+    "GIVEN_SUFFIXES",
+    "HELD_OUT_SPLITS",
     "SPLIT_METHODS",
     "Split",
     "check_fraction",
@@ -48,6 +60,7 @@ __all__ = [
     "probe_split",
     "random_split",
     "read_probe",
+    "read_given",
     "read_qualifying",
     "read_ratings",
     "read_titles",

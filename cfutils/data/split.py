@@ -10,6 +10,9 @@ Three splits, as in LensKit's ``split_temporal_fraction`` / ``sample_users`` fam
 ``random_split``              a seeded random sample: optimistic, it trains on the future.
 ``probe_split``               the Netflix Prize's probe set: each user's latest
                               ratings, up to 9, a third of them (``cfutils.data.io.prize``).
+``make_split(..., "given")``  a fixed split shipped with the data: MovieLens 100K's
+                              ``u1.test`` … ``ub.test`` beside their ``.base`` files
+                              (``cfutils.data.dataset.read_given``).
 ============================  =====================================================
 
 The original tutorial split 80/20 in *file order*. The Netflix files are grouped by
@@ -25,7 +28,9 @@ import pandas as pd
 
 from cfutils.data.io.prize import find_pairs
 
-SPLIT_METHODS = ("global_time", "per_user_time", "random", "probe")
+SPLIT_METHODS = ("global_time", "per_user_time", "random", "probe", "given")
+#: The splits whose test set comes with the data (the probe pairs, a ``.test`` file), not from a rule.
+HELD_OUT_SPLITS = ("probe", "given")
 
 
 class Split(NamedTuple):
@@ -164,7 +169,16 @@ def make_split(
 
     ``probe`` (the data set's probe pairs, or ``None``) is used by ``"probe"`` only, which
     raises ``ValueError`` without it; ``test_size`` and ``seed`` are not used by ``"probe"``.
+    ``"given"`` takes the test pairs in the same argument: the pairs of the ``.test`` file that
+    :func:`cfutils.data.dataset.load_dataset` reads beside a MovieLens 100K ``.base`` file.
     """
+    if method == "given":
+        if probe is None:
+            raise ValueError(
+                "SPLIT='given' needs DATA to name a MovieLens 100K .base file (u1.base ... u5.base, ua.base, ub.base) "
+                "with its .test file beside it"
+            )
+        return probe_split(ratings, probe)
     if method == "probe":
         if probe is None:
             raise ValueError(
@@ -193,6 +207,7 @@ def validation_split_for(method: str, *, lists: bool = False) -> str:
     ``global_time``               ``global_time``        ``global_time``
     ``random``                    ``global_time``        ``random``
     ``probe``                     ``global_time``        ``ValueError``
+    ``given``                     ``global_time``        ``random``
     ============================  =====================  =========================
 
     Why a time cut for rating predictors, even under a random test split: a random
@@ -209,7 +224,8 @@ def validation_split_for(method: str, *, lists: bool = False) -> str:
     and the choice fell on "MF + popularity" (0.172, EASE 0.308); a ``per_user_time``
     cut taught the re-ranker recency that a random test does not have (0.158); the
     random cut chose the re-ranker (0.303) and ranked the models as test does.
-    ``probe`` is a rating protocol with no list counterpart. ``ValueError`` for a
+    ``probe`` is a rating protocol with no list counterpart. ``given`` (MovieLens 100K's fixed
+    folds, drawn at random) is a random test set, so it follows ``random``. ``ValueError`` for a
     method outside :data:`SPLIT_METHODS`.
     """
     if method not in SPLIT_METHODS:
@@ -217,7 +233,7 @@ def validation_split_for(method: str, *, lists: bool = False) -> str:
     if lists:
         if method == "probe":
             raise ValueError("split 'probe' is for rating predictors; top-N lists need a time or random split")
-        return method
+        return "random" if method == "given" else method
     return "per_user_time" if method == "per_user_time" else "global_time"
 
 
