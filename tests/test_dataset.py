@@ -84,23 +84,12 @@ def test_movielens_small_is_embedded_real_data():
 # --------------------------------------------------------------------------- MovieLens 100K's fixed splits
 
 
-def write_udata(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` in MovieLens 100K's ``u.data`` format (as its ``.base`` and ``.test`` files are)."""
-    seconds = frame["date"].to_numpy().astype("datetime64[s]").astype(np.int64)
-    lines = [f"{u}\t{i}\t{int(r)}\t{t}\n" for u, i, r, t in zip(frame.user_id, frame.movie_id, frame.rating, seconds)]
-    path.write_text("".join(lines))
-
-
 @pytest.fixture
 def fold(tmp_path):
     """A generated fixed split ``u1.base`` / ``u1.test`` (a random fifth of the ratings), with ``u.item``."""
-    from ratings_factory import random_ratings
+    from ratings_factory import random_ratings, write_fixed_split
 
-    from cfutils.data.split import random_split
-
-    base, test = random_split(random_ratings(n_ratings=300), 0.2, seed=3)
-    write_udata(base, tmp_path / "u1.base")
-    write_udata(test, tmp_path / "u1.test")
+    write_fixed_split(random_ratings(n_ratings=300), tmp_path / "u1.base", seed=3)
     shutil.copy(FIXTURES / "ml-100k" / "u.item", tmp_path)
     return tmp_path
 
