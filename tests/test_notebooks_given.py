@@ -41,7 +41,7 @@ def fold(tiny_data_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def given_run(fold, tmp_path_factory):
     settings = [arg for name, value in SMALL_SEARCH.items() for arg in ("-p", name, value)]
-    only = [arg for number in ("01", "02", "03", "04", "05", "06") for arg in ("--only", number)]
+    only = [arg for number in ("01", "02", "03", "04", "05", "06", "08") for arg in ("--only", number)]
     return run_pipeline(
         "--split", "given", *only, *settings, data=fold, output_dir=tmp_path_factory.mktemp("given_run")
     )
@@ -57,5 +57,12 @@ def test_every_notebook_runs_and_tests_on_the_test_file(given_run, fold):
     data = load_dataset(fold, cache=False)
     train, held_out = make_split(data.ratings, "given", probe=data.probe)
     assert len(held_out) == len(test) and len(train) == len(base)
-    for notebook in ("01_eda", "02_sparsity_cold_start", "03_similarity", "04_features_xgboost", "06_recommendations"):
+    for notebook in (
+        "01_eda",
+        "02_sparsity_cold_start",
+        "03_similarity",
+        "04_features_xgboost",
+        "06_recommendations",
+        "08_beyond_accuracy",
+    ):
         assert given_run.records(notebook)
