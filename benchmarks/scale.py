@@ -24,6 +24,9 @@ ratings are scaled and all movies kept (``cfutils.data.synth.NETFLIX.scaled``). 
                         that TrainData's matrix and neighbour lists
 11. ``xgboost_fit``     XGBRegressor on the train features
 12. ``test_rmse``       RMSE of XGBoost on the sampled users' test rows
+    ``bayes_fm``        the Bayesian FM (cfutils.rating.bayes_fm, ``--fm-iter`` Gibbs sweeps) fitted on
+                        the sampled users' train rows, and its RMSE on their test rows; skipped with the
+                        memory guard's reason when its estimate exceeds the step budget
 13. ``top_n_ease``      EASE fit (the ``--ease-items`` most rated movies; 0: all) + top-10 lists of 1,000 users
 14. ``top_n_rerank``    the re-ranker (EASE and item-kNN candidates, XGBRanker trained on a
                         global_time validation cut of train) fit + top-10 lists of the same users
@@ -42,7 +45,8 @@ ratings count and checked against ``--memory-budget-gb``; heavy stages have thei
 ``budget_bytes``. A run that would not fit stops with a message naming the option to change.
 
 The JSON written to ``--output`` holds ``ratings``, ``fraction``, ``total_seconds``,
-``peak_rss_mb``, ``stages`` (name -> ``seconds``, ``peak_rss_mb``), ``test_rmse`` and ``prize``
+``peak_rss_mb``, ``stages`` (name -> ``seconds``, ``peak_rss_mb``), ``test_rmse``, ``bayes_fm``
+(``test_rmse``, ``estimated_mb``, or ``skipped``) and ``prize``
 (``probe_pairs``, ``qualifying_pairs``, ``probe_rmse`` of the BiasBaseline).
 """
 
@@ -92,6 +96,7 @@ from cfutils.eval.metrics import rmse
 from cfutils.lists.ease import EASE
 from cfutils.lists.item_knn import ItemKNN
 from cfutils.lists.rerank import ReRanker
+from cfutils.rating.bayes_fm import BayesFM
 from cfutils.rating.features import feature_names, similarity_features
 from cfutils.rating.models import BiasBaseline
 
@@ -273,10 +278,27 @@ def model_stages(
         model.fit(train_features[feature_names()], train_pairs["rating"])
     with clock.stage("test_rmse"):
         test_rmse = rmse(test_pairs["rating"].to_numpy(), model.predict(test_features[feature_names()]))
+    with clock.stage("bayes_fm"):
+        bayes_fm = fm_stage(train_pairs, test_pairs, args.fm_iter, args.seed, step_budget)
     return {
+        "bayes_fm": bayes_fm,
         "train_rows_featurised": int(len(train_pairs)),
         "test_rows_featurised": int(len(test_pairs)),
         "test_rmse": round(float(test_rmse), 5),
+    }
+
+
+def fm_stage(train: pd.DataFrame, test: pd.DataFrame, n_iter: int, seed: int, budget_bytes: float) -> dict:
+    """BayesFM on ``train``, RMSE on ``test``, and its memory estimate; the guard's reason if it is over budget."""
+    fm = BayesFM(n_iter=n_iter, random_state=seed, budget_bytes=budget_bytes)
+    estimate = fm.required_bytes(len(train), train["user_id"].nunique(), train["movie_id"].nunique())
+    try:
+        fm.fit(train)
+    except MemoryBudgetError as error:
+        return {"skipped": str(error), "estimated_mb": round(estimate / MiB, 1)}
+    return {
+        "test_rmse": round(rmse(test["rating"].to_numpy(), fm.predict(test)), 5),
+        "estimated_mb": round(estimate / MiB, 1),
     }
 
 
@@ -356,6 +378,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-rows", type=int, default=5_000_000, help="featurised train rows at fraction 1")
     parser.add_argument("--k", type=int, default=50, help="neighbours per movie and per sampled user")
     parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--fm-iter", type=int, default=100, help="Gibbs sweeps of the Bayesian FM stage")
     parser.add_argument("--top-n-users", type=int, default=1_000)
     parser.add_argument("--ease-items", type=int, default=2_000, help="EASE's most rated movies (0: all 17,770)")
     parser.add_argument("--memory-budget-gb", type=float, default=16.0, help="whole-run resident budget")

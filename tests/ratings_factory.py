@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
@@ -64,3 +66,16 @@ def random_ratings(
     step = 0.5 if half_stars else 1.0
     stars = np.clip(np.round(score / step) * step, step, 5)
     return ratings_frame(users * 3 + 11, movies * 7 + 2, stars, rng.integers(0, n_days, n_ratings))
+
+
+def write_fixed_split(ratings: pd.DataFrame, base_path: Path, test_size: float = 0.2, seed: int = 0) -> Path:
+    """A MovieLens 100K-style fixed split of ``ratings``: a seeded random ``test_size`` of them in the
+    ``.test`` file beside ``base_path`` (e.g. ``u1.base``), the rest in ``base_path``, both in
+    ``u.data`` format (user, movie, stars, unix seconds, tab-separated). Returns ``base_path``."""
+    from cfutils.data.split import random_split
+
+    for part, path in zip(random_split(ratings, test_size, seed), (base_path, base_path.with_suffix(".test"))):
+        seconds = part["date"].to_numpy().astype("datetime64[s]").astype(np.int64)
+        rows = zip(part["user_id"], part["movie_id"], part["rating"], seconds)
+        path.write_text("".join(f"{u}\t{i}\t{int(r)}\t{t}\n" for u, i, r, t in rows))
+    return base_path

@@ -79,3 +79,48 @@ def test_movielens_small_is_embedded_real_data():
     assert set(data.ratings["rating"].unique()) == {0.5 * s for s in range(1, 11)}
     assert (dataset.MOVIELENS_SMALL_DIR / "NOTICE.md").is_file()
     assert (dataset.MOVIELENS_SMALL_DIR / "README.txt").is_file()
+
+
+# --------------------------------------------------------------------------- MovieLens 100K's fixed splits
+
+
+@pytest.fixture
+def fold(tmp_path):
+    """A generated fixed split ``u1.base`` / ``u1.test`` (a random fifth of the ratings), with ``u.item``."""
+    from ratings_factory import random_ratings, write_fixed_split
+
+    write_fixed_split(random_ratings(n_ratings=300), tmp_path / "u1.base", seed=3)
+    shutil.copy(FIXTURES / "ml-100k" / "u.item", tmp_path)
+    return tmp_path
+
+
+def test_a_base_file_brings_its_test_file_and_the_titles(fold):
+    from cfutils.data.split import make_split
+
+    data = load_dataset(fold / "u1.base", cache=False)
+    base = read_ratings(fold / "u1.base", cache=False, progress=False)
+    test = read_ratings(fold / "u1.test", cache=False, progress=False)
+    assert len(data.ratings) == len(base) + len(test)
+    pd.testing.assert_frame_equal(data.titles, read_titles(fold / "u.item"))
+    train, held_out = make_split(data.ratings, "given", probe=data.probe)
+    key = ["user_id", "movie_id", "rating", "date"]
+    pd.testing.assert_frame_equal(held_out[key].reset_index(drop=True), test[key])
+    pd.testing.assert_frame_equal(train[key].reset_index(drop=True), base[key])
+
+
+def test_a_missing_test_file_is_named(fold):
+    (fold / "u1.test").unlink()
+    with pytest.raises(FileNotFoundError, match=r"u1\.test is missing"):
+        load_dataset(fold / "u1.base", cache=False)
+
+
+def test_a_test_file_that_repeats_base_pairs_is_named_with_its_line(fold):
+    from cfutils.data.io import DataFormatError
+
+    lines = (fold / "u1.test").read_text().splitlines(keepends=True)
+    base_line = (fold / "u1.base").read_text().splitlines()[5]
+    lines.insert(2, base_line + "\n")  # line 3 of u1.test rates a pair of u1.base
+    (fold / "u1.test").write_text("".join(lines))
+    with pytest.raises(DataFormatError, match=r"u1\.test, line 3: 1 of its ratings rate a .* u1\.base") as error:
+        load_dataset(fold / "u1.base", cache=False)
+    assert error.value.line == base_line

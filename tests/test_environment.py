@@ -24,9 +24,10 @@ def _pip_pins(requirements: str = "requirements.txt") -> dict[str, str]:
 
 
 def _conda_pins(environment: str = "environment.yml") -> dict[str, str]:
+    """Conda pins ``- name=version``, and pins of the ``pip:`` section ``- name==version``."""
     pins = {}
     for line in (ROOT / environment).read_text().splitlines():
-        match = re.fullmatch(r"\s*-\s*([A-Za-z0-9_.\-]+)=([^=\s#]+)\s*(#.*)?", line)
+        match = re.fullmatch(r"\s*-\s*([A-Za-z0-9_.\-]+)==?([^=\s#]+)\s*(#.*)?", line)
         if match and match.group(1) != "python":
             pins[match.group(1).lower()] = match.group(2)
     return pins

@@ -19,7 +19,7 @@ from cfutils.core.matrix import RatingMatrix
 from cfutils.core.similarity import cosine_top_k, neighbour_recall, pick_movie, similar_movies, svd_cosine_top_k
 from cfutils.data import synth
 from cfutils.data.dataset import load_dataset
-from cfutils.data.split import SPLIT_METHODS, file_order_split, make_split, sample_ratings
+from cfutils.data.split import HELD_OUT_SPLITS, SPLIT_METHODS, file_order_split, make_split, sample_ratings
 from cfutils.data.synth import Truth
 from cfutils.eval import as_padded_array, beyond_accuracy, list_means, snips_mean
 from cfutils.eval.metrics import item_popularity, list_report, mape, rmse, warm_cold_errors
@@ -123,7 +123,7 @@ def test_02_sparsity_cold_start(pipeline_run, ratings):
 
     cold = _by_split(got["cold_start"])
     assert "probe" not in cold  # the tiny data has no probe.txt; test_notebooks_probe.py runs with one
-    for method in (method for method in SPLIT_METHODS if method != "probe"):
+    for method in (method for method in SPLIT_METHODS if method not in HELD_OUT_SPLITS):
         assert cold[method] == _approx_row(cold_start_report(*make_split(ratings, method, test_size=TEST_SIZE, seed=0)))
     assert cold["per_user_time"]["new_users"] == 0
     assert cold["tutorial: file order"] == _approx_row(cold_start_report(*file_order_split(ratings, TEST_SIZE)))
@@ -279,6 +279,7 @@ def test_05_model_comparison(pipeline_run, ratings):
         "knn_items",
         "svd",
         "svdpp",
+        "bayes_fm",
         "xgb_features",
         "xgb_stack",
         "xgb_stack_in_sample",

@@ -107,6 +107,7 @@ def test_dump_json_is_sorted_and_stable():
         (["-p", "SEED", "1"], "use --data, --seed, --output-dir or --split"),
         (["--data", "no/such/folder"], "--data no/such/folder: no such file or folder"),
         (["--jobs", "0"], "--jobs 0: must be at least 1"),
+        (["--split", "given"], "--split given: --data must name a MovieLens 100K .base file"),
     ],
 )
 def test_usage_errors_exit_2_before_running_anything(tmp_path, capsys, argv, message):

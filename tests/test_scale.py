@@ -29,6 +29,7 @@ STAGES = [
     "features",
     "xgboost_fit",
     "test_rmse",
+    "bayes_fm",
     "top_n_ease",
     "top_n_rerank",
 ]
@@ -63,6 +64,7 @@ def test_tiny_fraction_writes_well_formed_json(scale, tmp_path, capsys):
     assert result["peak_rss_mb"] == max(stage["peak_rss_mb"] for stage in result["stages"].values())
     assert result["total_seconds"] >= sum(stage["seconds"] for stage in result["stages"].values())
     assert 0.3 < result["test_rmse"] < 2.0
+    assert 0.3 < result["bayes_fm"]["test_rmse"] < 2.0 and result["bayes_fm"]["estimated_mb"] > 0
     assert 0 < result["users_listed"] <= 20
     prize = result["prize"]
     assert 0 < prize["probe_pairs"] < prize["qualifying_pairs"] < result["ratings"]

@@ -203,6 +203,7 @@ def test_chronological_folds_refuse_random_and_single_folds():
         ("per_user_time", "per_user_time"),
         ("random", "global_time"),
         ("probe", "global_time"),
+        ("given", "global_time"),
     ],
 )
 def test_rating_predictors_are_always_validated_on_a_time_cut(test_split, validation):
@@ -228,3 +229,14 @@ def test_lists_are_validated_by_the_test_splits_own_rule(test_split):
         validation_split_for("probe", lists=True)
     with pytest.raises(ValueError, match="unknown split"):
         validation_split_for("file_order", lists=True)
+
+
+def test_given_lists_are_validated_at_random_and_given_needs_the_test_pairs():
+    # MovieLens 100K's fixed folds are random test sets: top-N lists are validated on a random cut
+    assert validation_split_for("given", lists=True) == "random"
+    ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
+    with pytest.raises(ValueError, match=r"SPLIT='given' needs DATA to name a MovieLens 100K \.base file"):
+        make_split(ratings, "given")
+    pairs = ratings.iloc[[3, 7, 11]][["user_id", "movie_id"]]
+    train, test = make_split(ratings, "given", probe=pairs)
+    assert test.index.tolist() == ratings.index[[3, 7, 11]].tolist() and len(train) == len(ratings) - 3

@@ -4,16 +4,27 @@ Modules::
 
     io       the ratings, titles and Prize file formats (package)
     synth    the deterministic Netflix-like sample and its ground truth (package)
-    split    named splits (functions and SplitMethod objects; split_method maps a name to one), validation cuts
-    dataset  load_dataset: ratings, titles, probe, qualifying
+    split    named splits (SplitMethod objects: global time, per-user time, random, probe, given), validation cuts
+    dataset  load_dataset: ratings, titles, probe, qualifying; MovieLens 100K's .base/.test folds
 """
 
 from __future__ import annotations
 
-from cfutils.data.dataset import EMBEDDED, Dataset, find_beside, find_titles, load_dataset, source_path
+from cfutils.data.dataset import (
+    EMBEDDED,
+    GIVEN_SUFFIXES,
+    Dataset,
+    find_beside,
+    find_titles,
+    load_dataset,
+    read_given,
+    source_path,
+)
 from cfutils.data.io import DataFormatError, read_probe, read_qualifying, read_ratings, read_titles
 from cfutils.data.split import (
+    GIVEN,
     GLOBAL_TIME,
+    HELD_OUT_SPLITS,
     PER_USER_TIME,
     PROBE,
     RANDOM,
@@ -42,7 +53,10 @@ __all__ = [
     "DataFormatError",
     "Dataset",
     "EMBEDDED",
+    "GIVEN",
+    "GIVEN_SUFFIXES",
     "GLOBAL_TIME",
+    "HELD_OUT_SPLITS",
     "PER_USER_TIME",
     "PROBE",
     "RANDOM",
@@ -61,6 +75,7 @@ __all__ = [
     "probe_split",
     "random_split",
     "read_probe",
+    "read_given",
     "read_qualifying",
     "read_ratings",
     "read_titles",

@@ -10,10 +10,13 @@ Three splits, as in LensKit's ``split_temporal_fraction`` / ``sample_users`` fam
 ``random_split``              a seeded random sample: optimistic, it trains on the future.
 ``probe_split``               the Netflix Prize's probe set: each user's latest
                               ratings, up to 9, a third of them (``cfutils.data.io.prize``).
+``make_split(..., "given")``  a fixed split shipped with the data: MovieLens 100K's
+                              ``u1.test`` … ``ub.test`` beside their ``.base`` files
+                              (``cfutils.data.dataset.read_given``).
 ============================  =====================================================
 
 Each is also a named object, :class:`SplitMethod` (:data:`GLOBAL_TIME`, :data:`PER_USER_TIME`,
-:data:`RANDOM`, :data:`PROBE`), which is what travels inside the package (a stack's folds, a
+:data:`RANDOM`, :data:`PROBE`, :data:`GIVEN`), which is what travels inside the package (a stack's folds, a
 validation rule). The notebooks' ``SPLIT`` string becomes its object in one place,
 :func:`split_method`.
 
@@ -194,6 +197,15 @@ def _cut_probe(ratings, test_size, seed, probe) -> Split:
     return probe_split(ratings, probe)
 
 
+def _cut_given(ratings, test_size, seed, probe) -> Split:
+    if probe is None:
+        raise ValueError(
+            "SPLIT='given' needs DATA to name a MovieLens 100K .base file (u1.base ... u5.base, ua.base, ub.base) "
+            "with its .test file beside it"
+        )
+    return probe_split(ratings, probe)
+
+
 def _global_time_slices(ratings: pd.DataFrame, n_folds: int) -> np.ndarray:
     """Rows in ``(date, user_id, movie_id)`` order cut into ``n_folds`` near-equal consecutive slices
     (position p of n gets ``floor(p · F / n)``)."""
@@ -215,8 +227,11 @@ GLOBAL_TIME = SplitMethod("global_time", _cut_global_time, _global_time_slices) 
 PER_USER_TIME = SplitMethod("per_user_time", _cut_per_user_time, _per_user_time_slices)  #: per-user time
 RANDOM = SplitMethod("random", _cut_random)  #: :func:`random_split`
 PROBE = SplitMethod("probe", _cut_probe)  #: :func:`probe_split`
-SPLITS = {method.name: method for method in (GLOBAL_TIME, PER_USER_TIME, RANDOM, PROBE)}
+GIVEN = SplitMethod("given", _cut_given)  #: the ``.test`` pairs shipped beside a MovieLens 100K ``.base`` file
+SPLITS = {method.name: method for method in (GLOBAL_TIME, PER_USER_TIME, RANDOM, PROBE, GIVEN)}
 SPLIT_METHODS = tuple(SPLITS)  # the names, for the notebooks' SPLIT and the pipeline's --split
+#: The splits whose test set comes with the data (the probe pairs, a ``.test`` file), not from a rule.
+HELD_OUT_SPLITS = (PROBE.name, GIVEN.name)
 
 
 def split_method(method: str | SplitMethod) -> SplitMethod:
@@ -242,6 +257,8 @@ def make_split(
 
     ``probe`` (the data set's probe pairs, or ``None``) is used by ``"probe"`` only, which
     raises ``ValueError`` without it; ``test_size`` and ``seed`` are not used by ``"probe"``.
+    ``"given"`` takes the test pairs in the same argument: the pairs of the ``.test`` file that
+    :func:`cfutils.data.dataset.load_dataset` reads beside a MovieLens 100K ``.base`` file.
     """
     return split_method(method).cut(ratings, test_size, seed, probe)
 
@@ -259,6 +276,7 @@ def validation_split_for(method: str | SplitMethod, *, lists: bool = False) -> S
     ``global_time``               ``global_time``        ``global_time``
     ``random``                    ``global_time``        ``random``
     ``probe``                     ``global_time``        ``ValueError``
+    ``given``                     ``global_time``        ``random``
     ============================  =====================  =========================
 
     Why a time cut for rating predictors, even under a random test split: a random
@@ -275,14 +293,15 @@ def validation_split_for(method: str | SplitMethod, *, lists: bool = False) -> S
     and the choice fell on "MF + popularity" (0.172, EASE 0.308); a ``per_user_time``
     cut taught the re-ranker recency that a random test does not have (0.158); the
     random cut chose the re-ranker (0.303) and ranked the models as test does.
-    ``probe`` is a rating protocol with no list counterpart. ``ValueError`` for a
+    ``probe`` is a rating protocol with no list counterpart. ``given`` (MovieLens 100K's fixed
+    folds, drawn at random) is a random test set, so it follows ``random``. ``ValueError`` for a
     method outside :data:`SPLIT_METHODS`.
     """
     method = split_method(method)
     if lists:
         if method == PROBE:
             raise ValueError("split 'probe' is for rating predictors; top-N lists need a time or random split")
-        return method
+        return RANDOM if method == GIVEN else method
     return PER_USER_TIME if method == PER_USER_TIME else GLOBAL_TIME
 
 

@@ -3,7 +3,7 @@
 Command line (``make run`` calls the same)::
 
     python -m cfutils [--data sample|movielens-small|PATH] [--seed 0] [--output-dir outputs]
-                               [--split global_time|per_user_time|random]
+                               [--split global_time|per_user_time|random|probe|given]
                                [-p NAME VALUE]... [--only NN]... [--notebooks-dir DIR]
 
 It executes ``notebooks/NN_*.ipynb`` in number order, up to ``--jobs`` at once (default two on the
@@ -56,7 +56,7 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from cfutils.core.progress import batch_environment
-from cfutils.data.dataset import EMBEDDED
+from cfutils.data.dataset import EMBEDDED, GIVEN_SUFFIXES
 from cfutils.data.split import SPLIT_METHODS
 from cfutils.present.outputs import OutputError, OutputInUseError, output_lock, write_files
 from cfutils.present.record import read_records
@@ -396,7 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help=f"SEED of every notebook, 0 to {MAX_SEED} (default 0)")
     parser.add_argument("--output-dir", default="outputs", help="where results go (default outputs/)")
     parser.add_argument(
-        "--split", choices=SPLIT_METHODS, default="global_time", help="train/test split (default global_time)"
+        "--split",
+        choices=SPLIT_METHODS,
+        default="global_time",
+        help="train/test split (default global_time); given: --data names a MovieLens 100K .base file "
+        "and its .test file beside it is the test set",
     )
     parser.add_argument(
         "-p",
@@ -437,6 +441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir = resolve_output_dir(args.output_dir, args.notebooks_dir)
         if not 0 <= args.seed <= MAX_SEED:
             raise PipelineError(f"--seed {args.seed}: must be an integer from 0 to {MAX_SEED}")
+        if args.split == "given" and not str(args.data).endswith(GIVEN_SUFFIXES[0]):
+            raise PipelineError(
+                f"--split given: --data must name a MovieLens 100K {GIVEN_SUFFIXES[0]} file "
+                f"(u1.base ... u5.base, ua.base, ub.base) with its .test file beside it, not {args.data!r}"
+            )
         notebooks = select_notebooks(discover_notebooks(args.notebooks_dir), args.only)
         if not notebooks:
             raise PipelineError(f"no NN_*.ipynb notebooks in {args.notebooks_dir}")

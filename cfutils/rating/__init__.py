@@ -6,12 +6,14 @@ Modules::
     surprise_batch  Surprise's models fed and read in batches
     features        the tutorial's 13 similarity features, exact and leak-free
     models          global mean, bias baseline, KNNBaseline, SVD, SVD++, XGBoost on features
+    bayes_fm        a Bayesian factorization machine (myfm, Gibbs sampling) with implicit and date blocks
     tuning          grid search on a validation cut
     stacking        out-of-fold base predictions and the stacked XGBoost
 """
 
 from __future__ import annotations
 
+from cfutils.rating.bayes_fm import BayesFM, fm_formula
 from cfutils.rating.features import feature_names, neighbour_ratings, similarity_features
 from cfutils.rating.models import (
     PAIR_COLUMNS,
@@ -56,6 +58,7 @@ from cfutils.rating.surprise_batch import (
 from cfutils.rating.tuning import Tuning, tune, tune_each, validation_rmse
 
 __all__ = [
+    "BayesFM",
     "BiasBaseline",
     "FeatureXGB",
     "GlobalMean",
@@ -72,6 +75,7 @@ __all__ = [
     "base_predictions",
     "feature_names",
     "fit_copies",
+    "fm_formula",
     "fit_each",
     "fit_timed",
     "fold_cuts",

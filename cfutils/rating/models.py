@@ -20,6 +20,8 @@ Predictions are clipped into the rating scale, as ``surprise.AlgoBase.predict`` 
 :class:`FeatureXGB`     XGBoost on the tutorial's 13 features (:mod:`cfutils.rating.features`)
 =====================  ==================================================================
 
+The Bayesian factorization machine, with the same interface, is in :mod:`cfutils.rating.bayes_fm`.
+
 The Surprise adapters (a ratings frame as a trainset, batch prediction) are in
 :mod:`cfutils.rating.surprise_batch`.
 """
