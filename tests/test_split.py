@@ -175,7 +175,7 @@ def test_chronological_folds_match_a_plain_python_reference(ratings, n_folds):
 
 def test_each_split_name_maps_to_its_object_in_one_place():
     ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
-    assert SPLIT_METHODS == ("global_time", "per_user_time", "random", "probe")
+    assert SPLIT_METHODS == ("global_time", "per_user_time", "random", "probe", "given")
     for name, function in [("global_time", temporal_split), ("per_user_time", per_user_temporal_split)]:
         method = split_method(name)
         assert method.name == name and str(method) == name and split_method(method) is method
@@ -233,7 +233,7 @@ def test_lists_are_validated_by_the_test_splits_own_rule(test_split):
 
 def test_given_lists_are_validated_at_random_and_given_needs_the_test_pairs():
     # MovieLens 100K's fixed folds are random test sets: top-N lists are validated on a random cut
-    assert validation_split_for("given", lists=True) == "random"
+    assert validation_split_for("given", lists=True) == RANDOM
     ratings = random_ratings(n_users=20, n_ratings=200, n_days=300, seed=4)
     with pytest.raises(ValueError, match=r"SPLIT='given' needs DATA to name a MovieLens 100K \.base file"):
         make_split(ratings, "given")
