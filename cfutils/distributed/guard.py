@@ -33,15 +33,15 @@ class CollectGuard:
     Guards do not nest: entering a second one while one is active raises ``RuntimeError``.
     """
 
-    _active = False
+    active = False  # one guard at a time: they patch the same methods
 
     def __init__(self, max_rows: int = MAX_COLLECTED_ROWS):
         self.max_rows, self.largest, self._saved = int(max_rows), 0, []
 
     def __enter__(self) -> CollectGuard:
-        if CollectGuard._active:
+        if CollectGuard.active:
             raise RuntimeError("a CollectGuard is already active")
-        CollectGuard._active = True
+        CollectGuard.active = True
         for owner, name in _GUARDED:
             original = getattr(owner, name)
             self._saved.append((owner, name, original))
@@ -52,7 +52,7 @@ class CollectGuard:
         for owner, name, original in self._saved:
             setattr(owner, name, original)
         self._saved.clear()
-        CollectGuard._active = False
+        CollectGuard.active = False
 
     def _checked(self, collect, label: str):
         @functools.wraps(collect)
