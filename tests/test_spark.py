@@ -259,19 +259,20 @@ def test_read_text_ratings_equals_read_ratings_on_netflix_files(spark, tiny_data
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_parse_netflix_carries_the_movie_header_across_partitions(spark, tiny_data_dir):
-    file = sorted(tiny_data_dir.glob("combined_data_*.txt"))[0]
-    pairs, expected, offset, movie = [], [], 0, None
-    for raw in file.read_text().split("\n")[:-1]:  # the plain sequential parse
-        pairs.append((offset, raw))
-        if raw.endswith(":"):
-            movie = int(raw[:-1])
-        else:
-            expected.append((int(raw.split(",")[0]), movie, offset))
-        offset += len(raw) + 1
-    rdd = spark.sparkContext.parallelize(pairs, 7)  # most partitions start mid-movie
-    got = [(u, m, row) for u, m, _, _, row in cs.read.parse_netflix(rdd, str(file)).collect()]
-    assert got == expected
+@pytest.fixture
+def small_splits(spark):
+    """Text files cut into splits of 2 kB: most splits start in the middle of a movie and of a line."""
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")
+    yield
+    spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_read_text_ratings_carries_the_movie_header_across_splits(spark, tiny_data_dir, small_splits):
+    lines = cs.read.text_lines(spark, sorted(tiny_data_dir.glob("combined_data_*.txt"))[0])
+    assert lines.select("start").distinct().count() > 10
+    expected = read_ratings(tiny_data_dir).reset_index(drop=True)
+    got = cs.to_pandas(cs.read_source(spark, str(tiny_data_dir))).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
 
 
 @pytest.mark.parametrize(
@@ -291,12 +292,14 @@ def test_read_text_ratings_equals_read_ratings_on_movielens_files(spark, tmp_pat
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_a_bad_line_names_file_line_and_text(spark, tmp_path):
+@pytest.mark.parametrize("line", [3, 700])  # in the first split, and in a later one
+def test_a_bad_line_names_file_line_and_text(spark, tmp_path, small_splits, line):
     bad = tmp_path / "combined_data_1.txt"
-    bad.write_text("1:\n6,3,2005-09-06\n7,x,2005-09-06\n")
-    with pytest.raises(
-        Exception, match=rf"DataFormatError: {bad}, line 3: expected user_id,rating,YYYY-MM-DD: '7,x,2005-09-06'"
-    ):
+    rows = [f"{user},3,2005-09-06" for user in range(1, 1000)]
+    rows[line - 2] = "7,x,2005-09-06"
+    bad.write_text("\n".join(["1:", *rows]) + "\n")
+    expected = f"DataFormatError: {bad}, line {line}: expected user_id,rating,YYYY-MM-DD: '7,x,2005-09-06'"
+    with pytest.raises(Exception, match=expected):
         cs.read_source(spark, str(bad)).count()
 
 

@@ -4,24 +4,26 @@ Every reader returns the frame ``user_id`` (int), ``movie_id`` (int), ``rating``
 (timestamp without time zone, UTC) and ``row``: a key that grows with the rating's position in
 the files as :func:`cfutils.data.io.read_ratings` orders them. The splits break their last tie on
 ``row``, so only its order matters; it is dense (0, 1, 2, ...) for parquet and ``(file << 40) +
-byte offset`` for text.
+split start + line within the split`` for text.
 
-The text files are parsed by Spark, not pandas: each file is read with Hadoop's splittable
-``TextInputFormat``, which gives every line with its byte offset. The Netflix format's movie
-header lines (``123:``) make the parse stateful; one pass finds the last header of each
-partition (one small row per partition comes back), and the parse of partition ``p`` starts from
-the last header before it. A line that does not parse raises
-:class:`cfutils.data.io.DataFormatError` naming the file, the line number and the line.
+The text files are parsed by Spark, not pandas on the driver: each file is read with Spark's
+splittable text source, and each split's lines are parsed on the executors in Arrow batches
+(vectorised with pandas, ``mapInArrow``). The Netflix format's movie header lines (``123:``) make
+the parse stateful: one aggregate finds the last header of each split (one small row per split
+comes back to the driver), and the parse of a split starts from the last header before it. A line
+that does not parse raises :class:`cfutils.data.io.DataFormatError` naming the file, the line
+number and the line.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -43,8 +45,9 @@ OFFSET_BITS = 40
 #: Bits of ``monotonically_increasing_id`` that hold the record number within a partition.
 RECORD_BITS = 33
 TEXT_SCHEMA = "user_id int, movie_id int, rating float, seconds long, row long"
-_HEADER = re.compile(r"\s*(\d+)\s*:\s*")
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+TEXT_DTYPES = {"user_id": "int32", "movie_id": "int32", "rating": "float32", "seconds": "int64", "row": "int64"}
+#: A Netflix movie header line, ``123:`` (group 1: the movie id).
+HEADER_PATTERN = r"^\s*(\d+)\s*:\s*$"
 
 
 def read_source(spark: SparkSession, path: str) -> DataFrame:
@@ -63,12 +66,8 @@ def read_text_ratings(spark: SparkSession, path: Path) -> DataFrame:
     kind, files = resolve_ratings_files(Path(path))
     if any(file.name.endswith(".gz") for file in files):
         raise DataFormatError(path, "gzip files are not splittable; write the parquet cache first (read_ratings)")
-    parts = [
-        _netflix_lines(spark, file, index) if kind == "netflix" else _movielens_lines(spark, file, index, kind)
-        for index, file in enumerate(files)
-    ]
-    rdd = parts[0] if len(parts) == 1 else spark.sparkContext.union(parts)
-    frame = spark.createDataFrame(rdd, TEXT_SCHEMA)
+    parts = [_parsed_file(spark, file, index, kind) for index, file in enumerate(files)]
+    frame = functools.reduce(DataFrame.unionByName, parts)
     dated = frame.select(
         "user_id", "movie_id", "rating", F.timestamp_seconds("seconds").cast("timestamp_ntz").alias("date"), ROW
     )
@@ -83,86 +82,132 @@ def keep_latest_per_pair(frame: DataFrame) -> DataFrame:
     return kept.select("user_id", "movie_id", "_latest.rating", "_latest.date", f"_latest.{ROW}")
 
 
-def _lines(spark: SparkSession, file: Path):
-    """``(byte offset, line)`` of every line of ``file``, split into partitions by Hadoop."""
-    return spark.sparkContext.hadoopFile(
-        str(file.resolve()),
-        "org.apache.hadoop.mapred.TextInputFormat",
-        "org.apache.hadoop.io.LongWritable",
-        "org.apache.hadoop.io.Text",
+def text_lines(spark: SparkSession, file: Path) -> DataFrame:
+    """The lines of one file: ``value`` and ``start``, the byte where the Hadoop split holding the line
+    starts (Spark's ``_metadata.file_block_start``). A split's lines arrive in file order."""
+    return spark.read.text(str(file.resolve())).select("value", F.col("_metadata.file_block_start").alias("start"))
+
+
+def _parsed_file(spark: SparkSession, file: Path, index: int, kind: str) -> DataFrame:
+    lines = text_lines(spark, file)
+    carried = netflix_carries(lines) if kind == "netflix" else {}
+    parse = functools.partial(
+        _parse_batches, kind=kind, carried=carried, path=str(file.resolve()), base=index << OFFSET_BITS
     )
+    return lines.mapInArrow(parse, TEXT_SCHEMA)
 
 
-def _netflix_lines(spark: SparkSession, file: Path, index: int):
-    return parse_netflix(_lines(spark, file), str(file), index << OFFSET_BITS)
+def netflix_carries(lines: DataFrame) -> dict[int, int | None]:
+    """For each split ``start`` of one Netflix file, the movie of the last header line before it.
+
+    One aggregate finds the last header of each split (one small row per split comes back); a
+    split without a header carries the one of the split before it.
+    """
+    movie = F.regexp_extract("value", HEADER_PATTERN, 1)
+    headers = lines.withColumn("_order", F.monotonically_increasing_id()).filter(F.col("value").rlike(HEADER_PATTERN))
+    last = headers.groupBy("start").agg(F.max_by(movie.cast("int"), "_order").alias("movie"))
+    found = dict(last.collect())
+    starts = sorted(set(found) | {start for (start,) in lines.select("start").distinct().collect()})
+    carried, before = {}, None
+    for start in starts:
+        carried[start] = before
+        before = found.get(start, before)
+    return carried
 
 
-def parse_netflix(lines, path: str, base: int = 0):
-    """The rating tuples ``(user_id, movie_id, rating, seconds, row)`` of an RDD of one Netflix file's
-    ``(byte offset, line)``, its partitions in file order: each partition starts from the last movie
-    header of the partitions before it (found by one pass that returns one row per partition)."""
-    last_headers = dict(lines.mapPartitionsWithIndex(_last_header).collect())
-    carried, start = None, {}
-    for partition in range(lines.getNumPartitions()):
-        start[partition] = carried
-        carried = last_headers.get(partition, carried)
-    return lines.mapPartitionsWithIndex(lambda p, part: _parse_netflix(part, start[p], path, base))
+def _parse_batches(batches, kind: str, carried: dict, path: str, base: int):
+    """Arrow batches of ``value, start`` -> batches of :data:`TEXT_SCHEMA` (vectorised with pandas).
 
-
-def _last_header(partition: int, lines):
-    movie = None
-    for _, text in lines:
-        if (header := _HEADER.fullmatch(text)) is not None:
-            movie = int(header.group(1))
-    return [(partition, movie)] if movie is not None else []
-
-
-def _parse_netflix(lines, movie: int | None, path: str, base: int):
-    """``user,rating,YYYY-MM-DD`` lines under the last ``movie:`` header."""
-    for offset, text in lines:
-        if (header := _HEADER.fullmatch(text)) is not None:
-            movie = int(header.group(1))
+    ``row`` = ``base + start + i`` for the i-th line of the split at ``start``: it grows with the
+    file position (a line takes at least one byte). Netflix: each line's movie is the last header
+    before it, within the batch, else the one carried into the split.
+    """
+    position: dict[int, int] = {}
+    movie_now: dict[int, int | None] = dict(carried)
+    for batch in batches:
+        frame = batch.to_pandas()
+        if frame.empty:
             continue
-        if not text.strip():
-            continue
-        if movie is None:
-            raise _bad_line(path, offset, text, "a rating before the first movie header")
-        try:
-            user, rating, day = text.split(",")
-            seconds = (dt.date.fromisoformat(day.strip()).toordinal() - _EPOCH_ORDINAL) * 86_400
-            user, rating = int(user), float(rating)
-        except ValueError:
-            raise _bad_line(path, offset, text, "expected user_id,rating,YYYY-MM-DD") from None
-        if not 1 <= rating <= 5:
-            raise _bad_line(path, offset, text, "a rating outside 1..5")
-        yield user, movie, rating, seconds, base + offset
+        starts = frame["start"].to_numpy(np.int64)
+        index = np.zeros(len(frame), np.int64)
+        for start in np.unique(starts):
+            mine = starts == start
+            index[mine] = position.get(start, 0) + np.arange(mine.sum())
+            position[start] = int(index[mine][-1]) + 1
+        rows = base + starts + index
+        text = frame["value"]
+        if kind == "netflix":
+            parsed, movie_now = _netflix_batch(text, starts, rows - base, movie_now, path)
+        else:
+            parsed = _movielens_batch(text, starts, rows - base, MOVIELENS_LAYOUTS[kind], path)
+        keep = parsed.pop("_keep")
+        kept = pd.DataFrame(parsed)[keep].assign(row=rows[keep]).astype(TEXT_DTYPES)
+        yield pa.RecordBatch.from_pandas(kept, preserve_index=False)
 
 
-def _movielens_lines(spark: SparkSession, file: Path, index: int, kind: str):
-    layout = MOVIELENS_LAYOUTS[kind]
+def _netflix_batch(text: pd.Series, starts: np.ndarray, lines_in: np.ndarray, movie_now: dict, path: str):
+    """The ratings of one batch of Netflix lines, and the movie each split is at after it."""
+    header = text.str.fullmatch(HEADER_PATTERN).to_numpy()
+    movie = pd.to_numeric(text.str.extract(HEADER_PATTERN, expand=False), errors="coerce").where(header)
+    for start in np.unique(starts):  # the movie carried into this batch, at the split's first line here
+        first = int(np.argmax(starts == start))
+        if np.isnan(movie.iloc[first]) and movie_now.get(start) is not None:
+            movie.iloc[first] = movie_now[start]
+    movie = movie.groupby(starts).ffill()
+    for start in np.unique(starts):
+        last = movie[starts == start].iloc[-1]
+        movie_now[start] = None if np.isnan(last) else int(last)
+    data = ~header & (text.str.strip() != "").to_numpy()
+    fields = text.str.split(",", expand=True, n=2).reindex(columns=range(3))
+    user = pd.to_numeric(fields[0], errors="coerce")
+    rating = pd.to_numeric(fields[1], errors="coerce")
+    day = pd.to_datetime(fields[2].str.strip(), format="%Y-%m-%d", errors="coerce")
+    problems = (
+        (movie.isna(), "a rating before the first movie header"),
+        (user.isna() | rating.isna() | day.isna(), "expected user_id,rating,YYYY-MM-DD"),
+        (~rating.between(1, 5), "a rating outside 1..5"),
+    )
+    _raise_first(data, problems, text, starts, lines_in, path)
+    seconds = day.to_numpy().astype("datetime64[s]").astype(np.int64)
+    parsed = {"user_id": user, "movie_id": movie, "rating": rating, "seconds": seconds}
+    return {**parsed, "_keep": data}, movie_now
+
+
+def _movielens_batch(text: pd.Series, starts: np.ndarray, lines_in: np.ndarray, layout, path: str) -> dict:
+    """The ratings of one batch of MovieLens lines (``user<sep>movie<sep>rating<sep>timestamp``)."""
     separator = layout.separator.decode()
     header = layout.header.decode() if layout.header else None
-    path, base = str(file), index << OFFSET_BITS
-    return _lines(spark, file).mapPartitions(lambda part: _parse_movielens(part, separator, header, path, base))
+    skip = (text.str.strip() == "") | ((lines_in == 0) & (text.str.replace(" ", "") == header))
+    data = ~skip.to_numpy()
+    fields = text.str.split(separator, expand=True, regex=False).reindex(columns=range(4))
+    columns = [pd.to_numeric(fields[i], errors="coerce") for i in range(4)]
+    wrong = (text.str.count(re.escape(separator)) != 3) | np.logical_or.reduce([c.isna() for c in columns])
+    _raise_first(data, ((wrong, "expected user, movie, rating and timestamp"),), text, starts, lines_in, path)
+    return {**dict(zip(("user_id", "movie_id", "rating", "seconds"), columns)), "_keep": data}
 
 
-def _parse_movielens(lines, separator: str, header: str | None, path: str, base: int):
-    """``user<sep>movie<sep>rating<sep>timestamp`` lines; the header line (``ratings.csv``) is skipped."""
-    for offset, text in lines:
-        if not text.strip() or (offset == 0 and header is not None and text.replace(" ", "") == header):
-            continue
-        try:
-            user, movie, rating, seconds = text.split(separator)
-            yield int(user), int(movie), float(rating), int(seconds), base + offset
-        except ValueError:
-            raise _bad_line(
-                path, offset, text, f"expected user{separator}movie{separator}rating{separator}timestamp"
-            ) from None
+def _raise_first(data: np.ndarray, problems, text: pd.Series, starts, lines_in, path: str) -> None:
+    """Raises :class:`DataFormatError` for the first data line with a problem (its first listed problem)."""
+    flags = [(np.asarray(flag, dtype=bool) & data, reason) for flag, reason in problems]
+    bad = np.flatnonzero(np.logical_or.reduce([flag for flag, _ in flags]))
+    if bad.size:
+        at = int(bad[0])
+        reason = next(reason for flag, reason in flags if flag[at])
+        line = _split_first_line(Path(path), int(starts[at])) + int(lines_in[at] - starts[at])
+        raise DataFormatError(path, reason, line, text.iloc[at])
 
 
-def _bad_line(path: str, offset: int, text: str, reason: str) -> DataFormatError:
-    """Raised on an executor; :func:`cfutils.distributed.job.main` shows its message as it is."""
-    return DataFormatError(path, reason, line_number(Path(path), offset), text)
+def _split_first_line(path: Path, start: int) -> int:
+    """The 1-based number of the first line Hadoop's line reader gives for the split at byte ``start``:
+    1 for the first split; else the line after the first newline at or after ``start``."""
+    if start == 0:
+        return 1
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        skipped = 0
+        while (block := stream.read(1 << 16)) and block.find(b"\n") < 0:
+            skipped += len(block)
+        return line_number(path, start + skipped + (block.find(b"\n") if block else 0) + 1)
 
 
 # --------------------------------------------------------------------------- parquet and small data
