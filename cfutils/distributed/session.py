@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Mapping
 
 import pandas as pd
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 #: Environment variable naming the cluster, e.g. ``spark://host:7077``, ``yarn`` or ``k8s://...``.
@@ -29,7 +30,8 @@ def start_session(
     app_name: str = "cfutils",
     conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
-    """A Spark session on ``master`` (default ``$SPARK_MASTER``, else ``local[*]``).
+    """A Spark session on ``master`` (default ``$SPARK_MASTER``, else the master ``spark-submit`` set,
+    else ``local[*]``).
 
     ``driver_memory`` is the driver JVM's heap (in local mode the executors live in it too);
     it only takes effect when no session is running yet. ``shuffle_partitions`` sets
@@ -51,7 +53,12 @@ def start_session(
         **({"spark.sql.shuffle.partitions": str(shuffle_partitions)} if shuffle_partitions is not None else {}),
         **(conf or {}),
     }
-    builder = SparkSession.builder.master(master or os.environ.get(MASTER_ENV, DEFAULT_MASTER)).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    resolved = master or os.environ.get(MASTER_ENV)
+    if resolved is None and not SparkConf().contains("spark.master"):  # spark-submit sets spark.master
+        resolved = DEFAULT_MASTER
+    if resolved is not None:
+        builder = builder.master(resolved)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
