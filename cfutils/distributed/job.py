@@ -162,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None
     }
     spark = start_session(args.master, args.driver_memory, args.shuffle_partitions, "cfutils-job", conf)
-    spark.sparkContext.setCheckpointDir(str(Path(args.output_dir) / "_checkpoints"))
     try:
         with CollectGuard(args.max_collected_rows) as guard:
             metrics = run_job(

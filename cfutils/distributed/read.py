@@ -97,22 +97,19 @@ def _parsed_file(spark: SparkSession, file: Path, index: int, kind: str) -> Data
     return lines.mapInArrow(parse, TEXT_SCHEMA)
 
 
-def netflix_carries(lines: DataFrame) -> dict[int, int | None]:
-    """For each split ``start`` of one Netflix file, the movie of the last header line before it.
-
-    One aggregate finds the last header of each split (one small row per split comes back); a
-    split without a header carries the one of the split before it.
-    """
+def netflix_carries(lines: DataFrame) -> dict[int, int]:
+    """``{split start: movie of the split's last header line}`` for the splits of one Netflix file
+    that hold a header: one aggregate, one small row per such split back to the driver. A split
+    starts from the entry of the nearest split before it (:func:`carried_into`)."""
     movie = F.regexp_extract("value", HEADER_PATTERN, 1)
     headers = lines.withColumn("_order", F.monotonically_increasing_id()).filter(F.col("value").rlike(HEADER_PATTERN))
-    last = headers.groupBy("start").agg(F.max_by(movie.cast("int"), "_order").alias("movie"))
-    found = dict(last.collect())
-    starts = sorted(set(found) | {start for (start,) in lines.select("start").distinct().collect()})
-    carried, before = {}, None
-    for start in starts:
-        carried[start] = before
-        before = found.get(start, before)
-    return carried
+    return dict(headers.groupBy("start").agg(F.max_by(movie.cast("int"), "_order")).collect())
+
+
+def carried_into(last_headers: dict[int, int], start: int) -> int | None:
+    """The movie a split at byte ``start`` starts in: the last header of the nearest split before it."""
+    before = [split for split in last_headers if split < start]
+    return last_headers[max(before)] if before else None
 
 
 def _parse_batches(batches, kind: str, carried: dict, path: str, base: int):
@@ -123,7 +120,7 @@ def _parse_batches(batches, kind: str, carried: dict, path: str, base: int):
     before it, within the batch, else the one carried into the split.
     """
     position: dict[int, int] = {}
-    movie_now: dict[int, int | None] = dict(carried)
+    movie_now: dict[int, int | None] = {}
     for batch in batches:
         frame = batch.to_pandas()
         if frame.empty:
@@ -137,7 +134,7 @@ def _parse_batches(batches, kind: str, carried: dict, path: str, base: int):
         rows = base + starts + index
         text = frame["value"]
         if kind == "netflix":
-            parsed, movie_now = _netflix_batch(text, starts, rows - base, movie_now, path)
+            parsed, movie_now = _netflix_batch(text, starts, rows - base, movie_now, carried, path)
         else:
             parsed = _movielens_batch(text, starts, rows - base, MOVIELENS_LAYOUTS[kind], path)
         keep = parsed.pop("_keep")
@@ -145,14 +142,15 @@ def _parse_batches(batches, kind: str, carried: dict, path: str, base: int):
         yield pa.RecordBatch.from_pandas(kept, preserve_index=False)
 
 
-def _netflix_batch(text: pd.Series, starts: np.ndarray, lines_in: np.ndarray, movie_now: dict, path: str):
+def _netflix_batch(text: pd.Series, starts, lines_in, movie_now: dict, carried: dict, path: str):
     """The ratings of one batch of Netflix lines, and the movie each split is at after it."""
     header = text.str.fullmatch(HEADER_PATTERN).to_numpy()
     movie = pd.to_numeric(text.str.extract(HEADER_PATTERN, expand=False), errors="coerce").where(header)
     for start in np.unique(starts):  # the movie carried into this batch, at the split's first line here
         first = int(np.argmax(starts == start))
-        if np.isnan(movie.iloc[first]) and movie_now.get(start) is not None:
-            movie.iloc[first] = movie_now[start]
+        now = movie_now[start] if start in movie_now else carried_into(carried, int(start))
+        if np.isnan(movie.iloc[first]) and now is not None:
+            movie.iloc[first] = now
     movie = movie.groupby(starts).ffill()
     for start in np.unique(starts):
         last = movie[starts == start].iloc[-1]
