@@ -46,9 +46,10 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt -c constraints.txt
 	touch $(SPARK_STAMP)
 
-# The Spark splits against cfutils.data.split, the top-N lists against references, and notebook 07 on tiny data.
+# The Spark job's parts against cfutils on small data, notebook 07 on tiny data, and the job on a standalone
+# cluster (a master and two 1-core 1 GB workers started with spark-class; CFUTILS_CLUSTER_RATINGS sets its size, default 300k).
 test-spark: $(SPARK_STAMP)
-	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py tests/test_spark_cluster.py $(PYTEST_ARGS)
 
 # The report and notebook 06's explorer in JupyterLab, in a real browser: Debian's chromium, installed with apt-get when
 # missing (as root, as in CI), driven by Playwright's Python package; no browser download.

@@ -1,4 +1,4 @@
-"""cfutils.distributed.spark against the single-machine package and slow, obviously right references.
+"""cfutils.distributed against the single-machine package and slow, obviously right references.
 
 Skipped, with one line, where PySpark is not installed (``make spark`` adds it; ``make test-spark``
 runs these). Everything runs in one local Spark session on tiny frames.
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ratings_factory import random_ratings
@@ -21,10 +22,14 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
+import cfutils.distributed as cs  # noqa: E402
+import cfutils.distributed.read  # noqa: E402, F401
+from cfutils.core.similarity import cosine_top_k  # noqa: E402
 from cfutils.data.io import ratings_cache_path, read_ratings  # noqa: E402
-from cfutils.data.split import make_split  # noqa: E402
-from cfutils.distributed import spark as cs  # noqa: E402
-from cfutils.eval.metrics import rmse  # noqa: E402
+from cfutils.data.split import hashed_split, make_split  # noqa: E402
+from cfutils.distributed import session  # noqa: E402
+from cfutils.eval.metrics import ranking_metrics, rmse  # noqa: E402
+from cfutils.rating.models import BiasBaseline, GlobalMean, rating_scale  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,7 @@ def test_parquet_source_is_the_read_ratings_cache(tiny_data_dir):
 def test_spark_split_equals_cfutils_split_row_for_row(spark, seed, test_size, n_days, method):
     ratings = random_ratings(n_ratings=int(np.random.default_rng(seed).integers(1, 400)), seed=seed, n_days=n_days)
     mine = cs.spark_split(cs.from_pandas(spark, ratings), method, test_size, seed)
-    assert cs.split_identical(mine, make_split(ratings, method, test_size=test_size, seed=seed))
+    assert cs.split_identical(mine, cs.single_machine_split(ratings, method, test_size, seed))
 
 
 def test_spark_split_breaks_ties_on_identical_keys_by_position(spark):
@@ -90,7 +95,7 @@ def test_spark_split_breaks_ties_on_identical_keys_by_position(spark):
     )
     for method in cs.SPARK_SPLIT_METHODS:
         mine = cs.spark_split(cs.from_pandas(spark, ratings), method, 0.3, 1)
-        assert cs.split_identical(mine, make_split(ratings, method, test_size=0.3, seed=1)), method
+        assert cs.split_identical(mine, cs.single_machine_split(ratings, method, 0.3, 1)), method
 
 
 def test_split_identical_notices_a_different_row(spark):
@@ -130,7 +135,7 @@ def test_predict_ratings_clips_and_gives_unknown_pairs_the_mean(spark):
     predicted = cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0)).orderBy("row").toPandas()
     assert predicted["prediction"].iloc[1:].tolist() == [3.25, 3.25]
     assert 1.0 <= predicted["prediction"].iloc[0] <= 5.0
-    assert cs.spark_rmse(cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0))) == pytest.approx(
+    assert cs.rmse(cs.predict_ratings(model, cs.from_pandas(spark, pairs), 3.25, (1.0, 5.0))) == pytest.approx(
         rmse(pairs["rating"], predicted["prediction"])
     )
 
@@ -239,7 +244,145 @@ def test_stage_timings_lists_the_stages_of_a_job_group(spark):
 
 
 def test_start_session_without_java_names_the_package(monkeypatch):
-    monkeypatch.setattr(cs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(session.shutil, "which", lambda name: None)
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(RuntimeError, match=cs.JAVA_PACKAGE):
         cs.start_session()
+
+
+# --------------------------------------------------------------------------- text files parsed by Spark
+
+
+def test_read_text_ratings_equals_read_ratings_on_netflix_files(spark, tiny_data_dir):
+    expected = read_ratings(tiny_data_dir).reset_index(drop=True)
+    got = cs.to_pandas(cs.read_source(spark, str(tiny_data_dir))).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.fixture
+def small_splits(spark):
+    """Text files cut into splits of 2 kB: most splits start in the middle of a movie and of a line."""
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")
+    yield
+    spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_read_text_ratings_carries_the_movie_header_across_splits(spark, tiny_data_dir, small_splits):
+    lines = cs.read.text_lines(spark, sorted(tiny_data_dir.glob("combined_data_*.txt"))[0])
+    assert lines.select("start").distinct().count() > 10
+    expected = read_ratings(tiny_data_dir).reset_index(drop=True)
+    got = cs.to_pandas(cs.read_source(spark, str(tiny_data_dir))).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "name, separator, header",
+    [("u.data", "\t", None), ("ratings.csv", ",", "userId,movieId,rating,timestamp"), ("ratings.dat", "::", None)],
+)
+def test_read_text_ratings_equals_read_ratings_on_movielens_files(spark, tmp_path, name, separator, header):
+    ratings = random_ratings(n_ratings=200, seed=8, half_stars=name != "u.data")
+    seconds = ratings["date"].to_numpy().astype("datetime64[s]").astype(np.int64) + 3_600 * np.arange(len(ratings))
+    rows = [
+        separator.join([str(u), str(m), f"{r:g}", str(t)])
+        for u, m, r, t in zip(ratings.user_id, ratings.movie_id, ratings.rating, seconds)
+    ]
+    (tmp_path / name).write_text("\n".join(([header] if header else []) + rows) + "\n")
+    expected = read_ratings(tmp_path / name).reset_index(drop=True)
+    got = cs.to_pandas(cs.read_source(spark, str(tmp_path / name))).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("line", [3, 700])  # in the first split, and in a later one
+def test_a_bad_line_names_file_line_and_text(spark, tmp_path, small_splits, line):
+    bad = tmp_path / "combined_data_1.txt"
+    rows = [f"{user},3,2005-09-06" for user in range(1, 1000)]
+    rows[line - 2] = "7,x,2005-09-06"
+    bad.write_text("\n".join(["1:", *rows]) + "\n")
+    expected = f"DataFormatError: {bad}, line {line}: expected user_id,rating,YYYY-MM-DD: '7,x,2005-09-06'"
+    with pytest.raises(Exception, match=expected):
+        cs.read_source(spark, str(bad)).count()
+
+
+# --------------------------------------------------------------------------- models and metrics against cfutils
+
+
+def test_global_mean_and_bias_baseline_equal_cfutils(spark):
+    train, test = make_split(random_ratings(60, 40, n_ratings=1_200, seed=11), "random", test_size=0.25)
+    frame = cs.from_pandas(spark, train)
+    summary = cs.train_summary(frame)
+    assert summary["mean"] == pytest.approx(GlobalMean().fit(train).mean_) and summary["scale"] == rating_scale(train)
+    biases = cs.bias_baseline(frame, summary["mean"])
+    got = cs.predict_baseline(cs.from_pandas(spark, test), summary["mean"], biases, summary["scale"])
+    got = got.orderBy("row").toPandas()["prediction"].to_numpy()
+    np.testing.assert_allclose(got, BiasBaseline().fit(train).predict(test), rtol=1e-9)
+    assert cs.rmse(cs.predict_mean(cs.from_pandas(spark, test), summary["mean"])) == pytest.approx(
+        rmse(test.rating, GlobalMean().fit(train).predict(test))
+    )
+
+
+def test_ranking_metrics_equal_cfutils_metrics(spark):
+    rng = np.random.default_rng(12)
+    test = random_ratings(30, 40, n_ratings=400, seed=12)
+    test = pd.concat([test, test.iloc[:20]], ignore_index=True)  # repeated pairs count twice in |T_u|
+    users = np.unique(test.user_id)[::2]  # the others have no list and score 0
+    lists = pd.DataFrame(
+        [
+            {"user_id": u, "rank": r + 1, "movie_id": m}
+            for u in users
+            for r, m in enumerate(rng.choice(test.movie_id.unique(), 12, replace=False))
+        ]
+    )
+    got = cs.ranking_metrics(spark.createDataFrame(lists), cs.from_pandas(spark, test), 10)
+    expected = ranking_metrics(lists, test)
+    assert got == {k: pytest.approx(expected[k]) for k in ("ndcg@10", "precision@10", "n_users")}
+
+
+def test_item_neighbours_equal_cosine_top_k(spark):
+    train = random_ratings(50, 30, n_ratings=600, seed=13)
+    got = cs.item_neighbours(cs.from_pandas(spark, train), k=5).orderBy("movie_id", "rank").toPandas()
+    movies, rows = np.unique(train.movie_id, return_inverse=True)
+    users, columns = np.unique(train.user_id, return_inverse=True)
+    X = sp.csr_matrix((train.rating.astype(np.float64), (rows, columns)), shape=(movies.size, users.size))
+    top = cosine_top_k(X, 5).tocoo()
+    expected = pd.DataFrame({"movie_id": movies[top.row], "neighbour_id": movies[top.col], "similarity": top.data})
+    expected = expected.sort_values(
+        ["movie_id", "similarity", "neighbour_id"], ascending=[True, False, True], ignore_index=True
+    )
+    assert got["movie_id"].tolist() == expected["movie_id"].tolist()
+    np.testing.assert_allclose(got["similarity"], expected["similarity"], rtol=1e-5)
+    assert (got["neighbour_id"].to_numpy() == expected["neighbour_id"].to_numpy()).mean() > 0.95  # float32 ties aside
+
+
+# --------------------------------------------------------------------------- the job and its guard
+
+
+def test_collect_guard_fails_above_its_bound_and_restores(spark):
+    frame = spark.range(0, 50)
+    with cs.CollectGuard(20) as guard:
+        assert len(frame.limit(20).collect()) == 20 and frame.count() == 50
+        with pytest.raises(cs.CollectTooLarge, match="50 rows"):
+            frame.toPandas()
+        with pytest.raises(cs.CollectTooLarge):
+            frame.rdd.collect()
+    assert guard.largest == 50 and len(frame.collect()) == 50
+
+
+def test_run_job_outputs_check_out_against_cfutils(spark, tiny_data_dir, tmp_path):
+    with cs.CollectGuard() as guard:
+        got = cs.run_job(spark, str(tiny_data_dir), tmp_path, split="random", seed=3, max_iter=3, rank=4, top_k=5)
+    assert guard.largest <= cs.MAX_COLLECTED_ROWS
+    ratings = read_ratings(tiny_data_dir)
+    train, test = hashed_split(ratings, 0.2, 3)
+    assert got["n_ratings"] == len(ratings) and got["split"] == {"train": len(train), "test": len(test)}
+    assert got["global_mean_rmse"] == pytest.approx(rmse(test.rating, GlobalMean().fit(train).predict(test)))
+    assert got["baseline_rmse"] == pytest.approx(rmse(test.rating, BiasBaseline().fit(train).predict(test)))
+    users = np.unique(test.user_id)
+    popular = reference_lists(popularity_scores(train, users), train, users, 10)
+    assert got["popular_ndcg@10"] == pytest.approx(ranking_metrics(popular, test)["ndcg@10"])
+    written = pd.read_parquet(tmp_path / "lists" / "popular.parquet").sort_values(
+        ["user_id", "rank"], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(written.astype(popular.dtypes), popular)
+    als = pd.read_parquet(tmp_path / "lists" / "als.parquet")
+    assert ranking_metrics(als, test)["ndcg@10"] == pytest.approx(got["ndcg@10"]) and 0 < got["als_rmse"] < 2
+    assert len(pd.read_parquet(tmp_path / "item_neighbours.parquet")) > 0

@@ -1,7 +1,9 @@
 """Notebook 07 on the tiny data, through the pipeline (``--only 07``), with small grids.
 
-Its records are recomputed here from the same files: the baselines with cfutils on one machine,
-"most popular" with a plain pandas reference. Skipped, with one line, where PySpark is missing.
+Its records are recomputed here from the same files: the baselines with cfutils on one machine (and
+the job's Spark aggregates must equal them), "most popular" with a plain pandas reference (and the
+job's NDCG on the executors must equal cfutils.eval.metrics on the collected lists). Skipped, with
+one line, where PySpark is missing.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def test_07_results_in_notebook_05_shape(run, parts):
     expected = warm_cold_table(test.rating, baselines, cold, columns=("test_rmse", "warm_rmse", "cold_rmse"))
     for name, row in expected.iterrows():
         assert rows[name] == {"model": name, **{key: pytest.approx(value, nan_ok=True) for key, value in row.items()}}
+    assert got["spark_baselines"] == {name: pytest.approx(expected.loc[name, "test_rmse"]) for name in expected.index}
     als = rows["ALS (explicit)"]
     assert 0 < als["warm_rmse"] and 0 < als["test_rmse"] < rows["global_mean"]["test_rmse"] * 1.5
     strategy = got["cold_start_strategy"]
@@ -107,6 +110,7 @@ def test_07_ranking_in_notebook_06_shape(run, parts):
     assert all(
         0 <= rows["ALS (implicit)"][k] <= 1 for k in ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage")
     )
+    assert got["spark_ndcg@10"] == {name: pytest.approx(row["ndcg@10"]) for name, row in rows.items()}
     assert got["ndcg_gain_over_popular"] == pytest.approx(
         rows["ALS (implicit)"]["ndcg@10"] / rows["most popular"]["ndcg@10"] - 1
     )

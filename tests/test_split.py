@@ -15,7 +15,9 @@ from cfutils.data.split import (
     _latest,
     chronological_folds,
     file_order_split,
+    hashed_split,
     make_split,
+    pair_hash,
     per_user_temporal_split,
     random_split,
     sample_ids,
@@ -240,3 +242,16 @@ def test_given_lists_are_validated_at_random_and_given_needs_the_test_pairs():
     pairs = ratings.iloc[[3, 7, 11]][["user_id", "movie_id"]]
     train, test = make_split(ratings, "given", probe=pairs)
     assert test.index.tolist() == ratings.index[[3, 7, 11]].tolist() and len(train) == len(ratings) - 3
+
+
+def test_hashed_split_is_a_seeded_share_that_ignores_row_order():
+    ratings = random_ratings(300, 200, n_ratings=20_000, seed=4)
+    train, test = hashed_split(ratings, 0.2, seed=9)
+    assert len(train) + len(test) == len(ratings) and abs(len(test) / len(ratings) - 0.2) < 0.02
+    shuffled = ratings.sample(frac=1.0, random_state=1)
+    _, again = hashed_split(shuffled, 0.2, seed=9)
+    assert set(zip(again.user_id, again.movie_id)) == set(zip(test.user_id, test.movie_id))
+    _, other = hashed_split(ratings, 0.2, seed=10)
+    assert not other.index.equals(test.index)
+    # Pinned: Spark computes the same hash (tests/test_spark.py); a change here changes every random split.
+    assert pair_hash([1, 2], [3, 3], 7).tolist() == [2627545901, 1132771259]

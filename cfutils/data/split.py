@@ -8,6 +8,8 @@ Three splits, as in LensKit's ``split_temporal_fraction`` / ``sample_users`` fam
 ``per_user_temporal_split``   each user's last ``test_size`` of ratings: every test
                               user is also a train user (no user cold start).
 ``random_split``              a seeded random sample: optimistic, it trains on the future.
+``hashed_split``              a seeded random split decided by a hash of each pair, with
+                              no draw: the ``random`` split of ``cfutils.distributed``.
 ``probe_split``               the Netflix Prize's probe set: each user's latest
                               ratings, up to 9, a third of them (``cfutils.data.io.prize``).
 ``make_split(..., "given")``  a fixed split shipped with the data: MovieLens 100K's
@@ -147,6 +149,46 @@ def random_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 0) -
     is_test = np.zeros(len(ratings), dtype=bool)
     is_test[rng.choice(len(ratings), size=n_test, replace=False)] = True
     return _take(ratings, is_test)
+
+
+#: The multiplier of :func:`pair_hash`'s mixing step (an odd constant below 2**27, so that a 32-bit value
+#: times it fits a signed 64-bit integer: Spark computes the same hash with long arithmetic, no overflow).
+HASH_MULTIPLIER = 0x45D9F3B
+HASH_MASK = 0xFFFFFFFF
+
+
+def mix32(x: np.ndarray) -> np.ndarray:
+    """One 32-bit mixing step on uint64 values below 2**32:
+    :math:`x \\leftarrow ((x \\oplus (x \\gg 16)) \\cdot m) \\bmod 2^{32}` twice, then :math:`x \\oplus (x \\gg 16)`."""
+    for _ in range(2):
+        x = ((x ^ (x >> np.uint64(16))) * np.uint64(HASH_MULTIPLIER)) & np.uint64(HASH_MASK)
+    return x ^ (x >> np.uint64(16))
+
+
+def pair_hash(users, movies, seed: int = 0) -> np.ndarray:
+    """A seeded 32-bit hash of each ``(user_id, movie_id)``: ``mix32(mix32(mix32(seed) ^ user) ^ movie)``.
+
+    It depends on the pair and the seed only, not on the row's position, so any engine, any
+    partitioning and any file order give the same value (``cfutils.distributed`` computes it in Spark).
+    """
+    start = mix32(np.array([seed & HASH_MASK], dtype=np.uint64))
+    users = np.asarray(users).astype(np.uint64) & np.uint64(HASH_MASK)
+    movies = np.asarray(movies).astype(np.uint64) & np.uint64(HASH_MASK)
+    return mix32(mix32(start ^ users) ^ movies)
+
+
+def hashed_split(ratings: pd.DataFrame, test_size: float = 0.2, seed: int = 0) -> Split:
+    """A seeded random split with no draw: a rating is test when
+    :math:`\\mathrm{pair\\_hash}(u, i, \\text{seed}) < \\mathrm{round}(\\text{test\\_size} \\cdot 2^{32})`.
+
+    Each rating is decided on its own, so a cluster splits without a shuffle and without the driver
+    drawing positions (:func:`random_split`'s numpy draw needs every row in one place). The test
+    share is ``test_size`` in expectation, not exactly; ratings of the same pair go to the same side.
+    The same rows as ``cfutils.distributed``'s ``random`` split, row for row.
+    """
+    check_fraction(test_size)
+    cut = np.uint64(round(test_size * 2**32))
+    return _take(ratings, pair_hash(ratings["user_id"].to_numpy(), ratings["movie_id"].to_numpy(), seed) < cut)
 
 
 def probe_split(ratings: pd.DataFrame, probe: pd.DataFrame) -> Split:

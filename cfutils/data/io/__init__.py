@@ -56,8 +56,8 @@ from cfutils.data.io.cache import (
     default_cache_dir,
     ratings_cache_path,
 )
-from cfutils.data.io.files import TITLES_FILE_NAMES, format_family
-from cfutils.data.io.pieces import PIECE_BYTES
+from cfutils.data.io.files import MOVIELENS_LAYOUTS, TITLES_FILE_NAMES, format_family, resolve_ratings_files
+from cfutils.data.io.pieces import PIECE_BYTES, line_number
 from cfutils.data.io.prize import read_probe, read_qualifying
 from cfutils.data.io.ratings import read_ratings
 from cfutils.data.io.schema import FIRST_DATE, LAST_DATE, MAX_ID, RATINGS_DTYPES, DataFormatError
@@ -69,6 +69,7 @@ __all__ = [
     "CHECKOUT_CACHE_DIR",
     "FIRST_DATE",
     "LAST_DATE",
+    "MOVIELENS_LAYOUTS",
     "MAX_ID",
     "ORPHAN_SECONDS",
     "PIECE_BYTES",
@@ -78,9 +79,11 @@ __all__ = [
     "default_cache_dir",
     "empty_titles",
     "format_family",
+    "line_number",
     "ratings_cache_path",
     "read_probe",
     "read_qualifying",
     "read_ratings",
     "read_titles",
+    "resolve_ratings_files",
 ]

@@ -52,12 +52,12 @@ class Piece:
         """(file, 1-based line number, text without line ending) of every line; error path only."""
         ends = [o.piece_offset for o in self.origins[1:]] + [len(self.data)]
         for origin, end in zip(self.origins, ends):
-            first = _line_number(origin.path, origin.file_offset)
+            first = line_number(origin.path, origin.file_offset)
             for index, text in enumerate(self.data[origin.piece_offset : end].split(b"\n")[:-1]):
                 yield origin.path, first + index, text.removesuffix(b"\r")
 
 
-def _line_number(path: Path, offset: int) -> int:
+def line_number(path: Path, offset: int) -> int:
     """1-based number of the line starting at byte ``offset`` of a file (counts newlines)."""
     newlines = 0
     with open_binary(path) as stream:
@@ -181,5 +181,5 @@ def iso_date(text: bytes) -> dt.date | None:
 def unlocated_error(piece: Piece) -> DataFormatError:
     """Fallback when the line-by-line check finds nothing the vectorised parse rejected."""
     origin = piece.origins[0]
-    first = _line_number(origin.path, origin.file_offset)
+    first = line_number(origin.path, origin.file_offset)
     return DataFormatError(origin.path, f"unparseable data in the {len(piece.data)} bytes from line {first} on")
