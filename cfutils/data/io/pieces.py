@@ -101,7 +101,7 @@ def _read_whole_lines(stream, size: int, path: Path, offset: int) -> bytes:
         if lengths.max() > MAX_LINE_BYTES:
             start = int(starts[np.argmax(lengths > MAX_LINE_BYTES)])
             text = block[start : start + 80].decode("latin-1")
-            number = _line_number(path, offset + start)
+            number = line_number(path, offset + start)
             raise DataFormatError(path, f"line longer than {MAX_LINE_BYTES:,} bytes", number, text)
     return block
 
