@@ -21,7 +21,16 @@ from __future__ import annotations
 
 from cfutils.lists.baselines import PopularRecommender, RandomRecommender, TopRatedRecommender
 from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most_rated
-from cfutils.lists.evaluation import candidate_recall, compare, example_users, list_reports, validation_ndcg, variant
+from cfutils.lists.evaluation import (
+    candidate_recall,
+    compare,
+    compare_by_user,
+    example_users,
+    list_reports,
+    validation_ndcg,
+    validation_ndcg_by_user,
+    variant,
+)
 from cfutils.lists.explain import ExplainedByRatedMovies, because_you_rated
 from cfutils.lists.factors import ALS, BPR, ImplicitFactors
 from cfutils.lists.feedback import FittedResponses, feedback_loop
@@ -82,6 +91,7 @@ __all__ = [
     "candidate_counts",
     "candidate_recall",
     "compare",
+    "compare_by_user",
     "day_numbers",
     "ease_bytes",
     "ease_weights",
@@ -100,5 +110,6 @@ __all__ = [
     "train_recency_ranks",
     "tune_popularity_weight",
     "validation_ndcg",
+    "validation_ndcg_by_user",
     "variant",
 ]

@@ -3,6 +3,7 @@
 Modules::
 
     record    record(name, value) and reading records back
+    claims    sentences computed from the records, and the registry a test checks them against
     plotting  figure style and saving
     report    the self-contained HTML report
     explore   the notebook explorers (widgets)
@@ -11,6 +12,7 @@ Modules::
 
 from __future__ import annotations
 
+from cfutils.present.claims import CLAIMS, Claim, differing_segment, headline, say, segment_sentences
 from cfutils.present.explore import ListExplorer, MovieExplorer, UserExplorer, movie_label, offer, title_matches
 from cfutils.present.pipeline import (
     PipelineError,
@@ -33,7 +35,7 @@ from cfutils.present.pipeline import (
     skip_reason,
 )
 from cfutils.present.plotting import FigurePath, save_figure, show_inline, use_style
-from cfutils.present.record import read_records, to_jsonable
+from cfutils.present.record import RECORDED, read_records, to_jsonable
 from cfutils.present.report import (
     figure_data_uri,
     headline_figures,
@@ -48,38 +50,44 @@ from cfutils.present.report import (
 )
 
 __all__ = [
-    "FigurePath",
-    "ListExplorer",
-    "MovieExplorer",
-    "PipelineError",
-    "UserExplorer",
     "build_parser",
+    "Claim",
+    "CLAIMS",
     "clear_artifacts",
     "default_notebooks_at_once",
+    "differing_segment",
     "discover_notebooks",
     "dump_json",
     "execute",
     "execute_at_once",
     "figure_data_uri",
+    "FigurePath",
+    "headline",
     "headline_figures",
     "headline_tables",
     "key_numbers",
+    "ListExplorer",
     "main",
     "math_to_mathml",
     "metrics_table",
     "missing_requirements",
     "movie_label",
+    "MovieExplorer",
     "notebook_body",
     "notebook_parameters",
     "offer",
     "parse_value",
+    "PipelineError",
     "plan",
     "read_records",
+    "RECORDED",
     "resolve_data",
     "resolve_output_dir",
     "rows_table",
     "run",
     "save_figure",
+    "say",
+    "segment_sentences",
     "select_notebooks",
     "show_inline",
     "skip_reason",
@@ -87,5 +95,6 @@ __all__ = [
     "title_matches",
     "to_jsonable",
     "use_style",
+    "UserExplorer",
     "write_report",
 ]
