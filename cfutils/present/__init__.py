@@ -46,6 +46,7 @@ from cfutils.present.report import (
     notebook_body,
     rows_table,
     summary_section,
+    winners_tables,
     write_report,
 )
 
@@ -96,5 +97,6 @@ __all__ = [
     "to_jsonable",
     "use_style",
     "UserExplorer",
+    "winners_tables",
     "write_report",
 ]
