@@ -88,12 +88,16 @@ def test_a_run_without_05_or_06_has_a_summary_without_their_tables(tmp_path, met
 
 
 def test_the_summary_shows_winners_on_known_and_new_users_and_intervals(tmp_path):
+    def segment(n_users, models):
+        return {"n_users": n_users, "metric": "NDCG@10", "lower_is_better": False, "models": models}
+
+    same = [0.10, 0.08, 0.12]
     scores = {
-        "known users": {"n_users": 98, "metric": "NDCG@10", "lower_is_better": False,
-                        "models": {"EASE": [0.15, 0.12, 0.18], "popular": [0.18, 0.15, 0.21], "random": [0.01, 0.0, 0.02]}},
-        "new users": {"n_users": 190, "metric": "NDCG@10", "lower_is_better": False,
-                      "models": {"EASE": [0.10, 0.08, 0.12], "popular": [0.10, 0.08, 0.12], "random": [0.10, 0.08, 0.12]}},
-    }  # fmt: skip
+        "known users": segment(
+            98, {"EASE": [0.15, 0.12, 0.18], "popular": [0.18, 0.15, 0.21], "random": [0.01, 0.0, 0.02]}
+        ),
+        "new users": segment(190, {"EASE": same, "popular": same, "random": same}),
+    }
     winners = {
         "known users": {"chosen": "EASE", "best_on_test": "popular", "indistinguishable": []},
         "new users": {"chosen": "EASE", "best_on_test": "EASE", "indistinguishable": ["popular", "random"]},
