@@ -56,7 +56,8 @@ def adequacy(train: pd.DataFrame, test: pd.DataFrame, notebook: str, list_length
         and f"only {n_movies} movies: movie neighbours and features rest on a handful of movies, and a factor "
         f"model of rank {n_movies} or more reproduces the matrix exactly",
         "ratings_per_user": median_ratings < MIN_MEDIAN_RATINGS_PER_USER
-        and f"the median user has {median_ratings:g} train ratings: user similarities compare one or two movies "
+        and f"the median user has {median_ratings:g} train rating{'' if median_ratings == 1 else 's'}: "
+        "user similarities compare one or two movies "
         "(a cosine of 1.0 is then common) and user averages are noise",
         "test_rows": len(test) < MIN_TEST_ROWS
         and f"only {len(test):,} test rows: RMSE gaps of a few thousandths between models are noise",
