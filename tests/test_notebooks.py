@@ -276,7 +276,8 @@ def test_05_model_comparison(pipeline_run, ratings):
         "xgb_stack",
         "xgb_stack_in_sample",
     ]
-    assert all(set(row) == {"test_rmse", "test_mape", "warm_rmse", "cold_rmse", "test_rmse_ci95"} for row in results.values())
+    columns = {"test_rmse", "test_mape", "warm_rmse", "cold_rmse", "test_rmse_ci95"}
+    assert all(set(row) == columns for row in results.values())
     assert set(timings["fit_seconds"]) == set(results)  # timings recorded apart, never in metrics.json
     best = {name: tuning["best_params"] for name, tuning in got["tuning"].items()}
     for name, model in (
