@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cfutils.eval import grid_edge, grid_edges, one_standard_error, search_grid, standard_errors
+from cfutils.eval import (
+    grid_edge,
+    grid_edges,
+    one_standard_error,
+    search_grid,
+    standard_errors,
+    within_one_standard_error,
+)
 
 
 def test_standard_errors_by_hand():
@@ -14,16 +21,20 @@ def test_standard_errors_by_hand():
     assert standard_errors(per_user)["a"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
 
 
-def test_simplest_within_one_standard_error():
+def test_simplest_within_one_standard_error_of_the_paired_gap():
     rng = np.random.default_rng(0)
-    noise = rng.normal(0, 1, 400)
-    per_user = pd.DataFrame({"simple": 0.50 + noise, "complex": 0.52 + noise, "bad": 0.2 + noise})
-    # best is "complex" (0.52); se of it is about 1/20 = 0.05 > 0.02, so "simple" is within one se
+    shared, own = rng.normal(0, 1, 400), rng.normal(0, 1, (3, 400))
+    # "complex" beats "simple" by 0.02 on average, far less than the standard error of their gap (about 0.07)
+    per_user = pd.DataFrame({"simple": 0.50 + shared + own[0], "complex": 0.52 + shared + own[1], "bad": shared - 1})
+    within = within_one_standard_error(per_user)
+    gap = per_user["complex"] - per_user["simple"]
+    assert gap.mean() <= gap.std(ddof=1) / np.sqrt(400) and within["simple"] and within["complex"] and not within["bad"]
     assert one_standard_error(per_user, ["simple", "complex", "bad"]) == "simple"
-    per_user["complex"] += 0.2
-    assert one_standard_error(per_user, ["simple", "complex", "bad"]) == "complex"
+    # what every candidate shares is not noise: the same 0.02 gap on identical users decides for "complex"
+    paired = pd.DataFrame({"simple": 0.50 + shared, "complex": 0.52 + shared})
+    assert one_standard_error(paired, ["simple", "complex"]) == "complex"
     # errors: lower is better
-    errors = pd.DataFrame({"simple": 1.0 + noise, "complex": 0.98 + noise})
+    errors = pd.DataFrame({"simple": 1.0 + shared + own[0], "complex": 0.99 + shared + own[1]})
     assert one_standard_error(errors, ["simple", "complex"], higher_is_better=False) == "simple"
 
 

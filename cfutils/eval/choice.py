@@ -1,15 +1,16 @@
 r"""Choices made on validation that do not overfit it: the one-standard-error rule and grid edges.
 
 **The one-standard-error rule** (Breiman et al. 1984, §3.4.3; Hastie, Tibshirani and Friedman 2009,
-§7.10). Each candidate :math:`m` has per-user validation scores :math:`s_{mu}` over the same
-:math:`n` users; its mean is :math:`\bar s_m` and its standard error
-:math:`\mathrm{se}_m = \mathrm{sd}(s_{m\cdot}) / \sqrt{n}`. With :math:`b` the candidate with the best
-mean, the rule picks the *simplest* candidate whose mean is within one standard error of the best:
+§7.10), on paired per-user scores. Each candidate :math:`m` has validation scores :math:`s_{mu}` over the
+same :math:`n` users, with mean :math:`\bar s_m`; :math:`b` is the candidate with the best mean. The gap of
+:math:`m` to the best is the per-user difference :math:`d_{mu} = s_{bu} - s_{mu}` (:math:`s_{mu} - s_{bu}` for
+errors), with mean :math:`\bar d_m` and standard error :math:`\mathrm{se}(d_m) = \mathrm{sd}(d_{m\cdot}) / \sqrt{n}`.
+The rule picks the *simplest* candidate within one standard error of the best:
 
-.. math:: \bar s_m \ge \bar s_b - \mathrm{se}_b
+.. math:: \bar d_m \le \mathrm{se}(d_m).
 
-when higher is better (:math:`\bar s_m \le \bar s_b + \mathrm{se}_b` for errors).
-
+The standard error is the *paired* one: the same users score every candidate, so what they share (a user
+who is easy for every model, a new user who gets the same fallback from all) is not counted as noise.
 A gap smaller than the noise of the validation users is not a reason to prefer the more complex
 candidate. ``simplest_first`` orders the candidates; ties in that order do not occur.
 
@@ -33,22 +34,28 @@ def standard_errors(per_user: pd.DataFrame) -> pd.Series:
     return (per_user.std(ddof=1) / np.sqrt(n)).fillna(0.0)
 
 
+def within_one_standard_error(per_user: pd.DataFrame, higher_is_better: bool = True) -> pd.Series:
+    """For each candidate (column), whether its paired gap to the best mean is within one standard error
+    of that gap (module docstring); a candidate with no score (all NaN) never is. Raises ``ValueError``
+    when no candidate has a score."""
+    means = per_user.mean()
+    if means.isna().all():
+        raise ValueError("no candidate has a validation score")
+    best = means.idxmax() if higher_is_better else means.idxmin()
+    gaps = per_user.rsub(per_user[best], axis=0) if higher_is_better else per_user.sub(per_user[best], axis=0)
+    return (gaps.mean() <= standard_errors(gaps) + 1e-12) & means.notna()
+
+
 def one_standard_error(
     per_user: pd.DataFrame, simplest_first: Sequence[str] | None = None, higher_is_better: bool = True
 ) -> str:
     """The simplest candidate within one standard error of the best (module docstring).
 
-    ``per_user`` has one row per validation user and one column per candidate (a candidate with
-    no score, all NaN, is never chosen); ``simplest_first`` lists the columns from the simplest
-    (default: the column order). Raises ``ValueError`` when no candidate has a score.
+    ``per_user`` has one row per validation user and one column per candidate; ``simplest_first``
+    lists the columns from the simplest (default: the column order). Raises ``ValueError`` when no
+    candidate has a score.
     """
-    means = per_user.mean()
-    if means.isna().all():
-        raise ValueError("no candidate has a validation score")
-    best = means.idxmax() if higher_is_better else means.idxmin()
-    bound = standard_errors(per_user)[best]
-    sign = 1.0 if higher_is_better else -1.0
-    within = sign * (means - means[best]) >= -bound - 1e-12
+    within = within_one_standard_error(per_user, higher_is_better)
     order = list(per_user.columns) if simplest_first is None else list(simplest_first)
     return next(m for m in order if within.get(m, False))
 
