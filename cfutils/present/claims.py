@@ -9,7 +9,8 @@ what a reader is told is what the run measured.
 Records read: ``adequacy`` ({"ok", "warnings"}), ``winners`` ({segment: {"chosen", "best_on_test",
 "indistinguishable"}}), ``segment_scores`` ({segment: {"n_users", "metric", "lower_is_better",
 "models": {model: [value, lo, hi]}}}), ``paired`` ([{"model", "difference", "ci95", "verdict"}]),
-``best_recommender`` and ``grid_edge`` ({setting: {"value", "edge", "grid"}}).
+``best_recommender``, ``grid_edge`` ({setting: {"value", "edge", "grid"}}), ``mean_popularity`` and
+``catalogue_mean_popularity``.
 """
 
 from __future__ import annotations
@@ -112,6 +113,18 @@ def grid_edge_sentence(records: Records) -> str:
     return "**At the edge of its grid** (the best value may lie beyond it; widen the grid): " + "; ".join(parts) + "."
 
 
+def rating_predictor_popularity(records: Records) -> str:
+    """How popular the pure rating predictor's movies are against the catalogue (notebook 06, section 1's question)."""
+    popularity, catalogue = records["mean_popularity"], records["catalogue_mean_popularity"]
+    name = next(model for model in popularity if model.startswith("MF rating predictor"))
+    side = "more" if popularity[name] > catalogue else "less"
+    return (
+        f"On this run the lists of *{name}* average {popularity[name]:,.1f} train ratings per movie against a catalogue "
+        f"mean of {catalogue:,.1f}: its movies are {side} popular than the average movie"
+        + (", so here it does not put obscure movies on top." if side == "more" else ", as section 1 warned.")
+    )
+
+
 @dataclass(frozen=True)
 class Claim:
     """A sentence a notebook prints, computed from records."""
@@ -126,6 +139,7 @@ CLAIMS = {
     "headline": Claim(("05", "06"), headline),
     "paired": Claim(("06",), paired_summary),
     "grid_edge": Claim(("05", "06"), grid_edge_sentence),
+    "rating_predictor_popularity": Claim(("06",), rating_predictor_popularity),
 }
 
 
