@@ -119,8 +119,8 @@ def rating_predictor_popularity(records: Records) -> str:
     name = next(model for model in popularity if model.startswith("MF rating predictor"))
     side = "more" if popularity[name] > catalogue else "less"
     return (
-        f"On this run the lists of *{name}* average {popularity[name]:,.1f} train ratings per movie against a catalogue "
-        f"mean of {catalogue:,.1f}: its movies are {side} popular than the average movie"
+        f"On this run the lists of *{name}* average {popularity[name]:,.1f} train ratings per movie against a "
+        f"catalogue mean of {catalogue:,.1f}: its movies are {side} popular than the average movie"
         + (", so here it does not put obscure movies on top." if side == "more" else ", as section 1 warned.")
     )
 
