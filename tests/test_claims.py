@@ -85,3 +85,35 @@ def test_claims_on_movielens_small(split, tmp_path):
     run = run_pipeline(*only, data="movielens-small", output_dir=tmp_path)
     check_claims(run, ["05", "06"])
     check_intervals_and_winners(run)
+
+
+def test_claim_sentences_from_hand_made_records():
+    from cfutils.present.claims import differing_segment, grid_edge_sentence, headline, paired_summary
+
+    def scores(models):
+        return {"n_users": 10, "metric": "NDCG@10", "lower_is_better": False, "models": models}
+
+    same = [0.2, 0.1, 0.3]
+    records = {
+        "winners": {
+            "known users": {"chosen": "a", "best_on_test": "b", "indistinguishable": ["a"]},
+            "new users": {"chosen": "a", "best_on_test": "a", "indistinguishable": ["b", "c"]},
+        },
+        "segment_scores": {
+            "known users": scores({"a": [0.3, 0.2, 0.4], "b": [0.35, 0.25, 0.45], "c": [0.1, 0.05, 0.15]}),
+            "new users": scores({"a": same, "b": same, "c": same}),
+        },
+        "paired": [
+            {"model": "b", "verdict": "indistinguishable on this data"},
+            {"model": "c", "verdict": "better"},
+        ],
+        "best_recommender": "a",
+        "grid_edge": {},
+    }
+    assert differing_segment(records) == "known users"
+    assert headline(records).startswith("**Headline (known users).** Models differ on known users: *b* is best")
+    assert "1 of 2 other models are worse" in headline(records)
+    assert "better than 1, indistinguishable on this data from 1 (*b*) and worse than 0 (none)" in paired_summary(records)
+    assert grid_edge_sentence(records) == "No tuned value sits at an edge of its grid."
+    records["winners"]["known users"]["indistinguishable"] = ["a", "c"]
+    assert differing_segment(records) is None and "no model is distinguishable" in headline(records)
