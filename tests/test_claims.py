@@ -113,7 +113,8 @@ def test_claim_sentences_from_hand_made_records():
     assert differing_segment(records) == "known users"
     assert headline(records).startswith("**Headline (known users).** Models differ on known users: *b* is best")
     assert "1 of 2 other models are worse" in headline(records)
-    assert "better than 1, indistinguishable on this data from 1 (*b*) and worse than 0 (none)" in paired_summary(records)
+    summary = paired_summary(records)
+    assert "better than 1, indistinguishable on this data from 1 (*b*) and worse than 0 (none)" in summary
     assert grid_edge_sentence(records) == "No tuned value sits at an edge of its grid."
     records["winners"]["known users"]["indistinguishable"] = ["a", "c"]
     assert differing_segment(records) is None and "no model is distinguishable" in headline(records)
