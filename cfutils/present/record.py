@@ -34,8 +34,8 @@ from IPython.display import display
 #: Mimetype of a recorded result in a notebook output.
 MIMETYPE = "application/vnd.cfutils.present.record+json"
 
-#: Every value recorded in this process, by name (the JSON form): what :mod:`cfutils.present.claims`
-#: reads to print a claim from exactly what the notebook records.
+#: Every value recorded in this process, by name, in the JSON form the executed notebook stores (mapping
+#: keys sorted): what :mod:`cfutils.present.claims` reads to print a claim from exactly what is recorded.
 RECORDED: dict[str, Any] = {}
 
 #: How many characters of the value the ``text/plain`` fallback shows.
@@ -116,7 +116,7 @@ def record(name: str, value: Any, volatile: bool = False) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a record name must be a non-empty string, got {name!r}")
     payload = {"name": name, "value": to_jsonable(value), "volatile": bool(volatile)}
-    RECORDED[name] = payload["value"]
+    RECORDED[name] = json.loads(json.dumps(payload["value"], sort_keys=True))  # keys sorted, as the saved notebook holds them
     text = f"{name} = {json.dumps(payload['value'], ensure_ascii=False, allow_nan=False)}"
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 3] + "..."
