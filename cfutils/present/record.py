@@ -116,7 +116,7 @@ def record(name: str, value: Any, volatile: bool = False) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"a record name must be a non-empty string, got {name!r}")
     payload = {"name": name, "value": to_jsonable(value), "volatile": bool(volatile)}
-    RECORDED[name] = json.loads(json.dumps(payload["value"], sort_keys=True))  # keys sorted, as the saved notebook holds them
+    RECORDED[name] = json.loads(json.dumps(payload["value"], sort_keys=True))  # as the saved notebook holds it
     text = f"{name} = {json.dumps(payload['value'], ensure_ascii=False, allow_nan=False)}"
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 3] + "..."
