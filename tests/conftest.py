@@ -47,6 +47,17 @@ def tiny_data_dir(tmp_path_factory) -> Path:
     return synth.write_netflix(directory, **asdict(synth.TINY), duplicate_fraction=TINY_DUPLICATE_FRACTION)
 
 
+#: A Netflix-shaped file like the real head of one Prize file (10,068 ratings, 11 movies, 9,337 users):
+#: many users with one or two ratings each, against a dozen movies.
+ELEVEN_MOVIES = {"n_users": 9_300, "n_movies": 11, "n_ratings": 10_000, "seed": 11, "n_files": 1}
+
+
+@pytest.fixture(scope="session")
+def eleven_movie_dir(tmp_path_factory) -> Path:
+    """A folder with ``combined_data_1.txt`` and ``movie_titles.csv`` of :data:`ELEVEN_MOVIES`."""
+    return synth.write_netflix(tmp_path_factory.mktemp("eleven_movies"), **ELEVEN_MOVIES)
+
+
 @dataclass(frozen=True)
 class PipelineRun:
     """The result of ``python -m cfutils`` run in-process by :func:`run_pipeline`."""
@@ -90,6 +101,13 @@ def run_pipeline(*args: str, data: Path, output_dir: Path, notebooks_dir: Path =
 def pipeline_run(tiny_data_dir, tmp_path_factory) -> PipelineRun:
     """Every notebook in ``notebooks/``, executed once on the tiny data with default parameters."""
     return run_pipeline(data=tiny_data_dir, output_dir=tmp_path_factory.mktemp("pipeline_run"))
+
+
+@pytest.fixture(scope="session")
+def eleven_movie_run(eleven_movie_dir, tmp_path_factory) -> PipelineRun:
+    """Notebooks 03-06 executed once on the eleven-movie file, where most of their lessons cannot hold."""
+    only = [arg for number in ("03", "04", "05", "06") for arg in ("--only", number)]
+    return run_pipeline(*only, data=eleven_movie_dir, output_dir=tmp_path_factory.mktemp("eleven_movie_run"))
 
 
 @dataclass

@@ -136,3 +136,10 @@ def test_record_rejects_empty_names():
 
 def test_read_records_of_an_unexecuted_notebook_is_empty(tmp_path):
     assert read_records(_notebook_with(path=tmp_path / "empty.ipynb")) == {}
+
+
+def test_recorded_keeps_the_json_form_with_sorted_keys():
+    from cfutils.present.record import RECORDED, record
+
+    record("claim_input", {"b": 1, "a": (2, 3)})
+    assert list(RECORDED["claim_input"]) == ["a", "b"] and RECORDED["claim_input"]["a"] == [2, 3]

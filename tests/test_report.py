@@ -85,3 +85,28 @@ def test_a_run_without_05_or_06_has_a_summary_without_their_tables(tmp_path, met
     html = write_report(tmp_path / "report.html", [], metrics, {}, {"DATA": "sample"}).read_text(encoding="utf-8")
     assert '<section id="summary">' in html
     assert "Key numbers" not in html and "summary-results" not in html and "Headline figures" not in html
+
+
+def test_the_summary_shows_winners_on_known_and_new_users_and_intervals(tmp_path):
+    def segment(n_users, models):
+        return {"n_users": n_users, "metric": "NDCG@10", "lower_is_better": False, "models": models}
+
+    same = [0.10, 0.08, 0.12]
+    scores = {
+        "known users": segment(
+            98, {"EASE": [0.15, 0.12, 0.18], "popular": [0.18, 0.15, 0.21], "random": [0.01, 0.0, 0.02]}
+        ),
+        "new users": segment(190, {"EASE": same, "popular": same, "random": same}),
+    }
+    winners = {
+        "known users": {"chosen": "EASE", "best_on_test": "popular", "indistinguishable": []},
+        "new users": {"chosen": "EASE", "best_on_test": "EASE", "indistinguishable": ["popular", "random"]},
+    }
+    ranking = [{"model": "EASE", "ndcg@10": 0.12, "ndcg@10_ci95": [0.1, 0.14], "coverage": 0.1}]
+    metrics = {"06_recommendations": {"winners": winners, "segment_scores": scores, "ranking": ranking}}
+    html = write_report(tmp_path / "report.html", [], metrics, {}, {"DATA": "sample"}).read_text(encoding="utf-8")
+    summary = html[html.index('<section id="summary">') : html.index("</section>")]
+    assert "Headline (known users). Models differ on known users: popular is best on test" in summary
+    assert "<th>known users</th><td>98</td><td>EASE</td><td>popular</td>" in summary.replace(' class="number"', "")
+    assert "<th>new users</th>" in summary and "popular, random" in summary
+    assert '<td class="number">[0.1000, 0.1400]</td>' in summary

@@ -6,6 +6,9 @@ Modules::
     online   inverse propensity estimates (IPS, SNIPS), team-draft interleaving
     metrics  RMSE, MAPE, warm/cold errors, precision/recall/NDCG/MAP@k, coverage and popularity of lists
     stats    sparsity, the three averages, cold start under a split
+    intervals      bootstrap over users: 95 % intervals, paired differences, winners per segment
+    choice         the one-standard-error rule, grid edges and grids that extend themselves
+    data_adequacy  whether the data can carry a notebook's lessons
 """
 
 from __future__ import annotations
@@ -20,6 +23,29 @@ from cfutils.eval.beyond import (
     novelty,
     unit_columns,
 )
+from cfutils.eval.choice import (
+    GridSearch,
+    grid_edge,
+    grid_edges,
+    one_standard_error,
+    search_grid,
+    standard_errors,
+    within_one_standard_error,
+)
+from cfutils.eval.data_adequacy import adequacy, adequacy_banner
+from cfutils.eval.intervals import (
+    INDISTINGUISHABLE,
+    Bootstrap,
+    paired_table,
+    percentile_interval,
+    resamples,
+    rmse_bootstrap,
+    segment_scores,
+    segment_winner,
+    squared_errors_by_user,
+    user_bootstrap,
+    verdict,
+)
 from cfutils.eval.metrics import (
     as_padded_array,
     average_precision_at_k,
@@ -32,6 +58,7 @@ from cfutils.eval.metrics import (
     ndcg_at_k,
     precision_at_k,
     quiz_rmse,
+    ranking_by_user,
     ranking_metrics,
     recall_at_k,
     rmse,
@@ -51,6 +78,27 @@ from cfutils.eval.online import (
 from cfutils.eval.stats import averages, cold_start_report, dense_bytes, sparsity, split_summary, top_decile_share
 
 __all__ = [
+    "adequacy",
+    "adequacy_banner",
+    "GridSearch",
+    "grid_edge",
+    "grid_edges",
+    "one_standard_error",
+    "search_grid",
+    "standard_errors",
+    "within_one_standard_error",
+    "INDISTINGUISHABLE",
+    "Bootstrap",
+    "paired_table",
+    "percentile_interval",
+    "resamples",
+    "rmse_bootstrap",
+    "segment_scores",
+    "segment_winner",
+    "squared_errors_by_user",
+    "user_bootstrap",
+    "verdict",
+    "ranking_by_user",
     "count_propensity",
     "interleaving_wins",
     "ips_mean",

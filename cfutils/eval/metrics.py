@@ -257,16 +257,13 @@ RANKING_METRICS = {
 """Name -> per-user metric function; :func:`ranking_metrics` reports ``f"{name}@{k}"``."""
 
 
-def ranking_metrics(
+def ranking_by_user(
     recommendations: pd.DataFrame, test: pd.DataFrame, ks=(10,), threshold: float = 4.0
-) -> dict[str, float]:
-    """NDCG, precision, recall and MAP at each cut-off in ``ks``, averaged over users.
-
-    ``recommendations`` is the long frame ``[user_id, rank, movie_id]``. The average runs
-    over the users of ``test`` with at least one rating ``>= threshold``; such a user
-    without a list scores 0 (see the module docstring). Also returns ``n_users``, the
-    number of users averaged over. With no such user every metric is NaN.
-    """
+) -> pd.DataFrame:
+    """Per-user NDCG, precision, recall and AP at each cut-off in ``ks``: one row per user of ``test``
+    with at least one rating ``>= threshold`` (index ``user_id``), one column ``f"{name}@{k}"`` per
+    metric. ``recommendations`` is the long frame ``[user_id, rank, movie_id]``; a user without a
+    list scores 0 (see the module docstring)."""
     ks = [int(k) for k in ks]
     relevant_users = np.unique(test.loc[test["rating"].to_numpy() >= threshold, "user_id"].to_numpy())
     listed_users, listed = as_padded_array(recommendations, n=max(ks))
@@ -274,12 +271,23 @@ def ranking_metrics(
     row_of_listed = index_of(listed_users, relevant_users)
     recommended[row_of_listed >= 0] = listed[row_of_listed[row_of_listed >= 0]]
     hits, n_relevant = hit_matrix(relevant_users, recommended, test, threshold)
-    result: dict[str, float] = {}
-    for k in ks:
-        for name, metric in RANKING_METRICS.items():
-            values = metric(hits, n_relevant, k)
-            result[f"{name}@{k}"] = float(values.mean()) if values.size else float("nan")
-    result["n_users"] = int(relevant_users.size)
+    return pd.DataFrame(
+        {f"{name}@{k}": metric(hits, n_relevant, k) for k in ks for name, metric in RANKING_METRICS.items()},
+        index=pd.Index(relevant_users, name="user_id"),
+    )
+
+
+def ranking_metrics(
+    recommendations: pd.DataFrame, test: pd.DataFrame, ks=(10,), threshold: float = 4.0
+) -> dict[str, float]:
+    """NDCG, precision, recall and MAP at each cut-off in ``ks``: the means over users of
+    :func:`ranking_by_user`. The average runs over the users of ``test`` with at least one rating
+    ``>= threshold``; such a user without a list scores 0 (see the module docstring). Also returns
+    ``n_users``, the number of users averaged over. With no such user every metric is NaN.
+    """
+    by_user = ranking_by_user(recommendations, test, ks, threshold)
+    result = {name: float(values.mean()) if len(values) else float("nan") for name, values in by_user.items()}
+    result["n_users"] = len(by_user)
     return result
 
 

@@ -20,7 +20,16 @@ from __future__ import annotations
 
 from cfutils.lists.baselines import PopularRecommender, RandomRecommender, TopRatedRecommender
 from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most_rated
-from cfutils.lists.evaluation import candidate_recall, compare, example_users, list_reports, validation_ndcg, variant
+from cfutils.lists.evaluation import (
+    candidate_recall,
+    compare,
+    compare_by_user,
+    example_users,
+    list_reports,
+    validation_ndcg,
+    validation_ndcg_by_user,
+    variant,
+)
 from cfutils.lists.factors import ALS, BPR, ImplicitFactors
 from cfutils.lists.feedback import FittedResponses, feedback_loop
 from cfutils.lists.fold_in import FoldIn
@@ -70,6 +79,7 @@ __all__ = [
     "candidate_counts",
     "candidate_recall",
     "compare",
+    "compare_by_user",
     "day_numbers",
     "ease_bytes",
     "ease_weights",
@@ -84,5 +94,6 @@ __all__ = [
     "train_recency_ranks",
     "tune_popularity_weight",
     "validation_ndcg",
+    "validation_ndcg_by_user",
     "variant",
 ]

@@ -18,7 +18,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from cfutils.eval.metrics import list_report
+from cfutils.eval.metrics import list_report, ranking_by_user
 from cfutils.lists.lists import ListRecommender, as_user_ids, batch_size
 
 USER_GROUPS = ("all", "known", "new")
@@ -45,10 +45,18 @@ def list_reports(
 def validation_ndcg(
     recommender: ListRecommender, validation: pd.DataFrame, n: int = 10, threshold: float = 4.0
 ) -> float:
-    """NDCG@n of a recommender (already fit on the fit part) on the validation users."""
+    """NDCG@n of a recommender (already fit on the fit part) on the validation users: the mean of
+    :func:`validation_ndcg_by_user`."""
+    return float(validation_ndcg_by_user(recommender, validation, n, threshold).mean())
+
+
+def validation_ndcg_by_user(
+    recommender: ListRecommender, validation: pd.DataFrame, n: int = 10, threshold: float = 4.0
+) -> pd.Series:
+    """Each validation user's NDCG@n (users with a relevant validation movie), for intervals and the
+    one-standard-error rule (:func:`cfutils.eval.one_standard_error`)."""
     users = np.unique(validation["user_id"].to_numpy())
-    lists = recommender.top_n_batch(users, n)
-    return list_report(lists, validation, pd.Series(dtype=np.float64), (n,), threshold)[f"ndcg@{n}"]
+    return ranking_by_user(recommender.top_n_batch(users, n), validation, (n,), threshold)[f"ndcg@{n}"]
 
 
 def candidate_recall(recommender, test: pd.DataFrame, threshold: float = 4.0) -> dict[str, float]:
@@ -91,15 +99,32 @@ def compare(
 ) -> pd.DataFrame:
     """List ``n`` movies for ``users`` with each recommender (already fit on ``train``) and report
     every metric on all / known / new users: one row per (model, users) with ``n_users`` (users
-    with a relevant test movie) and the metrics of :func:`list_reports`."""
+    with a relevant test movie) and the metrics of :func:`list_reports`. The table of
+    :func:`compare_by_user`."""
+    return compare_by_user(recommenders, train, test, users, n, ks, threshold)[0]
+
+
+def compare_by_user(
+    recommenders: dict[str, ListRecommender],
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    users: np.ndarray,
+    n: int,
+    ks=(10,),
+    threshold: float = 4.0,
+    metric: str = "ndcg@10",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`compare`'s table, and each user's ``metric`` under every recommender (one row per test
+    user with a relevant movie, one column per recommender), for a bootstrap over users."""
     popularity = train["movie_id"].value_counts().rename("popularity")
     test = test[test["user_id"].isin(users)]
-    rows = []
+    rows, by_user = [], {}
     for name, recommender in recommenders.items():
         lists = recommender.top_n_batch(users, n)
         for group, report in list_reports(lists, test, train, popularity, ks, threshold).items():
             rows.append({"model": name, "users": group, **report})
-    return pd.DataFrame(rows)
+        by_user[name] = ranking_by_user(lists, test, ks, threshold)[metric]
+    return pd.DataFrame(rows), pd.DataFrame(by_user)
 
 
 def variant(recommender: ListRecommender, **knobs) -> ListRecommender:

@@ -5,6 +5,7 @@ Modules::
     titles    titles by movie id (TitleTable)
     explain   "because you rated ...": explanations and titled lists from a recommender's output
     record    record(name, value) and reading records back
+    claims    sentences computed from the records, and the registry a test checks them against
     plotting  figure style and saving
     report    the self-contained HTML report
     outputs   the run's lock and whole-or-absent final files
@@ -14,6 +15,7 @@ Modules::
 
 from __future__ import annotations
 
+from cfutils.present.claims import CLAIMS, Claim, differing_segment, headline, say, segment_sentences
 from cfutils.present.explain import (
     FALLBACK_REASON,
     LIST_COLUMNS,
@@ -48,7 +50,7 @@ from cfutils.present.pipeline import (
     skip_reason,
 )
 from cfutils.present.plotting import FigurePath, save_figure, show_inline, use_style
-from cfutils.present.record import read_records, to_jsonable
+from cfutils.present.record import RECORDED, read_records, to_jsonable
 from cfutils.present.report import (
     figure_data_uri,
     headline_figures,
@@ -61,66 +63,75 @@ from cfutils.present.report import (
     rows_table,
     sanitise_outputs,
     summary_section,
+    winners_tables,
     write_report,
 )
 from cfutils.present.titles import TitleTable, as_title_table
 
 __all__ = [
+    "CLAIMS",
+    "Claim",
     "FALLBACK_REASON",
-    "LIST_COLUMNS",
-    "TitleTable",
-    "as_title_table",
-    "because_text",
-    "cited",
-    "explained_list",
-    "explanations",
-    "strongest",
-    "OutputError",
-    "OutputInUseError",
-    "output_lock",
-    "write_files",
-    "report_html",
-    "quiet_interrupt",
     "FigurePath",
+    "LIST_COLUMNS",
     "ListExplorer",
     "MovieExplorer",
+    "OutputError",
+    "OutputInUseError",
     "PipelineError",
+    "RECORDED",
+    "TitleTable",
     "UserExplorer",
+    "as_title_table",
+    "because_text",
     "build_parser",
     "check_ranges",
+    "cited",
     "clear_artifacts",
     "default_notebooks_at_once",
+    "differing_segment",
     "discover_notebooks",
     "dump_json",
     "execute",
     "execute_at_once",
+    "explained_list",
+    "explanations",
     "figure_data_uri",
+    "headline",
     "headline_figures",
     "headline_tables",
     "key_numbers",
     "main",
     "math_to_mathml",
-    "sanitise_outputs",
     "metrics_table",
     "missing_requirements",
     "movie_label",
     "notebook_body",
     "notebook_parameters",
     "offer",
+    "output_lock",
     "parse_value",
     "plan",
+    "quiet_interrupt",
     "read_records",
+    "report_html",
     "resolve_data",
     "resolve_output_dir",
     "rows_table",
     "run",
+    "sanitise_outputs",
     "save_figure",
+    "say",
+    "segment_sentences",
     "select_notebooks",
     "show_inline",
     "skip_reason",
+    "strongest",
     "summary_section",
     "title_matches",
     "to_jsonable",
     "use_style",
+    "winners_tables",
+    "write_files",
     "write_report",
 ]

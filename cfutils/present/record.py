@@ -34,6 +34,10 @@ from IPython.display import display
 #: Mimetype of a recorded result in a notebook output.
 MIMETYPE = "application/vnd.cfutils.present.record+json"
 
+#: Every value recorded in this process, by name, in the JSON form the executed notebook stores (mapping
+#: keys sorted): what :mod:`cfutils.present.claims` reads to print a claim from exactly what is recorded.
+RECORDED: dict[str, Any] = {}
+
 #: How many characters of the value the ``text/plain`` fallback shows.
 _TEXT_LIMIT = 400
 
@@ -105,13 +109,14 @@ def record(name: str, value: Any, volatile: bool = False) -> None:
     The value is converted with :func:`to_jsonable` (NaN becomes ``None``). ``volatile=True`` marks
     a value that legitimately differs between two runs with the same seed (timings, memory);
     the pipeline writes those to ``timings.json`` instead of ``metrics.json``.
-    Recording the same name twice in one notebook keeps the later value.
+    Recording the same name twice in one notebook keeps the later value. :data:`RECORDED` keeps it too.
 
     Outside IPython (a plain script) the record is printed as ``name = value``.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"a record name must be a non-empty string, got {name!r}")
     payload = {"name": name, "value": to_jsonable(value), "volatile": bool(volatile)}
+    RECORDED[name] = json.loads(json.dumps(payload["value"], sort_keys=True))  # as the saved notebook holds it
     text = f"{name} = {json.dumps(payload['value'], ensure_ascii=False, allow_nan=False)}"
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 3] + "..."

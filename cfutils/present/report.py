@@ -1,8 +1,10 @@
 """One self-contained HTML report of a pipeline run: the answers first, then every notebook.
 
-The report opens with ``<section id="summary">``: the run's parameters, the key numbers, notebook
-05's model comparison and notebook 06's ranking as real tables, and the headline figures, all read
-from the run's records and figures (whatever a notebook of the run did not produce is left out).
+The report opens with ``<section id="summary">``: the run's parameters, the key numbers, the winners
+of notebooks 05 and 06 on known and new users (with the headline on the segment where models differ),
+notebook 05's model comparison and notebook 06's ranking as real tables with their 95 % intervals, and
+the headline figures, all read from the run's records and figures (whatever a notebook of the run did
+not produce is left out).
 The executed notebooks follow, each rendered with nbconvert's ``basic`` template (figures embedded
 as base64 PNG) and linking back to the summary. Every recorded value comes last, long ones folded.
 
@@ -34,6 +36,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from pygments.formatters import HtmlFormatter
 
+from cfutils.present.claims import headline
 from cfutils.present.outputs import write_files
 
 #: Values longer than this are folded in a ``<details>`` element in the records table.
@@ -54,10 +57,13 @@ SAFE_OUTPUT_TYPES = frozenset({"metadata", "text/plain", "image/png", "image/jpe
 
 #: (notebook, record, columns) of the summary's tables.
 SUMMARY_TABLES = (
-    ("05_model_comparison", "results", ("model", "test_rmse", "warm_rmse", "cold_rmse")),
-    ("06_recommendations", "ranking", ("model", "ndcg@10", "precision@10", "recall@10", "coverage")),
+    ("05_model_comparison", "results", ("model", "test_rmse", "test_rmse_ci95", "warm_rmse", "cold_rmse")),
+    ("06_recommendations", "ranking", ("model", "ndcg@10", "ndcg@10_ci95", "precision@10", "recall@10", "coverage")),
     ("08_beyond_accuracy", "beyond_accuracy", ("model", "novelty", "intra_list_diversity", "long_tail_share", "gini")),
 )
+
+#: Notebooks whose winners per segment of users (records ``winners``, ``segment_scores``) the summary shows.
+WINNER_NOTEBOOKS = ("05_model_comparison", "06_recommendations")
 
 #: (notebook, record) of the summary's key numbers.
 KEY_NUMBERS = (
@@ -151,7 +157,9 @@ def notebook_body(notebook_path: Path) -> str:
 
 
 def _cell(value: Any) -> str:
-    """One table cell: numbers right-aligned to 4 decimals, None as an empty cell."""
+    """One table cell: numbers right-aligned to 4 decimals (an interval ``[lo, hi]`` too), None as an empty cell."""
+    if isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+        return f'<td class="number">[{", ".join(f"{v:.4f}" for v in value)}]</td>'
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"<td>{html.escape('' if value is None else str(value))}</td>"
     text = f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
@@ -218,6 +226,38 @@ def headline_tables(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
+def winners_tables(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """For each of :data:`WINNER_NOTEBOOKS` that recorded ``winners``: its headline sentence (about the
+    segment where models differ) and one row per segment of users (known, new) with the chosen model,
+    the best on test with its interval and the models indistinguishable from it."""
+    parts = []
+    for notebook in WINNER_NOTEBOOKS:
+        records = metrics.get(notebook, {})
+        if not records.get("winners") or "segment_scores" not in records:
+            continue
+        rows = []
+        for segment, winner in records["winners"].items():
+            scores = records["segment_scores"][segment]
+            value, lo, hi = scores["models"][winner["best_on_test"]]
+            rows.append(
+                {
+                    "segment": segment,
+                    "users": scores["n_users"],
+                    "chosen on validation": winner["chosen"],
+                    "best on test": winner["best_on_test"],
+                    scores["metric"]: value,
+                    "95 % interval": [lo, hi],
+                    "indistinguishable from the best": ", ".join(winner["indistinguishable"]) or "none",
+                }
+            )
+        sentence = html.escape(headline(records).replace("*", ""))  # markdown emphasis dropped
+        parts.append(
+            f"<h3>{html.escape(notebook)}: winners on known and new users</h3><p>{sentence}</p>"
+            + rows_table(rows, list(rows[0]), css_class="summary-winners")
+        )
+    return "".join(parts)
+
+
 def figure_data_uri(path: Path) -> str:
     """``path`` (a PNG) as a ``data:image/png;base64,…`` URI."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
@@ -279,7 +319,8 @@ def summary_section(
     return (
         '<section id="summary"><h1>Run report</h1><h2>Summary</h2>'
         f"<h3>Parameters</h3>{_boxed(f'<table class=parameters><tbody>{params}</tbody></table>')}"
-        f"{key_numbers(metrics)}{headline_tables(metrics)}{headline_figures(figures_dir, notebooks)}"
+        f"{key_numbers(metrics)}{winners_tables(metrics)}{headline_tables(metrics)}"
+        f"{headline_figures(figures_dir, notebooks)}"
         + (f"<h3>Skipped notebooks</h3><ul>{skipped}</ul>" if skipped else "")
         + f'<h3>Notebooks</h3><ol>{toc}</ol><p><a href="#records">Every recorded value</a></p></section>'
     )
