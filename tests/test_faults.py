@@ -366,7 +366,7 @@ def unix_seconds(day: str) -> int:
         ("u.data", f"1\t1\t3\t{unix_seconds('2031-01-01')}", False),
         ("u.data", "1\t1\t3\t0", False),
         ("u.data", "1\t1\t3\t964982703000", False),  # milliseconds
-        ("u.data", "1\t1\t3\t99999999999999999999999", False),  # beyond 64 bits
+        ("u.data", "1\t1\t3\t99999999999999999999", False),  # beyond 64 bits (20 digits, the longest field read)
         ("combined_data_1.txt", "1,3,1990-01-01", True),
         ("combined_data_1.txt", "1,3,2030-12-31", True),
         ("combined_data_1.txt", "1,3,1989-12-31", False),
