@@ -12,7 +12,10 @@ Modules::
     ease           EASE and its recency-aware variant
     factors        implicit's ALS and BPR
     rating_blend   a rating model blended with popularity
+    recent         recent-items kNN and recency-decayed EASE
+    blend          EASE + recent-items kNN on per-user normalised scores
     rerank         candidates re-ranked by XGBRanker
+    selection      per-user NDCG, the one-standard-error rule, a self-extending log grid
     evaluation     validation, tuning, candidate recall, known and new users
     feedback       a feedback loop: lists, simulated responses, refit
 """
@@ -20,6 +23,7 @@ Modules::
 from __future__ import annotations
 
 from cfutils.lists.baselines import PopularRecommender, RandomRecommender, TopRatedRecommender
+from cfutils.lists.blend import NORMALISATIONS, EASERecentBlend, normalise_scores
 from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most_rated
 from cfutils.lists.evaluation import candidate_recall, compare, example_users, list_reports, validation_ndcg, variant
 from cfutils.lists.explain import ExplainedByRatedMovies, because_you_rated
@@ -48,7 +52,9 @@ from cfutils.lists.rating_blend import (
     residual_svd,
     tune_popularity_weight,
 )
+from cfutils.lists.recent import DecayedEASE, RecentKNN
 from cfutils.lists.rerank import FEATURES, CandidateStage, ReRanker
+from cfutils.lists.selection import GridResult, one_standard_error, per_user_ndcg, search_log_grid
 from cfutils.lists.time_features import RatingClock, day_numbers, rating_clock, recency_ranks, train_recency_ranks
 
 __all__ = [
@@ -56,22 +62,27 @@ __all__ = [
     "BATCH_COLUMNS",
     "BPR",
     "CandidateStage",
+    "DecayedEASE",
     "EASE",
+    "EASERecentBlend",
     "ExplainedByRatedMovies",
     "FALLBACK_REASON",
     "FEATURES",
     "FittedResponses",
     "FoldIn",
+    "GridResult",
     "ImplicitFactors",
     "ItemKNN",
     "LIST_COLUMNS",
     "ListRecommender",
+    "NORMALISATIONS",
     "PopularRecommender",
     "RandomRecommender",
     "RatingClock",
     "RatingModel",
     "ReRanker",
     "RecencyEASE",
+    "RecentKNN",
     "Recommender",
     "TitleTable",
     "TopRatedRecommender",
@@ -92,10 +103,14 @@ __all__ = [
     "model_scorer",
     "most_rated",
     "neighbour_deviation",
+    "normalise_scores",
+    "one_standard_error",
+    "per_user_ndcg",
     "popularity_scores",
     "rating_clock",
     "recency_ranks",
     "residual_svd",
+    "search_log_grid",
     "top_n_indices",
     "train_recency_ranks",
     "tune_popularity_weight",
