@@ -130,6 +130,16 @@ def test_one_standard_error_prefers_the_simplest_within_one_se_of_the_best():
     assert one_standard_error(clear, ["simple", "complex"]) == "complex"
 
 
+def test_paired_rule_measures_the_noise_of_the_per_user_difference():
+    # complex beats simple by 0.02 on every user: far inside one unpaired SE, far outside a paired one
+    simple = np.array([0.1, 0.5, 0.9, 0.3, 0.7])
+    per_user = pd.DataFrame({"simple": simple, "complex": simple + 0.02})
+    assert one_standard_error(per_user, ["simple", "complex"]) == "simple"
+    assert one_standard_error(per_user, ["simple", "complex"], paired=True) == "complex"
+    noisy = pd.DataFrame({"simple": simple, "complex": simple + [0.3, -0.2, 0.1, -0.1, 0.0]})
+    assert one_standard_error(noisy, ["simple", "complex"], paired=True) == "simple"
+
+
 def test_per_user_ndcg_averages_to_ranking_metrics(data):
     train = data.ratings.sample(frac=0.8, random_state=0)
     test = data.ratings.drop(train.index)

@@ -6,7 +6,10 @@ r"""Choosing among list recommenders on validation without overfitting it.
   :math:`\bar s_m` each candidate's mean per-user score and :math:`b` the best,
   :math:`\mathrm{se}_b = \mathrm{sd}(s_{b\cdot})/\sqrt{n}`, pick the *simplest* candidate with
   :math:`\bar s_m \ge \bar s_b - \mathrm{se}_b`. A complex candidate (the re-ranker) is chosen only
-  when it is clearly better than the simple ones on validation.
+  when it is clearly better than the simple ones on validation. ``paired=True`` measures the noise
+  where the candidates are compared, on the same users: candidate :math:`m` is within reach when
+  :math:`\bar s_b - \bar s_m \le \mathrm{sd}(s_{b\cdot} - s_{m\cdot})/\sqrt{n}`. The users' spread
+  in difficulty cancels in the difference, so the paired rule is less conservative.
 * :func:`search_log_grid`: the best mean over a log-spaced grid that extends itself when the best
   value sits at an edge (``value * factor`` above, ``value / factor`` below), so that a grid fitted
   to one data set does not cap the value on the next.
@@ -38,13 +41,19 @@ def per_user_ndcg(recommender: ListRecommender, test: pd.DataFrame, n: int = 10,
     return pd.Series(ndcg_at_k(hits, n_relevant, n), index=pd.Index(users, name="user_id"), name=f"ndcg@{n}")
 
 
-def one_standard_error(per_user: pd.DataFrame, simplest_first: Sequence[str]) -> str:
+def one_standard_error(per_user: pd.DataFrame, simplest_first: Sequence[str], paired: bool = False) -> str:
     """The first of ``simplest_first`` whose mean is within one standard error of the best mean
-    (``per_user``: one row per user, one column per candidate; module docstring)."""
+    (``per_user``: one row per user, one column per candidate; ``paired``: the standard error of the
+    per-user difference from the best; module docstring)."""
     means = per_user.mean()
     best = means.idxmax()
-    se = per_user[best].std(ddof=1) / np.sqrt(len(per_user)) if len(per_user) > 1 else 0.0
-    return next(m for m in simplest_first if means[m] >= means[best] - se - 1e-12)
+    n = len(per_user)
+
+    def se(m: str) -> float:
+        values = per_user[best] - per_user[m] if paired else per_user[best]
+        return float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+
+    return next(m for m in simplest_first if means[m] >= means[best] - se(m) - 1e-12)
 
 
 @dataclass(frozen=True)
