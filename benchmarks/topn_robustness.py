@@ -85,18 +85,19 @@ def tune(fit: TrainData, validation: pd.DataFrame, method: str, seed: int) -> tu
     def mean(recommender) -> float:
         return float(per_user_ndcg(recommender, validation).mean())
 
-    lam = search_log_grid(lambda v: mean(EASE(v).fit(fit)), GRIDS["lam"])
-    m = search_log_grid(lambda v: mean(RecentKNN(int(round(v))).fit(fit)), GRIDS["recent_items"])
-    decayed = DecayedEASE(lam.chosen).fit(fit)
-    h = search_log_grid(lambda v: mean(variant(decayed, half_life=v)), GRIDS["half_life"])
-    blends = {}
+    grids = {"lam": search_log_grid(lambda v: mean(EASE(v).fit(fit)), GRIDS["lam"])}
+    lam = grids["lam"].chosen
+    grids["recent_items"] = search_log_grid(lambda v: mean(RecentKNN(int(round(v))).fit(fit)), GRIDS["recent_items"])
+    m = int(round(grids["recent_items"].chosen))
+    decayed = DecayedEASE(lam).fit(fit)
+    grids["half_life"] = search_log_grid(lambda v: mean(variant(decayed, half_life=v)), GRIDS["half_life"])
+    h = grids["half_life"].chosen
     for how in NORMALISATIONS:
         blend = EASERecentBlend(lam, m, normalisation=how).fit(fit)
-        blends[how] = search_log_grid(lambda v, b=blend: mean(variant(b, weight=v)), WEIGHTS)
-    grids = {"lam": lam, "recent_items": m, "half_life": h, **{f"weight_{k}": g for k, g in blends.items()}}
+        grids[f"weight_{how}"] = search_log_grid(lambda v, b=blend: mean(variant(b, weight=v)), WEIGHTS)
+    blends = {how: grids[f"weight_{how}"] for how in NORMALISATIONS}
     settings = {k: g.chosen for k, g in grids.items()}
     settings["grid_edges"] = {k: g.edge for k, g in grids.items() if g.edge}
-    lam, m, h = lam.chosen, int(round(m.chosen)), h.chosen
     factories = {
         "most popular": lambda: PopularRecommender(),
         "EASE (λ tuned)": lambda: EASE(lam),
