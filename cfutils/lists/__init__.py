@@ -11,6 +11,8 @@ Modules::
     ease           EASE and its recency-aware variant
     factors        implicit's ALS and BPR
     rating_blend   a rating model of cfutils.rating blended with popularity
+    recent         recent-items kNN and recency-decayed EASE
+    blend          EASE + recent-items kNN on per-user normalised scores
     rerank         candidates re-ranked by XGBRanker
     evaluation     validation, tuning, candidate recall, known and new users
     feedback       a feedback loop: lists, simulated responses, refit
@@ -19,6 +21,7 @@ Modules::
 from __future__ import annotations
 
 from cfutils.lists.baselines import PopularRecommender, RandomRecommender, TopRatedRecommender
+from cfutils.lists.blend import NORMALISATIONS, EASERecentBlend, normalise_scores
 from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most_rated
 from cfutils.lists.evaluation import (
     candidate_recall,
@@ -49,6 +52,7 @@ from cfutils.lists.rating_blend import (
     Recommender,
     tune_popularity_weight,
 )
+from cfutils.lists.recent import DecayedEASE, RecentKNN
 from cfutils.lists.rerank import FEATURES, CandidateStage, ReRanker
 from cfutils.lists.time_features import RatingClock, day_numbers, rating_clock, recency_ranks, train_recency_ranks
 
@@ -57,7 +61,9 @@ __all__ = [
     "BATCH_COLUMNS",
     "BPR",
     "CandidateStage",
+    "DecayedEASE",
     "EASE",
+    "EASERecentBlend",
     "FEATURES",
     "FittedResponses",
     "FoldIn",
@@ -65,12 +71,14 @@ __all__ = [
     "ItemKNN",
     "LIST_COLUMNS",
     "ListRecommender",
+    "NORMALISATIONS",
     "PopularRecommender",
     "RandomRecommender",
     "RatingClock",
     "RatingModel",
     "ReRanker",
     "RecencyEASE",
+    "RecentKNN",
     "Recommender",
     "TopRatedRecommender",
     "as_user_ids",
@@ -87,6 +95,7 @@ __all__ = [
     "feedback_loop",
     "list_reports",
     "most_rated",
+    "normalise_scores",
     "popularity_scores",
     "rating_clock",
     "recency_ranks",

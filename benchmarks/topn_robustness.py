@@ -1,0 +1,214 @@
+"""Top-N recommenders on many evaluation cuts: does the winner hold when the protocol or the data changes?
+
+For each cut (data set x protocol x seed) every choice is made on a validation cut of *train* by the
+package's rule for lists (:func:`cfutils.data.split.validation_cut`): EASE's λ, the recent-kNN's m,
+the decayed EASE's half-life, the blend's weight and normalisation (log grids that extend themselves
+at an edge, each by the one-standard-error rule towards the simpler end, :func:`cfutils.eval.search_grid`),
+and the chosen recommender (:func:`cfutils.eval.one_standard_error` on the paired per-user difference,
+over the best simple blend, the decayed EASE and the re-ranker, simplest first). Each is then
+refit on the whole train and scored on test: NDCG@10 per known test user, a 95 % bootstrap interval
+over users, and the paired gain over the λ-tuned EASE and over the best simple blend (same resamples,
+:func:`cfutils.eval.user_bootstrap`).
+
+Cuts: ``pu0.1``, ``pu0.2``, ``pu0.3`` (``per_user_time``, test shares), ``last5`` (each user's last 5
+ratings, users with at least 10), ``global_known`` (``global_time`` 0.2, test restricted to users
+train knows), ``half_a`` / ``half_b`` (two random halves of the users, ``per_user_time`` 0.2).
+
+    .venv/bin/python benchmarks/topn_robustness.py --data movielens-small --cuts pu0.2,last5 --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cfutils.core.train_data import TrainData
+from cfutils.data.dataset import load_dataset
+from cfutils.data.split import Split, make_split, sample_ids, validation_cut
+from cfutils.eval import one_standard_error, search_grid, user_bootstrap
+from cfutils.lists import (
+    EASE,
+    NORMALISATIONS,
+    DecayedEASE,
+    EASERecentBlend,
+    PopularRecommender,
+    RecentKNN,
+    ReRanker,
+    candidate_recall,
+    validation_ndcg_by_user,
+    variant,
+)
+
+DATA = {"movielens-small": "data/movielens-small", "sample": "sample"}
+CUTS = ("pu0.1", "pu0.2", "pu0.3", "last5", "global_known", "half_a", "half_b")
+RESULTS = Path(__file__).parent / "results" / "topn_robustness.json"
+GRIDS = {
+    "lam": [30.0, 100.0, 300.0, 1000.0, 3000.0],
+    "recent_items": [5.0, 10.0, 20.0, 40.0, 80.0],
+    "half_life": [2.0, 8.0, 32.0, 128.0, 512.0],
+}
+#: Which end of each grid is the simpler model: a larger λ shrinks more, a longer half-life decays less
+#: (plain EASE at infinity), fewer recent items and a smaller blend weight stay closer to EASE.
+SIMPLER = {"lam": "larger", "recent_items": "smaller", "half_life": "larger"}
+WEIGHTS = [1 / 16, 1 / 4, 1.0, 4.0, 16.0]
+
+
+def last_k_split(ratings: pd.DataFrame, k: int = 5, min_ratings: int = 10) -> Split:
+    """Each user's latest ``k`` ratings (date, then movie id) are test, for users with ``min_ratings`` or more."""
+    ordered = ratings.sort_values(["user_id", "date", "movie_id"])
+    from_end = ordered.groupby("user_id").cumcount(ascending=False).to_numpy()
+    count = ordered.groupby("user_id")["movie_id"].transform("size").to_numpy()
+    is_test = pd.Series((from_end < k) & (count >= min_ratings), index=ordered.index).reindex(ratings.index)
+    return Split(ratings[~is_test.to_numpy()], ratings[is_test.to_numpy()])
+
+
+def cut(ratings: pd.DataFrame, name: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(train, test of users train knows, the split rule validation follows) of one cut (module docstring)."""
+    if name.startswith("pu"):
+        train, test = make_split(ratings, "per_user_time", float(name[2:]))
+        method = "per_user_time"
+    elif name == "last5":
+        (train, test), method = last_k_split(ratings), "per_user_time"
+    elif name == "global_known":
+        (train, test), method = make_split(ratings, "global_time", 0.2), "global_time"
+    else:
+        users = np.unique(ratings["user_id"].to_numpy())
+        half = sample_ids(users, users.size // 2, 2 * seed + (name == "half_b"))
+        train, test = make_split(ratings[ratings["user_id"].isin(half)], "per_user_time", 0.2)
+        method = "per_user_time"
+    return train, test[test["user_id"].isin(train["user_id"])], method
+
+
+def tune(fit: TrainData, validation: pd.DataFrame, method: str, seed: int) -> tuple[dict, dict, pd.DataFrame]:
+    """(settings, the recommender of each row as a factory, per-user validation NDCG) tuned on validation.
+
+    Each setting is chosen by :func:`cfutils.eval.search_grid`: the one-standard-error rule on the
+    per-user NDCG, towards the simpler end (``SIMPLER``), on a log grid that extends itself at an edge.
+    """
+
+    def by_user(recommender) -> pd.Series:
+        return validation_ndcg_by_user(recommender, validation)
+
+    grids = {"lam": search_grid(lambda v: by_user(EASE(v).fit(fit)), GRIDS["lam"], SIMPLER["lam"])}
+    lam = grids["lam"].chosen
+    grids["recent_items"] = search_grid(
+        lambda v: by_user(RecentKNN(int(round(v))).fit(fit)), GRIDS["recent_items"], SIMPLER["recent_items"]
+    )
+    m = int(round(grids["recent_items"].chosen))
+    decayed = DecayedEASE(lam).fit(fit)
+    grids["half_life"] = search_grid(
+        lambda v: by_user(variant(decayed, half_life=v)), GRIDS["half_life"], SIMPLER["half_life"]
+    )
+    h = grids["half_life"].chosen
+    for how in NORMALISATIONS:
+        blend = EASERecentBlend(lam, m, normalisation=how).fit(fit)
+        grids[f"weight_{how}"] = search_grid(lambda v, b=blend: by_user(variant(b, weight=v)), WEIGHTS, "smaller")
+    blends = {how: grids[f"weight_{how}"] for how in NORMALISATIONS}
+    settings = {k: g.chosen for k, g in grids.items()}
+    settings["grid_edges"] = {k: g.edge for k, g in grids.items() if g.edge}
+    factories = {
+        "most popular": lambda: PopularRecommender(),
+        "EASE (λ tuned)": lambda: EASE(lam),
+        "recent-kNN": lambda: RecentKNN(m),
+        "decayed EASE": lambda: DecayedEASE(lam, h),
+        **{
+            f"blend ({how})": lambda how=how: EASERecentBlend(lam, m, blends[how].chosen, normalisation=how)
+            for how in NORMALISATIONS
+        },
+        "re-ranker": lambda: ReRanker(ease=EASE(lam), split=method, seed=seed),
+    }
+    names = ["decayed EASE", *(f"blend ({how})" for how in NORMALISATIONS), "re-ranker"]
+    validation_scores = pd.DataFrame({name: by_user(factories[name]().fit(fit)) for name in names})
+    return settings, factories, validation_scores
+
+
+def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int) -> dict:
+    start = time.perf_counter()
+    train, test, method = cut(ratings, name, seed)
+    fit_part, validation = validation_cut(train, method, 0.2, lists=True, seed=seed)
+    settings, factories, validation_scores = tune(TrainData(fit_part), validation, method, seed)
+    best_blend = str(validation_scores[[f"blend ({how})" for how in NORMALISATIONS]].mean().idxmax())
+    chosen = one_standard_error(validation_scores, [best_blend, "decayed EASE", "re-ranker"])
+    full = TrainData(train)
+    fitted = {row: factory().fit(full) for row, factory in factories.items()}
+    per_user = pd.DataFrame({row: validation_ndcg_by_user(rec, test) for row, rec in fitted.items()})
+    per_user["chosen"] = per_user[chosen]
+    boot = user_bootstrap(per_user, seed=seed)
+    rows = {}
+    for row in per_user.columns:
+        rows[row] = {"ndcg@10": round(float(boot.point[row]), 4), "ci95": rounded(boot.interval(row))}
+        for base, label in (("EASE (λ tuned)", "vs_ease"), (best_blend, "vs_blend")):
+            versus = boot.difference(row, base)
+            rows[row][label] = round(versus["difference"], 4)
+            rows[row][f"{label}_ci95"] = rounded(versus["ci95"])
+    recall = candidate_recall(fitted["re-ranker"], test)
+    return {
+        "data": data,
+        "cut": name,
+        "seed": seed,
+        "n_test_users": len(per_user),
+        "chosen": chosen,
+        "best_blend": best_blend,
+        "validation_ndcg": validation_scores.mean().round(4).to_dict(),
+        "settings": settings,
+        "candidate_recall": round(recall["candidate_recall"], 4),
+        "mean_candidates": round(recall["mean_candidates"], 1),
+        "rows": rows,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def rounded(interval: list[float]) -> list[float]:
+    return [round(v, 4) for v in interval]
+
+
+def markdown(results: list[dict]) -> str:
+    """One line per cut: NDCG@10 [95 % CI] of the main rows, and the choice with its paired gains."""
+    lines = [
+        "| data | cut | seed | users | EASE (λ tuned) | best simple blend | decayed EASE | re-ranker "
+        "| chosen on validation | chosen − EASE, paired [95 % CI] | chosen − blend, paired [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        rows = r["rows"]
+        cell = {
+            name: f"{row['ndcg@10']:.4f} [{row['ci95'][0]:.3f}, {row['ci95'][1]:.3f}]" for name, row in rows.items()
+        }
+        paired = rows["chosen"]
+        lines.append(
+            f"| {r['data']} | {r['cut']} | {r['seed']} | {r['n_test_users']} | {cell['EASE (λ tuned)']} "
+            f"| {cell[r['best_blend']]} {r['best_blend'][7:-1]} | {cell['decayed EASE']} | {cell['re-ranker']} "
+            f"| {r['chosen']} "
+            f"| {paired['vs_ease']:+.4f} {paired['vs_ease_ci95']} "
+            f"| {paired['vs_blend']:+.4f} {paired['vs_blend_ci95']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="movielens-small", help=f"comma-separated of {', '.join(DATA)}")
+    parser.add_argument("--cuts", default=",".join(CUTS), help=f"comma-separated of {', '.join(CUTS)}")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (0,1,2)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON file; results are merged into it")
+    args = parser.parse_args()
+    old = json.loads(args.output.read_text()) if args.output.exists() else []
+    for data in args.data.split(","):
+        ratings = load_dataset(DATA[data]).ratings
+        for name in args.cuts.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                result = run_cut(ratings, data, name, seed)
+                old = [r for r in old if (r["data"], r["cut"], r["seed"]) != (data, name, seed)] + [result]
+                args.output.parent.mkdir(parents=True, exist_ok=True)
+                args.output.write_text(json.dumps(old, indent=1, ensure_ascii=False))
+                print(markdown([result]).splitlines()[-1], f"({result['seconds']} s)", flush=True)
+    print(markdown(old))
+
+
+if __name__ == "__main__":
+    main()
