@@ -33,9 +33,12 @@ The data come from the generative model of :mod:`cfutils.data.synth.model`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -68,6 +71,7 @@ from cfutils.data.synth.titles import titles_csv
 GENERATOR_VERSION = 2
 
 MARKER_NAME = ".synth.json"
+LOCK_NAME = ".synth.lock"  # held while the files are checked and written
 TITLES_NAME = "movie_titles.csv"
 
 
@@ -168,13 +172,26 @@ def write_netflix(
     directory = Path(directory)
     key = {"generator_version": GENERATOR_VERSION, **asdict(preset), "duplicate_fraction": duplicate_fraction}
     key["model"] = asdict(MODEL)
-    if not _is_up_to_date(directory, key):
-        _clear_previous_output(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        names = _write_files(directory, preset, duplicate_fraction, chunk_ratings, progress)
-        marker = {**key, "files": {name: (directory / name).stat().st_size for name in names}}
-        (directory / MARKER_NAME).write_text(json.dumps(marker, indent=1) + "\n")
+    directory.mkdir(parents=True, exist_ok=True)
+    with _writer_lock(directory):  # two notebooks asking for the sample at once: one writes, the other waits
+        if not _is_up_to_date(directory, key):
+            _clear_previous_output(directory)
+            names = _write_files(directory, preset, duplicate_fraction, chunk_ratings, progress)
+            marker = {**key, "files": {name: (directory / name).stat().st_size for name in names}}
+            _atomic_write(directory / MARKER_NAME, [(json.dumps(marker, indent=1) + "\n").encode()])
     return directory
+
+
+@contextmanager
+def _writer_lock(directory: Path) -> Iterator[None]:
+    """A blocking, exclusive ``flock`` on ``directory/.synth.lock`` while the block runs: a second
+    process waits, then finds the files up to date. The kernel drops it when the process ends."""
+    with open(directory / LOCK_NAME, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_files(directory: Path, preset: Preset, duplicate_fraction: float, chunk_ratings: int, progress: bool):
@@ -355,9 +372,14 @@ def _clear_previous_output(directory: Path) -> None:
 
 
 def _atomic_write(path: Path, parts) -> None:
-    """Write ``parts`` to ``path`` via a temporary file, so a crash never leaves a half file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        for part in parts:
-            f.write(part)
-    os.replace(tmp, path)
+    """Write ``parts`` to ``path`` via a temporary file of its own (``mkstemp``: no two writers share
+    one), then rename it into place, so a crash never leaves a half file."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            for part in parts:
+                f.write(part)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
