@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile import HOSTILE_TITLES
 
 from cfutils.core import train_data
 from cfutils.core.matrix import RatingMatrix
 from cfutils.data import io as io_module
 from cfutils.data import synth
+from cfutils.data.io import read_ratings
 from cfutils.present import pipeline
 from cfutils.present.record import read_records
 
@@ -45,6 +48,23 @@ def tiny_data_dir(tmp_path_factory) -> Path:
     (a few hundred users, a few dozen movies), plus a few duplicate ratings."""
     directory = tmp_path_factory.mktemp("tiny_netflix")
     return synth.write_netflix(directory, **asdict(synth.TINY), duplicate_fraction=TINY_DUPLICATE_FRACTION)
+
+
+@pytest.fixture(scope="session")
+def hostile_data_dir(tiny_data_dir, tmp_path_factory):
+    """A copy of the tiny data whose most-rated movies carry the hostile titles."""
+    directory = tmp_path_factory.mktemp("hostile")
+    for path in tiny_data_dir.iterdir():
+        shutil.copy(path, directory / path.name)
+    counts = read_ratings(directory, cache=False, progress=False)["movie_id"].value_counts(sort=True)
+    renamed = dict(zip(counts.index[: len(HOSTILE_TITLES)].tolist(), HOSTILE_TITLES))
+    lines = (directory / "movie_titles.csv").read_text(encoding="latin-1").splitlines()
+    rewritten = []
+    for line in lines:
+        movie, year, _ = line.split(",", 2)
+        rewritten.append(f"{movie},{year},{renamed[int(movie)]}" if int(movie) in renamed else line)
+    (directory / "movie_titles.csv").write_text("\n".join(rewritten) + "\n", encoding="latin-1")
+    return directory
 
 
 #: A Netflix-shaped file like the real head of one Prize file (10,068 ratings, 11 movies, 9,337 users):

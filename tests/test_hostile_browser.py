@@ -1,40 +1,20 @@
 """Hostile movie titles are inert in the report, in a real browser (``make test-browser``, issue 31).
 
 The tiny data's most-rated movies are renamed with :data:`hostile.HOSTILE_TITLES` (``<script>``,
-``onerror``, ``&``, quotes, ``$``); notebooks 01 and 03 run on it through the pipeline, and
+``onerror``, ``&``, quotes, ``$``; the ``hostile_data_dir`` fixture of conftest.py); notebooks 01 and
+03 run on it through the pipeline, and
 Chromium opens the report offline. Each payload would set ``window.pwned``: it must stay unset, and
-the titles must show as text.
+the titles must show as text. JupyterLab's part is in test_lab_browser.py.
 """
 
 from __future__ import annotations
-
-import shutil
 
 import pytest
 from browser import WIDTH, launch, requires_browser
 from conftest import run_pipeline
 from hostile import HOSTILE_TITLES
 
-from cfutils.data.io import read_ratings
-
 pytestmark = [pytest.mark.notebook, requires_browser]
-
-
-@pytest.fixture(scope="module")
-def hostile_data_dir(tiny_data_dir, tmp_path_factory):
-    """A copy of the tiny data whose most-rated movies carry the hostile titles."""
-    directory = tmp_path_factory.mktemp("hostile")
-    for path in tiny_data_dir.iterdir():
-        shutil.copy(path, directory / path.name)
-    counts = read_ratings(directory, cache=False, progress=False)["movie_id"].value_counts(sort=True)
-    renamed = dict(zip(counts.index[: len(HOSTILE_TITLES)].tolist(), HOSTILE_TITLES))
-    lines = (directory / "movie_titles.csv").read_text(encoding="latin-1").splitlines()
-    rewritten = []
-    for line in lines:
-        movie, year, _ = line.split(",", 2)
-        rewritten.append(f"{movie},{year},{renamed[int(movie)]}" if int(movie) in renamed else line)
-    (directory / "movie_titles.csv").write_text("\n".join(rewritten) + "\n", encoding="latin-1")
-    return directory
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ The server is shut down at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -23,6 +24,7 @@ import papermill
 import pytest
 from browser import WIDTH, launch, requires_browser, watch_console
 from conftest import NOTEBOOKS_DIR, REPO_ROOT
+from hostile import HOSTILE_TITLES
 
 from cfutils.data.dataset import load_dataset
 
@@ -76,16 +78,15 @@ def stop_server(url: str, process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def lab(tiny_data_dir, tmp_path_factory):
-    """(url, notebook name) of a JupyterLab serving a copy of notebook 06 set to the tiny data."""
-    root = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def serve_lab(data_dir: Path, root: Path):
+    """(url, notebook name, server log) of a JupyterLab serving a copy of notebook 06 set to ``data_dir``."""
     notebook = "06_explore.ipynb"
     papermill.execute_notebook(
         NOTEBOOKS_DIR / "06_recommendations.ipynb",
         root / notebook,
         prepare_only=True,
-        parameters={"DATA": str(tiny_data_dir), "OUTPUT_DIR": str(root / "outputs"), **SMALL},
+        parameters={"DATA": str(data_dir), "OUTPUT_DIR": str(root / "outputs"), **SMALL},
     )
     for plugin, values in (
         ("notebook-extension/tracker", '{"windowingMode": "none"}'),  # every cell in the page
@@ -126,6 +127,18 @@ def lab(tiny_data_dir, tmp_path_factory):
         stop_server(url, process)
 
 
+@pytest.fixture(scope="module")
+def lab(tiny_data_dir, tmp_path_factory):
+    with serve_lab(tiny_data_dir, tmp_path_factory.mktemp("lab")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def hostile_lab(hostile_data_dir, tmp_path_factory):
+    with serve_lab(hostile_data_dir, tmp_path_factory.mktemp("hostile_lab")) as served:
+        yield served
+
+
 def explorer_view(page):
     return page.locator(".widget-html-content").filter(has_text="the top")
 
@@ -146,6 +159,47 @@ def wait_for_change(page, before: str, seconds: float = 60) -> str:
     pytest.fail(f"the explorer's view did not change within {seconds} s:\n{before[:500]}")
 
 
+def run_all_cells(playwright, url: str, notebook: str, log: Path, tmp_path: Path):
+    """(browser, page, requests that tried to leave localhost, console errors) once JupyterLab has run
+    every cell of ``notebook`` and the list explorer shows."""
+    browser = launch(playwright)
+    context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
+    outside: list[str] = []
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if urlparse(route.request.url).hostname == "127.0.0.1"
+            else (outside.append(route.request.url), route.abort())
+        ),
+    )
+    page = context.new_page()
+    console_errors = watch_console(page)
+    page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
+    page.wait_for_function(
+        "window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session",
+        timeout=120_000,
+    )
+    config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
+    assert config["news"] == {"disabled": True} and "Extension Manager is 'readonly'" in log.read_text(), (
+        "jupyter_lab_config.py: no news feed, no PyPI extension manager"
+    )
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    try:
+        explorer_view(page).filter(has_text="What if user").wait_for(timeout=RUN_ALL_SECONDS * 1000)
+    except Exception:
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        ).all_inner_texts()
+        page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
+        pytest.fail(
+            f"no explorer after {RUN_ALL_SECONDS} s; cell errors: {errors[-3:]}; see {tmp_path / 'lab.png'}, {log}"
+        )
+    return browser, page, outside, console_errors
+
+
 def test_the_list_explorer_answers_a_pick_and_a_title_in_jupyterlab(lab, tiny_data_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -153,41 +207,7 @@ def test_the_list_explorer_answers_a_pick_and_a_title_in_jupyterlab(lab, tiny_da
     dataset = load_dataset(str(tiny_data_dir), cache=False)
     titles = dataset.titles
     with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(viewport={"width": WIDTH, "height": 1000})
-        outside: list[str] = []
-        context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if urlparse(route.request.url).hostname == "127.0.0.1"
-                else (outside.append(route.request.url), route.abort())
-            ),
-        )
-        page = context.new_page()
-        console_errors = watch_console(page)
-        page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
-        page.wait_for_function(
-            "window.jupyterapp && window.jupyterapp.shell.currentWidget"
-            " && window.jupyterapp.shell.currentWidget.sessionContext"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session",
-            timeout=120_000,
-        )
-        config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
-        assert config["news"] == {"disabled": True} and "Extension Manager is 'readonly'" in log.read_text(), (
-            "jupyter_lab_config.py: no news feed, no PyPI extension manager"
-        )
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        try:
-            explorer_view(page).filter(has_text="What if user").wait_for(timeout=RUN_ALL_SECONDS * 1000)
-        except Exception:
-            errors = page.locator(
-                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-            ).all_inner_texts()
-            page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
-            pytest.fail(
-                f"no explorer after {RUN_ALL_SECONDS} s; cell errors: {errors[-3:]}; see {tmp_path / 'lab.png'}, {log}"
-            )
+        browser, page, outside, console_errors = run_all_cells(playwright, url, notebook, log, tmp_path)
         heavy = text_of(explorer_view(page))
 
         users = page.locator(".widget-dropdown").filter(has=page.locator("label", has_text="user")).locator("select")
@@ -213,3 +233,22 @@ def test_the_list_explorer_answers_a_pick_and_a_title_in_jupyterlab(lab, tiny_da
         browser.close()
     assert outside == [], f"JupyterLab tried to reach the network: {outside}"
     print(f"console errors: {console_errors}")
+
+
+def test_hostile_titles_stay_text_in_jupyterlab(hostile_lab, tmp_path):
+    """Issue 31: notebook 06 on data whose most-rated movies carry script, handlers and markup in their
+    titles, every cell run in JupyterLab: no payload runs (``window.pwned`` stays unset) and the titles
+    show as text in the outputs and the explorer."""
+    from playwright.sync_api import sync_playwright
+
+    url, notebook, log = hostile_lab
+    with sync_playwright() as playwright:
+        browser, page, outside, _ = run_all_cells(playwright, url, notebook, log, tmp_path)
+        page.wait_for_timeout(1000)  # an onerror fires after the failed image load
+        pwned = page.evaluate("typeof window.pwned")
+        text = page.locator(".jp-Notebook").inner_text()
+        browser.close()
+    assert pwned == "undefined"
+    shown = [title for title in HOSTILE_TITLES if title in text]
+    assert "<script>window.pwned = 1</script>" in shown, "the hostile titles appear in the outputs, as text"
+    assert outside == [], f"JupyterLab tried to reach the network: {outside}"
