@@ -27,6 +27,16 @@ from cfutils.present.record import read_records
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+#: Notebook 05 with one setting per model, two folds and a short Gibbs chain (``-p`` name, value): the
+#: default search runs in the main notebook run.
+SMALL_05_SEARCH = {
+    "N_FOLDS": "2",
+    "BASELINE_GRID": '{"reg_u": [15], "reg_i": [10]}',
+    "KNN_GRID": '{"k": [20]}',
+    "SVD_GRID": '{"n_factors": [20], "reg_all": [0.02]}',
+    "SVDPP_GRID": '{"reg_all": [0.02]}',
+    "FM_GRID": '{"rank": [4], "n_iter": [20]}',
+}
 
 #: Share of each movie's ratings that get an extra, earlier rating of the same pair in the tiny
 #: files, so the reader's duplicate handling is exercised. The reader keeps the latest rating, which

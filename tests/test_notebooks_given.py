@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_pipeline
+from conftest import SMALL_05_SEARCH, run_pipeline
 from ratings_factory import write_fixed_split
 
 from cfutils.data.dataset import load_dataset
@@ -20,15 +20,6 @@ from cfutils.data.split import make_split
 pytestmark = pytest.mark.notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
-#: One setting per model, two folds and a short Gibbs chain: the default search runs in the main run.
-SMALL_SEARCH = {
-    "N_FOLDS": "2",
-    "BASELINE_GRID": '{"reg_u": [15], "reg_i": [10]}',
-    "KNN_GRID": '{"k": [20]}',
-    "SVD_GRID": '{"n_factors": [20], "reg_all": [0.02]}',
-    "SVDPP_GRID": '{"reg_all": [0.02]}',
-    "FM_GRID": '{"rank": [4], "n_iter": [20]}',
-}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +31,7 @@ def fold(tiny_data_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def given_run(fold, tmp_path_factory):
-    settings = [arg for name, value in SMALL_SEARCH.items() for arg in ("-p", name, value)]
+    settings = [arg for name, value in SMALL_05_SEARCH.items() for arg in ("-p", name, value)]
     only = [arg for number in ("01", "02", "03", "04", "05", "06", "08") for arg in ("--only", number)]
     return run_pipeline(
         "--split", "given", *only, *settings, data=fold, output_dir=tmp_path_factory.mktemp("given_run")

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import run_pipeline
+from conftest import SMALL_05_SEARCH, run_pipeline
 
 from cfutils.data import synth
 from cfutils.data.dataset import load_dataset
@@ -21,15 +21,6 @@ from cfutils.eval.stats import cold_start_report, split_summary
 from cfutils.rating.models import GlobalMean, is_cold
 
 pytestmark = pytest.mark.notebook
-
-#: Notebook 05 with one setting per model and two folds: the default search runs in the main notebook run.
-SMALL_SEARCH = {
-    "N_FOLDS": "2",
-    "BASELINE_GRID": '{"reg_u": [15], "reg_i": [10]}',
-    "KNN_GRID": '{"k": [20]}',
-    "SVD_GRID": '{"n_factors": [20], "reg_all": [0.02]}',
-    "SVDPP_GRID": '{"reg_all": [0.02]}',
-}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def dataset(prize_dir):
 @pytest.fixture(scope="module")
 def probe_run(prize_dir, tmp_path_factory):
     only = [arg for number in ("01", "02", "03", "04", "05") for arg in ("--only", number)]
-    one_setting_each = [arg for name, value in SMALL_SEARCH.items() for arg in ("-p", name, value)]
+    one_setting_each = [arg for name, value in SMALL_05_SEARCH.items() for arg in ("-p", name, value)]
     return run_pipeline(
         "--split", "probe", *only, *one_setting_each, data=prize_dir, output_dir=tmp_path_factory.mktemp("probe_run")
     )
