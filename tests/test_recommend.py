@@ -13,6 +13,7 @@ from test_recommend_implicit import implicit_recommenders
 
 from cfutils.core.train_data import TrainData
 from cfutils.data.split import validation_cut
+from cfutils.eval import one_standard_error
 from cfutils.eval.metrics import ranking_metrics
 from cfutils.lists import (
     PopularRecommender,
@@ -22,6 +23,7 @@ from cfutils.lists import (
     candidate_counts,
     top_n_indices,
     tune_popularity_weight,
+    validation_ndcg_by_user,
 )
 from cfutils.rating import SVD, BiasBaseline
 
@@ -193,17 +195,20 @@ def test_a_model_is_fit_as_a_copy_on_the_recommenders_own_train_unless_refit_is_
     assert as_given.model_ is given
 
 
-def test_tuning_the_weight_picks_the_best_grid_value_of_separately_fitted_blends():
+def test_tuning_the_weight_keeps_the_smallest_within_one_se_of_separately_fitted_blends():
     train = random_ratings(n_users=60, n_ratings=450, seed=9)
     fit_part, validation = validation_cut(train, "per_user_time", 0.2, lists=True)
     fitted = Recommender(BiasBaseline()).fit(fit_part)
-    best, table = tune_popularity_weight(fitted, validation, weights=(0.0, 1.0, 5.0), n=5)
-    assert list(table["popularity_weight"]) == [0.0, 1.0, 5.0] and fitted.popularity_weight == 0.0
+    search = tune_popularity_weight(fitted, validation, weights=(0.0, 1.0, 5.0), n=5)
+    assert fitted.popularity_weight == 0.0 and {0.0, 1.0, 5.0} <= set(search.table.index)
     users = np.unique(validation["user_id"])
-    for weight, ndcg in zip(table["popularity_weight"], table["ndcg@5"]):
-        lists = Recommender(BiasBaseline(), popularity_weight=weight).fit(fit_part).top_n_batch(users, 5)
-        assert ndcg == pytest.approx(ranking_metrics(lists, validation, (5,))["ndcg@5"])
-    assert best == table["popularity_weight"].iloc[int(table["ndcg@5"].to_numpy().argmax())]
+    by_user = {}
+    for weight in search.table.index:
+        blend = Recommender(BiasBaseline(), popularity_weight=weight).fit(fit_part)
+        by_user[weight] = validation_ndcg_by_user(blend, validation, 5)
+        expected = ranking_metrics(blend.top_n_batch(users, 5), validation, (5,))["ndcg@5"]
+        assert search.table.loc[weight, "mean"] == pytest.approx(expected)
+    assert search.chosen == one_standard_error(pd.DataFrame(by_user), sorted(by_user))
 
 
 class CountedCandidates(PopularRecommender):

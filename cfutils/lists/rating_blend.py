@@ -30,8 +30,8 @@ import pandas as pd
 
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES
 from cfutils.core.train_data import TrainData
-from cfutils.eval.metrics import ranking_metrics
-from cfutils.lists.evaluation import variant
+from cfutils.eval import GridSearch, search_grid
+from cfutils.lists.evaluation import validation_ndcg_by_user, variant
 from cfutils.lists.lists import ListRecommender
 from cfutils.rating.models import unfitted_copy
 
@@ -94,27 +94,22 @@ class Recommender(ListRecommender):
 def tune_popularity_weight(
     recommender: Recommender,
     validation: pd.DataFrame,
-    weights: Iterable[float] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0),
+    weights: Iterable[float] = (0.0, 0.3, 1.0, 3.0, 10.0),
     n: int = 10,
     threshold: float = 4.0,
-) -> tuple[float, pd.DataFrame]:
-    r"""Choose :math:`\lambda` (``popularity_weight``) by NDCG@n on a validation cut.
+) -> GridSearch:
+    r"""Choose :math:`\lambda` (``popularity_weight``) on a validation cut by the one-standard-error rule.
 
     ``recommender`` is fitted on the fit part of the cut (:func:`cfutils.data.split.validation_cut`
     with ``lists=True``), ``validation`` is its held-out part: every user of it is listed once per
-    weight (a :func:`~cfutils.lists.evaluation.variant` of the fitted recommender, no refit). Returns the
-    best weight (ties: the first in ``weights``; no validation user with a relevant movie: the
-    recommender's own weight) and the table ``[popularity_weight, ndcg@n]``. ``recommender`` is
-    left unchanged.
+    weight (a :func:`~cfutils.lists.evaluation.variant` of the fitted recommender, no refit) and scored
+    by NDCG@n. :func:`cfutils.eval.search_grid` keeps the *smallest* weight within one paired standard
+    error of the best (0: the rating model alone) and extends the grid when the choice sits at its
+    highest value. Returns the search (``chosen``, ``table`` of mean and standard error by weight,
+    ``edge``); ``recommender`` is left unchanged.
     """
-    users = np.unique(validation["user_id"].to_numpy())
-    rows = []
-    for weight in weights:
-        lists = variant(recommender, popularity_weight=float(weight)).top_n_batch(users, n)
-        ndcg = ranking_metrics(lists, validation, (n,), threshold)[f"ndcg@{n}"]
-        rows.append({"popularity_weight": float(weight), f"ndcg@{n}": ndcg})
-    table = pd.DataFrame(rows, columns=["popularity_weight", f"ndcg@{n}"])
-    scored = table.dropna()
-    if scored.empty:
-        return float(recommender.popularity_weight), table
-    return float(scored.loc[scored[f"ndcg@{n}"].idxmax(), "popularity_weight"]), table
+
+    def by_user(weight: float) -> pd.Series:
+        return validation_ndcg_by_user(variant(recommender, popularity_weight=weight), validation, n, threshold)
+
+    return search_grid(by_user, list(weights), simpler="smaller")
