@@ -27,9 +27,9 @@ def printed_markdown(run, stem: str) -> str:
     )
 
 
-def check_claims(run, numbers) -> None:
+def check_claims(run, numbers, stems=STEMS) -> None:
     for number in numbers:
-        stem = STEMS[number]
+        stem = stems[number]
         records, printed = run.records(stem), printed_markdown(run, stem)
         for name, claim in CLAIMS.items():
             if number in claim.notebooks:
@@ -114,7 +114,31 @@ def test_claim_sentences_from_hand_made_records():
     assert headline(records).startswith("**Headline (known users).** Models differ on known users: *b* is best")
     assert "1 of 2 other models are worse" in headline(records)
     summary = paired_summary(records)
-    assert "better than 1, indistinguishable on this data from 1 (*b*) and worse than 0 (none)" in summary
+    assert "*a* is better than 1 (*c*), indistinguishable on this data from 1 (*b*) and worse than 0 (none)" in summary
     assert grid_edge_sentence(records) == "No tuned value sits at an edge of its grid."
     records["winners"]["known users"]["indistinguishable"] = ["a", "c"]
     assert differing_segment(records) is None and "no model is distinguishable" in headline(records)
+
+
+def test_spark_claims_from_hand_made_records():
+    from cfutils.present.claims import cold_start_strategy_sentence, spark_paired_summary
+
+    records = {
+        "paired": [
+            {"model": "baseline", "verdict": "worse"},
+            {"model": "svd", "verdict": "indistinguishable on this data"},
+        ],
+        "ranking_paired": [{"model": "most popular", "verdict": "better"}],
+    }
+    sentence = spark_paired_summary(records)
+    assert (
+        "*ALS (explicit)* is better than 0 (none), indistinguishable on this data from 1 (*svd*) "
+        "and worse than 1 (*baseline*)" in sentence
+    )
+    assert "*ALS (implicit)* is better than 1 (*most popular*)" in sentence
+    strategy = {"rows_drop_would_remove": 12, "rmse_with_drop": 0.90, "rmse_with_nan_and_mean": 0.95}
+    assert cold_start_strategy_sentence({"cold_start_strategy": strategy}).startswith('Here `"drop"` flatters')
+    strategy["rmse_with_drop"] = 0.97
+    assert "does not flatter" in cold_start_strategy_sentence({"cold_start_strategy": strategy})
+    strategy["rows_drop_would_remove"] = 0
+    assert "no cold rows" in cold_start_strategy_sentence({"cold_start_strategy": strategy})

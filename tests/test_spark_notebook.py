@@ -21,10 +21,12 @@ pytestmark = [
 ]
 
 from conftest import run_pipeline  # noqa: E402
+from test_claims import check_claims  # noqa: E402
 from test_spark import popularity_scores, reference_lists  # noqa: E402
 
 from cfutils.data.dataset import load_dataset  # noqa: E402
 from cfutils.data.split import make_split, sample_ids  # noqa: E402
+from cfutils.eval import INDISTINGUISHABLE, rmse_bootstrap  # noqa: E402
 from cfutils.eval.metrics import item_popularity, list_report, warm_cold_table  # noqa: E402
 from cfutils.rating.models import BiasBaseline, GlobalMean, is_cold  # noqa: E402
 
@@ -76,11 +78,21 @@ def test_07_results_in_notebook_05_shape(run, parts):
     assert got["n_ratings"] == {"train": len(train), "test": len(test), "test_cold": int(cold.sum())}
     rows = {row["model"]: row for row in got["results"]}
     assert list(rows) == ["global_mean", "baseline", "svd", "ALS (explicit)"]
-    assert all(set(row) == {"model", "test_rmse", "warm_rmse", "cold_rmse"} for row in rows.values())
+    assert all(set(row) == {"model", "test_rmse", "warm_rmse", "cold_rmse", "test_rmse_ci95"} for row in rows.values())
     baselines = {model.name: model.fit(train).predict(test) for model in (GlobalMean(), BiasBaseline())}
     expected = warm_cold_table(test.rating, baselines, cold, columns=("test_rmse", "warm_rmse", "cold_rmse"))
+    boot = rmse_bootstrap(test.user_id, test.rating, baselines, seed=0)  # the same users, the same resamples
     for name, row in expected.iterrows():
-        assert rows[name] == {"model": name, **{key: pytest.approx(value, nan_ok=True) for key, value in row.items()}}
+        expected_row = {key: pytest.approx(value, nan_ok=True) for key, value in row.items()}
+        assert rows[name] == {"model": name, **expected_row, "test_rmse_ci95": pytest.approx(boot.interval(name))}
+    for row in rows.values():
+        lo, hi = row["test_rmse_ci95"]
+        assert lo <= row["test_rmse"] <= hi, row
+    assert {row["model"] for row in got["paired"]} == set(rows) - {"ALS (explicit)"}
+    for row in got["paired"]:
+        lo, hi = row["ci95"]
+        assert lo <= hi and row["difference"] == pytest.approx(als_minus(rows, row["model"]))
+        assert row["verdict"] == ("better" if hi < 0 else "worse" if lo > 0 else INDISTINGUISHABLE)
     assert got["spark_baselines"] == {name: pytest.approx(expected.loc[name, "test_rmse"]) for name in expected.index}
     als = rows["ALS (explicit)"]
     assert 0 < als["warm_rmse"] and 0 < als["test_rmse"] < rows["global_mean"]["test_rmse"] * 1.5
@@ -98,15 +110,22 @@ def test_07_ranking_in_notebook_06_shape(run, parts):
     rows = {row["model"]: row for row in got["ranking"]}
     assert list(rows) == ["most popular", "ALS (implicit)"]
     assert all(
-        set(row) == {"model", "ndcg@10", "precision@10", "recall@10", "map@10", "coverage"} for row in rows.values()
+        set(row) == {"model", "ndcg@10", "precision@10", "recall@10", "map@10", "coverage", "ndcg@10_ci95"}
+        for row in rows.values()
     )
     users = sample_ids(np.unique(test["user_id"].to_numpy()), 5000, seed=0)  # MAX_EVAL_USERS, SEED
     popular = reference_lists(popularity_scores(train, users), train, users, 10)
     expected = list_report(popular, test, item_popularity(train))
-    assert rows["most popular"] == {
+    assert {k: v for k, v in rows["most popular"].items() if k != "ndcg@10_ci95"} == {
         "model": "most popular",
-        **{k: pytest.approx(expected[k]) for k in rows["most popular"] if k != "model"},
+        **{k: pytest.approx(expected[k]) for k in rows["most popular"] if k not in ("model", "ndcg@10_ci95")},
     }
+    for row in rows.values():
+        lo, hi = row["ndcg@10_ci95"]
+        assert lo <= row["ndcg@10"] <= hi, row
+    (paired,) = got["ranking_paired"]
+    assert paired["model"] == "most popular"
+    assert paired["difference"] == pytest.approx(rows["ALS (implicit)"]["ndcg@10"] - rows["most popular"]["ndcg@10"])
     assert all(
         0 <= rows["ALS (implicit)"][k] <= 1 for k in ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage")
     )
@@ -114,3 +133,12 @@ def test_07_ranking_in_notebook_06_shape(run, parts):
     assert got["ndcg_gain_over_popular"] == pytest.approx(
         rows["ALS (implicit)"]["ndcg@10"] / rows["most popular"]["ndcg@10"] - 1
     )
+
+
+def test_07_claims_agree_with_its_records(run):
+    check_claims(run, ["07"], {"07": "07_spark_als"})
+
+
+def als_minus(rows: dict, peer: str) -> float:
+    """Explicit ALS's test RMSE minus ``peer``'s: the point of the paired difference."""
+    return rows["ALS (explicit)"]["test_rmse"] - rows[peer]["test_rmse"]

@@ -10,7 +10,8 @@ Records read: ``adequacy`` ({"ok", "warnings"}), ``winners`` ({segment: {"chosen
 "indistinguishable"}}), ``segment_scores`` ({segment: {"n_users", "metric", "lower_is_better",
 "models": {model: [value, lo, hi]}}}), ``paired`` ([{"model", "difference", "ci95", "verdict"}]),
 ``best_recommender``, ``grid_edge`` ({setting: {"value", "edge", "grid"}}), ``mean_popularity`` and
-``catalogue_mean_popularity``.
+``catalogue_mean_popularity``; notebook 07's ``ranking_paired`` (as ``paired``) and ``cold_start_strategy``
+({"rows_drop_would_remove", "rmse_with_drop", "rmse_with_nan_and_mean"}).
 """
 
 from __future__ import annotations
@@ -93,14 +94,48 @@ def headline(records: Records) -> str:
     )
 
 
-def paired_summary(records: Records) -> str:
-    """How the chosen model compares with each peer, by the verdict of the paired interval."""
-    counts = {verdict: [row["model"] for row in records["paired"] if row["verdict"] == verdict] for verdict in
+def verdict_counts(subject: str, paired: list[dict]) -> str:
+    """``subject`` against each peer of ``paired`` (rows ``{"model", "verdict"}``, the verdict being on
+    ``subject``): how many it is better than, indistinguishable from and worse than, by name."""
+    counts = {verdict: [row["model"] for row in paired if row["verdict"] == verdict] for verdict in
               ("better", INDISTINGUISHABLE, "worse")}  # fmt: skip
     return (
-        f"Against each peer on the same users, the chosen *{records['best_recommender']}* is better than "
-        f"{len(counts['better'])}, indistinguishable on this data from {len(counts[INDISTINGUISHABLE])} "
-        f"({_names(counts[INDISTINGUISHABLE])}) and worse than {len(counts['worse'])} ({_names(counts['worse'])})."
+        f"*{subject}* is better than {len(counts['better'])} ({_names(counts['better'])}), indistinguishable on "
+        f"this data from {len(counts[INDISTINGUISHABLE])} ({_names(counts[INDISTINGUISHABLE])}) and worse than "
+        f"{len(counts['worse'])} ({_names(counts['worse'])})"
+    )
+
+
+def paired_summary(records: Records) -> str:
+    """How the chosen model compares with each peer, by the verdict of the paired interval."""
+    chosen = verdict_counts(records["best_recommender"], records["paired"])
+    return f"Against each peer on the same users, the chosen {chosen}."
+
+
+def spark_paired_summary(records: Records) -> str:
+    """Notebook 07: explicit ALS against each rating model (``paired``) and implicit ALS against most
+    popular (``ranking_paired``), by the verdict of the paired interval over the same test users."""
+    return (
+        f"By the paired 95 % interval over the same test users, {verdict_counts('ALS (explicit)', records['paired'])} "
+        f"in test RMSE; in NDCG@10, {verdict_counts('ALS (implicit)', records['ranking_paired'])}."
+    )
+
+
+def cold_start_strategy_sentence(records: Records) -> str:
+    """Notebook 07: whether ``coldStartStrategy="drop"`` flatters explicit ALS on this run (record
+    ``cold_start_strategy``: the RMSE on warm rows only against the RMSE on every row)."""
+    strategy = records["cold_start_strategy"]
+    dropped, kept = strategy["rmse_with_drop"], strategy["rmse_with_nan_and_mean"]
+    if strategy["rows_drop_would_remove"] == 0:
+        return 'This test set has no cold rows, so `"drop"` and `"nan"` score the same rows here.'
+    if dropped < kept:
+        return (
+            f'Here `"drop"` flatters: it reports {dropped:.4f} instead of {kept:.4f}, by removing exactly the '
+            f"{strategy['rows_drop_would_remove']:,} rows no factor model can predict."
+        )
+    return (
+        f'Here `"drop"` does not flatter: the cold rows, given the train mean, score no worse than the rest '
+        f"({kept:.4f} on every row against {dropped:.4f} on warm rows only)."
     )
 
 
@@ -140,6 +175,8 @@ CLAIMS = {
     "paired": Claim(("06",), paired_summary),
     "grid_edge": Claim(("05", "06"), grid_edge_sentence),
     "rating_predictor_popularity": Claim(("06",), rating_predictor_popularity),
+    "spark_paired": Claim(("07",), spark_paired_summary),
+    "cold_start_strategy": Claim(("07",), cold_start_strategy_sentence),
 }
 
 
