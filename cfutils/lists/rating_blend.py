@@ -1,5 +1,5 @@
-r"""A rating model turned into a list: its predicted rating blended with popularity (the lesson: a
-model trained for RMSE makes a poor list on its own).
+r"""A rating model turned into a list: its predicted rating blended with popularity (notebook 06 measures
+whether a model trained for RMSE makes a good list on its own).
 
 .. math:: \mathrm{score}(u, i) = \hat r_{ui} + \lambda \log(1 + |U_i|)
 

@@ -6,7 +6,7 @@ Modules::
     explain   "because you rated ...": explanations and titled lists from a recommender's output
     record    record(name, value) and reading records back
     claims    sentences computed from the records, and the registry a test checks them against
-    plotting  figure style and saving
+    plotting  figure style and saving; scores with intervals per segment of users
     report    the self-contained HTML report
     outputs   the run's lock and whole-or-absent final files
     explore   the notebook explorers (widgets)
@@ -49,7 +49,7 @@ from cfutils.present.pipeline import (
     select_notebooks,
     skip_reason,
 )
-from cfutils.present.plotting import FigurePath, save_figure, show_inline, use_style
+from cfutils.present.plotting import FigurePath, save_figure, segment_figure, show_inline, use_style
 from cfutils.present.record import RECORDED, read_records, to_jsonable
 from cfutils.present.report import (
     figure_data_uri,
@@ -121,6 +121,7 @@ __all__ = [
     "run",
     "sanitise_outputs",
     "save_figure",
+    "segment_figure",
     "say",
     "segment_sentences",
     "select_notebooks",

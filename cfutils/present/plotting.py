@@ -1,5 +1,6 @@
 """Consistent, reproducible figures: one seaborn theme, PNGs saved under ``OUTPUT_DIR/figures``,
-shown inline in a notebook whatever the matplotlib backend."""
+shown inline in a notebook whatever the matplotlib backend; and the figure every comparison by
+segment of users shares (:func:`segment_figure`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython import get_ipython
 from IPython.display import Image, display
@@ -59,3 +61,31 @@ def save_figure(fig: Figure, name: str, output_dir: str | Path) -> FigurePath:
     fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     show_inline(path)
     return FigurePath(path)
+
+
+def segment_figure(segment_scores: dict, title: str = "") -> Figure:
+    """One panel per segment of users (the record ``segment_scores``: {segment: {"n_users", "metric",
+    "lower_is_better", "models": {model: [value, lo, hi]}}}): each model's score as a dot with its 95 %
+    interval, the best of the segment filled, the others hollow. Every panel lists the models in the
+    same order (best first in the first segment), so a model's rank can be compared across segments."""
+    segments = list(segment_scores)
+    first = segment_scores[segments[0]]
+    order = sorted(first["models"], key=lambda m: first["models"][m][0], reverse=not first["lower_is_better"])
+    fig, axes = plt.subplots(1, len(segments), figsize=(6.5 * len(segments), 0.45 * len(order) + 1.6), squeeze=False)
+    for ax, segment in zip(axes[0], segments):
+        scores = segment_scores[segment]
+        models = {m: scores["models"][m] for m in order if m in scores["models"]}
+        pick = min if scores["lower_is_better"] else max
+        best = pick(models, key=lambda m: models[m][0])
+        for y, (model, (value, lo, hi)) in enumerate(models.items()):
+            ax.errorbar(value, y, xerr=[[value - lo], [hi - value]], fmt="o", color="C3" if model == best else "C0",
+                        mfc="C3" if model == best else "white", ms=7, capsize=3)  # fmt: skip
+        ax.set_yticks(range(len(models)), list(models))
+        ax.invert_yaxis()
+        direction = "lower" if scores["lower_is_better"] else "higher"
+        ax.set(xlabel=f"{scores['metric']} ({direction} is better); bars: 95 % interval over users",
+               title=f"{segment} ({scores['n_users']:,} users); filled: best")  # fmt: skip
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
