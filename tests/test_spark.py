@@ -168,6 +168,20 @@ def test_grid_search_keeps_the_best_and_the_first_of_a_tie():
     assert best == {"rank": 1, "regParam": 0.1}
 
 
+def test_grid_search_extends_a_setting_whose_best_is_an_end_of_its_grid():
+    fit = lambda rank, regParam: (rank, regParam)  # noqa: E731
+    score = lambda params: (np.log(params[1]) - np.log(0.9)) ** 2 + params[0] / 100  # best: rank 1, regParam 0.9  # noqa: E731
+    table, best = cs.grid_search(fit, score, {"rank": [1, 2], "regParam": [0.1, 0.3]}, extend=["regParam"])
+    assert best == {"rank": 1, "regParam": 0.9}
+    assert table["regParam"].tolist() == [0.1, 0.3, 0.1, 0.3, 0.9, 2.7]  # 0.9 at the edge, so 2.7 was tried too
+    _, best = cs.grid_search(
+        fit, score, {"rank": [1, 2], "regParam": [0.1, 0.3]}, extend=["regParam"], max_extensions=0
+    )
+    assert best == {"rank": 1, "regParam": 0.3}
+    table, _ = cs.grid_search(fit, score, {"rank": [1], "regParam": [0.9]}, extend=["regParam"])
+    assert len(table) == 1  # a single value is not a grid to extend
+
+
 # --------------------------------------------------------------------------- top-N lists
 
 

@@ -12,7 +12,7 @@ Implicit ALS (Hu, Koren and Volinsky 2008) fits preferences :math:`p_{ui} = [r_{
 confidences :math:`c_{ui} = 1 + \alpha r_{ui}` over *all* user-item cells. Neither has biases or
 knows an unseen user or movie: with ``coldStartStrategy="nan"`` their prediction is NaN, and
 :func:`predict_ratings` replaces it with the train mean instead of dropping the row (dropping
-would score only the easy rows). Every prediction is clipped into the rating scale.
+would score only the warm rows). Every prediction is clipped into the rating scale.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from cfutils.distributed.read import ROW
+from cfutils.eval import grid_edge
 
 
 def train_summary(train: DataFrame) -> dict:
@@ -132,14 +133,40 @@ def grid_search(
     score: Callable[[ALSModel], float],
     grid: Mapping[str, Sequence],
     higher_is_better: bool = False,
+    extend: Sequence[str] = (),
+    factor: float = 3.0,
+    max_extensions: int = 2,
 ) -> tuple[pd.DataFrame, dict]:
-    """Every combination of ``grid`` (a dict of lists): ``score(fit(**params))``.
+    """Every combination of ``grid`` (a dict of lists): ``score(fit(**params))``; then, for each setting
+    named in ``extend`` (a positive value on a log scale, such as ``regParam`` or ``alpha``) whose best
+    value is an end of the values tried, the value beyond it (``best / factor`` or ``best * factor``)
+    with the other settings at their best, at most ``max_extensions`` times per setting, as
+    :func:`cfutils.eval.search_grid` does on one machine.
 
-    Returns the table (one row per combination, column ``score``) and the best parameters;
-    ties go to the first combination in grid order.
+    Returns the table (one row per fit, column ``score``) and the best parameters; ties go to the
+    first fit.
     """
-    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    table = pd.DataFrame([{**params, "score": score(fit(**params))} for params in combos])
-    scores = table["score"].to_numpy()
-    best = int(np.argmax(scores) if higher_is_better else np.argmin(scores))
-    return table, combos[best]
+    rows: list[dict] = []
+
+    def evaluate(params: dict) -> None:
+        rows.append({**params, "score": score(fit(**params))})
+
+    def best() -> dict:
+        scores = np.array([row["score"] for row in rows])
+        return {
+            k: v
+            for k, v in rows[int(np.argmax(scores) if higher_is_better else np.argmin(scores))].items()
+            if k != "score"
+        }
+
+    for values in itertools.product(*grid.values()):
+        evaluate(dict(zip(grid, values)))
+    for name in extend:
+        for _ in range(max_extensions):
+            chosen = best()
+            edge = grid_edge([row[name] for row in rows], chosen[name])
+            if edge is None:
+                break
+            beyond = chosen[name] / factor if edge == "lowest" else chosen[name] * factor
+            evaluate({**chosen, name: float(f"{beyond:.6g}")})
+    return pd.DataFrame(rows), best()

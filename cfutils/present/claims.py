@@ -173,7 +173,7 @@ CLAIMS = {
     "segment_winners": Claim(("05", "06"), segment_sentences),
     "headline": Claim(("05", "06"), headline),
     "paired": Claim(("06",), paired_summary),
-    "grid_edge": Claim(("05", "06"), grid_edge_sentence),
+    "grid_edge": Claim(("05", "06", "07"), grid_edge_sentence),
     "rating_predictor_popularity": Claim(("06",), rating_predictor_popularity),
     "spark_paired": Claim(("07",), spark_paired_summary),
     "cold_start_strategy": Claim(("07",), cold_start_strategy_sentence),
