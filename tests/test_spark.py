@@ -400,3 +400,21 @@ def test_run_job_outputs_check_out_against_cfutils(spark, tiny_data_dir, tmp_pat
     als = pd.read_parquet(tmp_path / "lists" / "als.parquet")
     assert ranking_metrics(als, test)["ndcg@10"] == pytest.approx(got["ndcg@10"]) and 0 < got["als_rmse"] < 2
     assert len(pd.read_parquet(tmp_path / "item_neighbours.parquet")) > 0
+
+
+def test_the_job_broadcasts_only_the_tables_it_marks(monkeypatch):
+    """Spark's automatic broadcast builds the table on the driver: at 20M ratings that broke a 512 MB driver."""
+    from cfutils.distributed import job
+
+    seen = {}
+
+    def fake_session(master, driver_memory, shuffle_partitions, app_name, conf):
+        seen.update(conf)
+        raise SystemExit("stop before Spark starts")
+
+    monkeypatch.setattr(job, "start_session", fake_session)
+    with pytest.raises(SystemExit, match="stop before Spark starts"):
+        job.main(["--data", "x", "--output-dir", "y", "--executor-memory", "1g"])
+    assert seen["spark.sql.autoBroadcastJoinThreshold"] == "-1"
+    assert seen["spark.sql.adaptive.autoBroadcastJoinThreshold"] == "-1"
+    assert seen["spark.executor.memory"] == "1g"

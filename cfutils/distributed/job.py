@@ -48,6 +48,15 @@ from cfutils.distributed.split import SPARK_SPLIT_METHODS, spark_split
 
 _WORKER_ERROR = re.compile(r"DataFormatError: (.*)")
 
+#: A broadcast join's table is built on the driver. Spark picks one by itself for any side that is
+#: estimated under 10 MB, which at 20M ratings (a per-user table of the metrics) no longer fits a
+#: 512 MB driver ("Not enough memory to build and broadcast the table", measured). The job therefore
+#: broadcasts only the tables it marks with ``F.broadcast``, whose size does not grow with the data.
+NO_AUTOMATIC_BROADCAST = {
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.adaptive.autoBroadcastJoinThreshold": "-1",
+}
+
 
 @contextmanager
 def timed(timings: dict, step: str):
@@ -161,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         }.items()
         if value is not None
     }
+    conf |= NO_AUTOMATIC_BROADCAST
     spark = start_session(args.master, args.driver_memory, args.shuffle_partitions, "cfutils-job", conf)
     try:
         with CollectGuard(args.max_collected_rows) as guard:
