@@ -47,7 +47,7 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	touch $(SPARK_STAMP)
 
 # The Spark job's parts against cfutils on small data, notebook 07 on tiny data, and the job on a standalone
-# cluster (a master and two 1-core 1 GB workers started with spark-class; CFUTILS_CLUSTER_RATINGS sets its size, default 300k).
+# cluster (a master and two 1-core 1 GB workers started with spark-class; CFUTILS_CLUSTER_RATINGS sets its size, default 2M).
 test-spark: $(SPARK_STAMP)
 	$(BIN)/python -m pytest tests/test_spark.py tests/test_spark_notebook.py tests/test_spark_cluster.py $(PYTEST_ARGS)
 

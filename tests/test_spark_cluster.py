@@ -1,7 +1,7 @@
 """``python -m cfutils.distributed`` on a real Spark standalone cluster: a master and two workers
 (1 core, 1 GB each) started with the installed PySpark's ``spark-class`` on free ports, a 512 MB
-driver, generated Netflix-format files of ``CFUTILS_CLUSTER_RATINGS`` ratings (default 300,000: on
-2 shared cores under load 15, 1,000,000 took over 15 minutes; ``benchmarks/spark_scale.py`` runs more).
+driver, generated Netflix-format files of ``CFUTILS_CLUSTER_RATINGS`` ratings (default 2,000,000, about
+4 minutes on 2 idle cores; ``benchmarks/spark_scale.py`` measures 1M, 5M and 20M).
 Every process the test starts is stopped at the end. Skipped, with one line, where PySpark is missing.
 
 The outputs' correctness against ``cfutils`` is tested on small data in ``tests/test_spark.py``;
@@ -26,7 +26,7 @@ from cfutils.data.synth import write_netflix  # noqa: E402
 from cfutils.distributed import MAX_COLLECTED_ROWS  # noqa: E402
 from cfutils.distributed.standalone import StandaloneCluster  # noqa: E402
 
-N_RATINGS = int(os.environ.get("CFUTILS_CLUSTER_RATINGS", 300_000))
+N_RATINGS = int(os.environ.get("CFUTILS_CLUSTER_RATINGS", 2_000_000))
 
 
 @pytest.fixture(scope="module")
