@@ -94,6 +94,9 @@ def measure(size: int, args: argparse.Namespace) -> dict:
         "executors": executors["count"],
         "timings": metrics["timings"],
         "metrics": {k: v for k, v in metrics.items() if k not in ("timings", "executors")},
+        # The 1-minute load just after this size's job: its own driver and two executors account for
+        # about 2 of it on 2 cores, so a much higher figure means something else ran beside it.
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
 
 
@@ -143,8 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(measure(size, args))
         result = {
             "workers": args.workers, "worker_memory": args.worker_memory, "driver_memory": args.driver_memory,
-            "max_iter": args.max_iter, "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
-            "sizes": rows, "growth": growth(rows),
+            "max_iter": args.max_iter, "cpus": os.cpu_count(), "sizes": rows, "growth": growth(rows),
         }  # fmt: skip
         save_result(args.output, result)  # after each size, so a long run keeps what it measured
     print_table(result)
