@@ -163,6 +163,34 @@ def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int) -> dict:
     }
 
 
+#: The rows that compete for "best on test" (notebook 06's section 9 reads the same ones).
+PEERS = ("EASE (λ tuned)", "blend (max)", "blend (z)", "decayed EASE", "re-ranker")
+#: Cuts whose split does not depend on the seed: across seeds only the re-ranker's trees change.
+SEED_FREE_CUTS = ("pu0.1", "pu0.2", "pu0.3", "last5", "global_known")
+
+
+def summary(runs: list[dict]) -> dict:
+    """The counts the benchmark README states, computed from the saved runs of one data set.
+
+    A gain counts as above (below) 0 when its paired 95 % interval's lower (upper) end is; the seed
+    spread is the largest range of the re-ranker's validation NDCG over the seeds of a cut whose split
+    does not depend on the seed (``SEED_FREE_CUTS``).
+    """
+    spread: dict[str, list[float]] = {}
+    for r in runs:
+        if r["cut"] in SEED_FREE_CUTS:
+            spread.setdefault(r["cut"], []).append(r["validation_ndcg"]["re-ranker"])
+    return {
+        "runs": len(runs),
+        "re-ranker best on test": sum(max(PEERS, key=lambda p: r["rows"][p]["ndcg@10"]) == "re-ranker" for r in runs),
+        "re-ranker gain above 0": sum(r["rows"]["re-ranker"]["vs_ease_ci95"][0] > 0 for r in runs),
+        "chose the re-ranker": sum(r["chosen"] == "re-ranker" for r in runs),
+        "chosen gain above 0": sum(r["rows"]["chosen"]["vs_ease_ci95"][0] > 0 for r in runs),
+        "chosen gain below 0": sum(r["rows"]["chosen"]["vs_ease_ci95"][1] < 0 for r in runs),
+        "validation seed spread": round(max((max(v) - min(v) for v in spread.values()), default=0.0), 4),
+    }
+
+
 def rounded(interval: list[float]) -> list[float]:
     return [round(v, 4) for v in interval]
 
@@ -208,6 +236,8 @@ def main() -> None:
                 args.output.write_text(json.dumps(old, indent=1, ensure_ascii=False))
                 print(markdown([result]).splitlines()[-1], f"({result['seconds']} s)", flush=True)
     print(markdown(old))
+    for data in args.data.split(","):
+        print(data, summary([r for r in old if r["data"] == data]))
 
 
 if __name__ == "__main__":
