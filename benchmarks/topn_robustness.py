@@ -29,20 +29,21 @@ import pandas as pd
 
 from cfutils.core.train_data import TrainData
 from cfutils.data.dataset import load_dataset
-from cfutils.data.split import Split, make_split, sample_ids, validation_cut
+from cfutils.data.split import Split, make_split, sample_ids
 from cfutils.eval import one_standard_error, search_grid, user_bootstrap
 from cfutils.lists import (
     EASE,
     NORMALISATIONS,
     DecayedEASE,
     EASERecentBlend,
+    FoldValidation,
     PopularRecommender,
     RecentKNN,
     ReRanker,
     candidate_recall,
     validation_ndcg_by_user,
-    variant,
 )
+from cfutils.present.robustness import load_runs, robustness_summary
 
 DATA = {"movielens-small": "data/movielens-small", "sample": "sample"}
 CUTS = ("pu0.1", "pu0.2", "pu0.3", "last5", "global_known", "half_a", "half_b")
@@ -56,6 +57,8 @@ GRIDS = {
 #: (plain EASE at infinity), fewer recent items and a smaller blend weight stay closer to EASE.
 SIMPLER = {"lam": "larger", "recent_items": "smaller", "half_life": "larger"}
 WEIGHTS = [1 / 16, 1 / 4, 1.0, 4.0, 16.0]
+#: Rolling-origin validation folds every choice is made on (:class:`cfutils.lists.FoldValidation`).
+VALIDATION_FOLDS = 2
 
 
 def last_k_split(ratings: pd.DataFrame, k: int = 5, min_ratings: int = 10) -> Split:
@@ -84,30 +87,25 @@ def cut(ratings: pd.DataFrame, name: str, seed: int) -> tuple[pd.DataFrame, pd.D
     return train, test[test["user_id"].isin(train["user_id"])], method
 
 
-def tune(fit: TrainData, validation: pd.DataFrame, method: str, seed: int) -> tuple[dict, dict, pd.DataFrame]:
+def tune(folds: FoldValidation, method: str, seed: int) -> tuple[dict, dict, pd.DataFrame]:
     """(settings, the recommender of each row as a factory, per-user validation NDCG) tuned on validation.
 
     Each setting is chosen by :func:`cfutils.eval.search_grid`: the one-standard-error rule on the
-    per-user NDCG, towards the simpler end (``SIMPLER``), on a log grid that extends itself at an edge.
+    per-user NDCG averaged over the validation folds, towards the simpler end (``SIMPLER``), on a log
+    grid that extends itself at an edge.
     """
-
-    def by_user(recommender) -> pd.Series:
-        return validation_ndcg_by_user(recommender, validation)
-
-    grids = {"lam": search_grid(lambda v: by_user(EASE(v).fit(fit)), GRIDS["lam"], SIMPLER["lam"])}
+    grids = {"lam": search_grid(lambda v: folds.score(EASE(v)), GRIDS["lam"], SIMPLER["lam"])}
     lam = grids["lam"].chosen
     grids["recent_items"] = search_grid(
-        lambda v: by_user(RecentKNN(int(round(v))).fit(fit)), GRIDS["recent_items"], SIMPLER["recent_items"]
+        lambda v: folds.score(RecentKNN(int(round(v)))), GRIDS["recent_items"], SIMPLER["recent_items"]
     )
     m = int(round(grids["recent_items"].chosen))
-    decayed = DecayedEASE(lam).fit(fit)
-    grids["half_life"] = search_grid(
-        lambda v: by_user(variant(decayed, half_life=v)), GRIDS["half_life"], SIMPLER["half_life"]
+    grids["half_life"] = folds.search(
+        folds.fit(DecayedEASE(lam)), "half_life", GRIDS["half_life"], SIMPLER["half_life"]
     )
     h = grids["half_life"].chosen
     for how in NORMALISATIONS:
-        blend = EASERecentBlend(lam, m, normalisation=how).fit(fit)
-        grids[f"weight_{how}"] = search_grid(lambda v, b=blend: by_user(variant(b, weight=v)), WEIGHTS, "smaller")
+        grids[f"weight_{how}"] = folds.search(folds.fit(EASERecentBlend(lam, m, normalisation=how)), "weight", WEIGHTS)
     blends = {how: grids[f"weight_{how}"] for how in NORMALISATIONS}
     settings = {k: g.chosen for k, g in grids.items()}
     settings["grid_edges"] = {k: g.edge for k, g in grids.items() if g.edge}
@@ -123,15 +121,15 @@ def tune(fit: TrainData, validation: pd.DataFrame, method: str, seed: int) -> tu
         "re-ranker": lambda: ReRanker(ease=EASE(lam), split=method, seed=seed),
     }
     names = ["decayed EASE", *(f"blend ({how})" for how in NORMALISATIONS), "re-ranker"]
-    validation_scores = pd.DataFrame({name: by_user(factories[name]().fit(fit)) for name in names})
+    validation_scores = pd.DataFrame({name: folds.score(factories[name]()) for name in names})
     return settings, factories, validation_scores
 
 
-def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int) -> dict:
+def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int, n_folds: int = VALIDATION_FOLDS) -> dict:
     start = time.perf_counter()
     train, test, method = cut(ratings, name, seed)
-    fit_part, validation = validation_cut(train, method, 0.2, lists=True, seed=seed)
-    settings, factories, validation_scores = tune(TrainData(fit_part), validation, method, seed)
+    folds = FoldValidation(train, method, 0.2, n_folds, seed=seed)
+    settings, factories, validation_scores = tune(folds, method, seed)
     best_blend = str(validation_scores[[f"blend ({how})" for how in NORMALISATIONS]].mean().idxmax())
     chosen = one_standard_error(validation_scores, [best_blend, "decayed EASE", "re-ranker"])
     full = TrainData(train)
@@ -151,6 +149,7 @@ def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int) -> dict:
         "data": data,
         "cut": name,
         "seed": seed,
+        "validation_folds": n_folds,
         "n_test_users": len(per_user),
         "chosen": chosen,
         "best_blend": best_blend,
@@ -160,34 +159,6 @@ def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int) -> dict:
         "mean_candidates": round(recall["mean_candidates"], 1),
         "rows": rows,
         "seconds": round(time.perf_counter() - start, 1),
-    }
-
-
-#: The rows that compete for "best on test" (notebook 06's section 9 reads the same ones).
-PEERS = ("EASE (λ tuned)", "blend (max)", "blend (z)", "decayed EASE", "re-ranker")
-#: Cuts whose split does not depend on the seed: across seeds only the re-ranker's trees change.
-SEED_FREE_CUTS = ("pu0.1", "pu0.2", "pu0.3", "last5", "global_known")
-
-
-def summary(runs: list[dict]) -> dict:
-    """The counts the benchmark README states, computed from the saved runs of one data set.
-
-    A gain counts as above (below) 0 when its paired 95 % interval's lower (upper) end is; the seed
-    spread is the largest range of the re-ranker's validation NDCG over the seeds of a cut whose split
-    does not depend on the seed (``SEED_FREE_CUTS``).
-    """
-    spread: dict[str, list[float]] = {}
-    for r in runs:
-        if r["cut"] in SEED_FREE_CUTS:
-            spread.setdefault(r["cut"], []).append(r["validation_ndcg"]["re-ranker"])
-    return {
-        "runs": len(runs),
-        "re-ranker best on test": sum(max(PEERS, key=lambda p: r["rows"][p]["ndcg@10"]) == "re-ranker" for r in runs),
-        "re-ranker gain above 0": sum(r["rows"]["re-ranker"]["vs_ease_ci95"][0] > 0 for r in runs),
-        "chose the re-ranker": sum(r["chosen"] == "re-ranker" for r in runs),
-        "chosen gain above 0": sum(r["rows"]["chosen"]["vs_ease_ci95"][0] > 0 for r in runs),
-        "chosen gain below 0": sum(r["rows"]["chosen"]["vs_ease_ci95"][1] < 0 for r in runs),
-        "validation seed spread": round(max((max(v) - min(v) for v in spread.values()), default=0.0), 4),
     }
 
 
@@ -223,21 +194,22 @@ def main() -> None:
     parser.add_argument("--data", default="movielens-small", help=f"comma-separated of {', '.join(DATA)}")
     parser.add_argument("--cuts", default=",".join(CUTS), help=f"comma-separated of {', '.join(CUTS)}")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (0,1,2)")
+    parser.add_argument("--folds", type=int, default=VALIDATION_FOLDS, help="rolling-origin validation folds")
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON file; results are merged into it")
     args = parser.parse_args()
-    old = json.loads(args.output.read_text()) if args.output.exists() else []
+    old = load_runs([args.output]) if args.output.exists() else []
     for data in args.data.split(","):
         ratings = load_dataset(DATA[data]).ratings
         for name in args.cuts.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                result = run_cut(ratings, data, name, seed)
+                result = run_cut(ratings, data, name, seed, args.folds)
                 old = [r for r in old if (r["data"], r["cut"], r["seed"]) != (data, name, seed)] + [result]
                 args.output.parent.mkdir(parents=True, exist_ok=True)
                 args.output.write_text(json.dumps(old, indent=1, ensure_ascii=False))
                 print(markdown([result]).splitlines()[-1], f"({result['seconds']} s)", flush=True)
     print(markdown(old))
     for data in args.data.split(","):
-        print(data, summary([r for r in old if r["data"] == data]))
+        print(data, robustness_summary([r for r in old if r["data"] == data]))
 
 
 if __name__ == "__main__":

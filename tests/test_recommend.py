@@ -12,17 +12,18 @@ from ratings_factory import random_ratings, ratings_frame, ratings_frames
 from test_recommend_implicit import implicit_recommenders
 
 from cfutils.core.train_data import TrainData
-from cfutils.data.split import validation_cut
+from cfutils.data.split import sample_ids, validation_cut, validation_folds
 from cfutils.eval import one_standard_error
 from cfutils.eval.metrics import ranking_metrics
 from cfutils.lists import (
+    EASE,
+    FoldValidation,
     PopularRecommender,
     RandomRecommender,
     Recommender,
     TopRatedRecommender,
     candidate_counts,
     top_n_indices,
-    tune_popularity_weight,
     validation_ndcg_by_user,
 )
 from cfutils.rating import SVD, BiasBaseline
@@ -197,18 +198,56 @@ def test_a_model_is_fit_as_a_copy_on_the_recommenders_own_train_unless_refit_is_
 
 def test_tuning_the_weight_keeps_the_smallest_within_one_se_of_separately_fitted_blends():
     train = random_ratings(n_users=60, n_ratings=450, seed=9)
-    fit_part, validation = validation_cut(train, "per_user_time", 0.2, lists=True)
-    fitted = Recommender(BiasBaseline()).fit(fit_part)
-    search = tune_popularity_weight(fitted, validation, weights=(0.0, 1.0, 5.0), n=5)
-    assert fitted.popularity_weight == 0.0 and {0.0, 1.0, 5.0} <= set(search.table.index)
-    users = np.unique(validation["user_id"])
+    folds = FoldValidation(train, "per_user_time", 0.2, n_folds=2, n=5)
+    fitted = folds.fit(Recommender(BiasBaseline()))
+    search = folds.search(fitted, "popularity_weight", (0.0, 1.0, 5.0))
+    assert all(model.popularity_weight == 0.0 for model in fitted) and {0.0, 1.0, 5.0} <= set(search.table.index)
     by_user = {}
-    for weight in search.table.index:
-        blend = Recommender(BiasBaseline(), popularity_weight=weight).fit(fit_part)
-        by_user[weight] = validation_ndcg_by_user(blend, validation, 5)
-        expected = ranking_metrics(blend.top_n_batch(users, 5), validation, (5,))["ndcg@5"]
-        assert search.table.loc[weight, "mean"] == pytest.approx(expected)
+    for weight in search.table.index:  # each weight refit from scratch on each fold, averaged per user by hand
+        per_fold = []
+        for fit_part, validation in validation_folds(train, "per_user_time", 0.2, 2, lists=True):
+            blend = Recommender(BiasBaseline(), popularity_weight=weight).fit(fit_part)
+            users = np.unique(validation["user_id"])
+            per_fold.append(validation_ndcg_by_user(blend, validation, 5))
+            fold_mean = ranking_metrics(blend.top_n_batch(users, 5), validation, (5,))["ndcg@5"]
+            assert per_fold[-1].mean() == pytest.approx(fold_mean)
+        by_user[weight] = pd.concat(per_fold, axis=1).mean(axis=1)
+        assert search.table.loc[weight, "mean"] == pytest.approx(by_user[weight].mean())
     assert search.chosen == one_standard_error(pd.DataFrame(by_user), sorted(by_user))
+
+
+def test_fold_validation_keeps_the_validation_ratings_of_max_users_users():
+    train = random_ratings(n_users=60, n_ratings=450, seed=9)
+    every = FoldValidation(train, "per_user_time", 0.2, n_folds=2)
+    some = FoldValidation(train, "per_user_time", 0.2, n_folds=2, max_users=10, seed=3)
+    users = set(sample_ids(np.unique(train["user_id"]), 10, 3))
+    for all_fold, fold in zip(every.folds, some.folds):
+        assert fold.train.equals(all_fold.train)  # fitting is unchanged; only who is judged
+        assert set(fold.test["user_id"]) <= users
+        assert fold.test.equals(all_fold.test[all_fold.test["user_id"].isin(users)])
+
+
+@pytest.mark.parametrize("split", ["per_user_time", "global_time", "random"])
+def test_fold_validation_scores_each_user_by_the_mean_over_the_folds_where_it_has_a_relevant_movie(split):
+    train = random_ratings(n_users=60, n_movies=40, n_ratings=900, n_days=300, seed=11)
+    folds = FoldValidation(train, split, 0.2, n_folds=2, seed=4, n=5)
+    got = folds.score(EASE(30.0))
+    # by hand: each fold's recommender fitted on its own fit part, each user's NDCG averaged in Python
+    per_user: dict[int, list[float]] = {}
+    for fit_part, validation in validation_folds(train, split, 0.2, 2, lists=True, seed=4):
+        for user, value in validation_ndcg_by_user(EASE(30.0).fit(fit_part), validation, 5).items():
+            per_user.setdefault(user, []).append(value)
+    expected = pd.Series({user: sum(v) / len(v) for user, v in per_user.items()})
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False, check_index_type=False)
+    assert any(len(v) == 1 for v in per_user.values()) and any(len(v) == 2 for v in per_user.values())
+    # one fold is the single validation cut
+    single = FoldValidation(train, split, 0.2, n_folds=1, seed=4, n=5).score(EASE(30.0))
+    fit_part, validation = validation_cut(train, split, 0.2, lists=True, seed=4)
+    pd.testing.assert_series_equal(
+        single.sort_index(),
+        validation_ndcg_by_user(EASE(30.0).fit(fit_part), validation, 5).sort_index(),
+        check_names=False,
+    )
 
 
 class CountedCandidates(PopularRecommender):

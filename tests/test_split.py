@@ -26,6 +26,7 @@ from cfutils.data.split import (
     split_method,
     temporal_split,
     validation_cut,
+    validation_folds,
     validation_split_for,
 )
 
@@ -255,3 +256,36 @@ def test_hashed_split_is_a_seeded_share_that_ignores_row_order():
     assert not other.index.equals(test.index)
     # Pinned: Spark computes the same hash (tests/test_spark.py); a change here changes every random split.
     assert pair_hash([1, 2], [3, 3], 7).tolist() == [2627545901, 1132771259]
+
+
+@pytest.mark.parametrize("test_split", ["global_time", "per_user_time", "random"])
+def test_rolling_validation_folds_are_disjoint_equal_windows_each_before_the_last(test_split):
+    ratings = random_ratings(n_users=30, n_movies=60, n_ratings=900, n_days=400, seed=5)
+    folds = validation_folds(ratings, test_split, 0.2, 3, lists=True, seed=1)
+    # fold 0 is the ordinary validation cut; fold k is cut again from fold k-1's fit part
+    first = validation_cut(ratings, test_split, 0.2, lists=True, seed=1)
+    assert folds[0].train.index.equals(first.train.index) and folds[0].test.index.equals(first.test.index)
+    for k in range(1, 3):
+        _assert_partition(folds[k - 1].train, folds[k].train, folds[k].test)
+    # every validation part holds about a fifth of train, and no rating is validated twice
+    sizes = np.array([len(fold.test) for fold in folds])
+    assert np.all(np.abs(sizes - 0.2 * len(ratings)) <= 0.2 * len(ratings) * 0.25), sizes
+    held = np.concatenate([fold.test.index.to_numpy() for fold in folds])
+    assert np.unique(held).size == held.size
+    if test_split == "global_time":  # fold k ends where fold k - 1 begins
+        for k in range(1, 3):
+            assert folds[k].test["date"].max() <= folds[k - 1].test["date"].min()
+    if test_split == "per_user_time":  # the same, user by user
+        for k in range(1, 3):
+            later = folds[k - 1].test.groupby("user_id")["date"].min()
+            earlier = folds[k].test.groupby("user_id")["date"].max()
+            both = later.index.intersection(earlier.index)
+            assert (earlier[both] <= later[both]).all()
+
+
+def test_rolling_validation_folds_refuse_windows_that_do_not_fit():
+    ratings = random_ratings(n_users=5, n_ratings=50, n_days=40, seed=1)
+    with pytest.raises(ValueError, match="n_folds >= 1 and n_folds \\* test_size < 1"):
+        validation_folds(ratings, "per_user_time", 0.25, 4)
+    with pytest.raises(ValueError, match="n_folds >= 1"):
+        validation_folds(ratings, "per_user_time", 0.2, 0)

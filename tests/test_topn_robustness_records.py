@@ -1,24 +1,16 @@
 """The top-N robustness counts that benchmarks/README.md and README.md state agree with the saved runs
-(``benchmarks/results/topn_robustness_*.json``), computed by ``topn_robustness.summary``."""
+(``benchmarks/results/topn_robustness_*.json``), computed by :func:`cfutils.present.robustness.robustness_summary`."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from pathlib import Path
 
 import pytest
 
+from cfutils.present.robustness import PEERS, load_runs, robustness_summary, robustness_table
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-@pytest.fixture(scope="module")
-def robustness():
-    spec = importlib.util.spec_from_file_location("topn_robustness", ROOT / "benchmarks" / "topn_robustness.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(cut: str, seed: int, scores: dict[str, float], chosen: str, gains: dict[str, list[float]], validation: float):
@@ -26,11 +18,18 @@ def run(cut: str, seed: int, scores: dict[str, float], chosen: str, gains: dict[
     rows = {name: {"ndcg@10": score} for name, score in scores.items()}
     for name, interval in gains.items():
         rows[name]["vs_ease_ci95"] = interval
-    return {"cut": cut, "seed": seed, "chosen": chosen, "rows": rows, "validation_ndcg": {"re-ranker": validation}}
+    return {
+        "data": "hand-made",
+        "cut": cut,
+        "seed": seed,
+        "chosen": chosen,
+        "rows": rows,
+        "validation_ndcg": {"re-ranker": validation},
+    }
 
 
-def test_summary_counts_hand_made_runs(robustness):
-    scores = dict.fromkeys(robustness.PEERS, 0.1)
+def test_summary_counts_hand_made_runs():
+    scores = dict.fromkeys(PEERS, 0.1)
     runs = [
         run("pu0.2", 0, {**scores, "re-ranker": 0.2, "chosen": 0.2}, "re-ranker",
             {"re-ranker": [0.01, 0.03], "chosen": [0.01, 0.03]}, 0.10),
@@ -39,7 +38,11 @@ def test_summary_counts_hand_made_runs(robustness):
         run("half_a", 0, {**scores, "re-ranker": 0.15, "chosen": 0.1}, "blend (z)",
             {"re-ranker": [-0.01, 0.02], "chosen": [0.0, 0.0]}, 0.50),
     ]  # fmt: skip
-    assert robustness.summary(runs) == {
+    table = robustness_table(runs)
+    assert table["best on test"].tolist() == ["re-ranker", "EASE (λ tuned)", "re-ranker"]  # ties: the first peer
+    assert table["chosen / EASE"].tolist() == [2.0, 1.0, 1.0]
+    assert table["gain over EASE, 95 % CI"].tolist() == [[0.01, 0.03], [-0.004, -0.001], [0.0, 0.0]]
+    assert robustness_summary(runs) == {
         "runs": 3,
         "re-ranker best on test": 2,
         "re-ranker gain above 0": 1,
@@ -51,10 +54,9 @@ def test_summary_counts_hand_made_runs(robustness):
 
 
 @pytest.fixture(scope="module")
-def summaries(robustness):
+def summaries():
     return {
-        name: robustness.summary(json.loads((RESULTS / f"topn_robustness_{name}.json").read_text()))
-        for name in ("ml", "sample")
+        name: robustness_summary(load_runs([RESULTS / f"topn_robustness_{name}.json"])) for name in ("ml", "sample")
     }
 
 

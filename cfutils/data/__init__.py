@@ -49,6 +49,7 @@ from cfutils.data.split import (
     split_method,
     temporal_split,
     validation_cut,
+    validation_folds,
     validation_split_for,
 )
 from cfutils.data.synth import Truth
@@ -95,5 +96,6 @@ __all__ = [
     "temporal_split",
     "Truth",
     "validation_cut",
+    "validation_folds",
     "validation_split_for",
 ]

@@ -355,6 +355,36 @@ def validation_cut(
     return make_split(train, validation_split_for(method, lists=lists), test_size=test_size, seed=seed)
 
 
+def validation_folds(
+    train: pd.DataFrame,
+    method: str | SplitMethod,
+    test_size: float = 0.2,
+    n_folds: int = 2,
+    *,
+    lists: bool = False,
+    seed: int = 0,
+) -> list[Split]:
+    """Rolling-origin validation: ``n_folds`` (fit part, validation part) pairs of ``train``.
+
+    Fold 0 is :func:`validation_cut`; fold k cuts the same rule again from the fit part of fold
+    k - 1, with share ``test_size / (1 - k · test_size)`` of it, so every validation part is about
+    ``test_size`` of train and fold k's lies just before fold k - 1's (under a time split; under a
+    random one the parts are disjoint random shares, the k-th drawn with ``seed + k``). One
+    validation part is one draw of which movies a user goes on to watch; a user's score averaged
+    over the folds has up to ``n_folds`` times less variance (exactly that when the folds are
+    independent), so a choice between models rests on more than one window.
+    ``ValueError`` unless ``n_folds >= 1`` and ``n_folds · test_size < 1``.
+    """
+    if n_folds < 1 or n_folds * test_size >= 1.0:
+        raise ValueError(f"need n_folds >= 1 and n_folds * test_size < 1, got {n_folds} and {test_size}")
+    folds, rest = [], train
+    for k in range(n_folds):
+        fold = validation_cut(rest, method, test_size / (1.0 - k * test_size), lists=lists, seed=seed + k)
+        folds.append(fold)
+        rest = fold.train
+    return folds
+
+
 def chronological_folds(ratings: pd.DataFrame, n_folds: int, method: SplitMethod = GLOBAL_TIME) -> np.ndarray:
     """A time slice ``0..n_folds-1`` for each row, by the rule of split ``method`` (its ``slices``).
 

@@ -24,6 +24,7 @@ from cfutils.lists.baselines import PopularRecommender, RandomRecommender, TopRa
 from cfutils.lists.blend import NORMALISATIONS, EASERecentBlend, normalise_scores
 from cfutils.lists.ease import EASE, RecencyEASE, ease_bytes, ease_weights, most_rated
 from cfutils.lists.evaluation import (
+    FoldValidation,
     candidate_recall,
     compare,
     compare_by_user,
@@ -47,11 +48,7 @@ from cfutils.lists.lists import (
     popularity_scores,
     top_n_indices,
 )
-from cfutils.lists.rating_blend import (
-    RatingModel,
-    Recommender,
-    tune_popularity_weight,
-)
+from cfutils.lists.rating_blend import RatingModel, Recommender
 from cfutils.lists.recent import DecayedEASE, RecentKNN
 from cfutils.lists.rerank import FEATURES, CandidateStage, ReRanker
 from cfutils.lists.time_features import RatingClock, day_numbers, rating_clock, recency_ranks, train_recency_ranks
@@ -67,6 +64,7 @@ __all__ = [
     "FEATURES",
     "FittedResponses",
     "FoldIn",
+    "FoldValidation",
     "ImplicitFactors",
     "ItemKNN",
     "LIST_COLUMNS",
@@ -101,7 +99,6 @@ __all__ = [
     "recency_ranks",
     "top_n_indices",
     "train_recency_ranks",
-    "tune_popularity_weight",
     "validation_ndcg",
     "validation_ndcg_by_user",
     "variant",

@@ -4,6 +4,8 @@
   package's one rule for lists (:func:`cfutils.data.split.validation_split_for`: the test split's own
   rule, so validation holds out the kind of movies test does); every choice (λ, the best
   recommender, the re-ranker's training) is made there, never on test.
+* :class:`FoldValidation` holds several such cuts (:func:`cfutils.data.split.validation_folds`, rolling
+  origin) and scores a user by the mean over them, so that a choice rests on more than one window.
 * :func:`list_reports` evaluates one recommender on all, known and new users: every recommender
   serves new users the same fallback, so only the known users tell recommenders apart.
 * :func:`candidate_recall` is the share of a user's relevant test movies among the stage-1
@@ -14,10 +16,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from cfutils.core.train_data import TrainData
+from cfutils.data.split import Split, sample_ids, validation_folds
+from cfutils.eval.choice import GridSearch, search_grid
 from cfutils.eval.metrics import list_report, ranking_by_user
 from cfutils.lists.lists import ListRecommender, as_user_ids, batch_size
 
@@ -57,6 +63,60 @@ def validation_ndcg_by_user(
     one-standard-error rule (:func:`cfutils.eval.one_standard_error`)."""
     users = np.unique(validation["user_id"].to_numpy())
     return ranking_by_user(recommender.top_n_batch(users, n), validation, (n,), threshold)[f"ndcg@{n}"]
+
+
+class FoldValidation:
+    r"""Rolling-origin validation folds of one train set for lists, each fold's matrices built once.
+
+    Fold :math:`k` fits on :math:`F_k` and validates on :math:`V_k`
+    (:func:`cfutils.data.split.validation_folds` with ``lists=True``). A user's score is the mean
+    over the folds where the user has a relevant validation movie,
+    :math:`s_u = \frac{1}{|K_u|}\sum_{k \in K_u} \mathrm{NDCG@}n_k(u)`, so two recommenders are
+    still compared user by user (paired) by :func:`cfutils.eval.one_standard_error`. ``max_users``
+    keeps the validation ratings of that many users of train, drawn with ``seed`` (``None``: all).
+    """
+
+    def __init__(
+        self,
+        train: pd.DataFrame,
+        method,
+        test_size: float = 0.2,
+        n_folds: int = 2,
+        seed: int = 0,
+        n: int = 10,
+        max_users: int | None = None,
+    ):
+        self.folds = validation_folds(train, method, test_size, n_folds, lists=True, seed=seed)
+        if max_users is not None:
+            users = sample_ids(np.unique(train["user_id"].to_numpy()), max_users, seed)
+            self.folds = [Split(fit, held[held["user_id"].isin(users)]) for fit, held in self.folds]
+        self.data = [TrainData(fold.train) for fold in self.folds]
+        self.n = n
+
+    def fit(self, recommender: ListRecommender) -> list[ListRecommender]:
+        """A copy of ``recommender`` fitted on each fold's fit part."""
+        return [copy.deepcopy(recommender).fit(data) for data in self.data]
+
+    def ndcg_by_user(self, fitted: Callable[[int], ListRecommender]) -> pd.Series:
+        """Each user's NDCG@n averaged over the folds; ``fitted(k)`` is a recommender fitted on fold k."""
+        per_fold = [validation_ndcg_by_user(fitted(k), fold.test, self.n) for k, fold in enumerate(self.folds)]
+        return pd.concat(per_fold, axis=1).mean(axis=1)
+
+    def score(self, recommender: ListRecommender | list[ListRecommender]) -> pd.Series:
+        """:meth:`ndcg_by_user` of ``recommender`` fitted afresh on every fold, or of the fold fits
+        :meth:`fit` returned."""
+        fitted = recommender if isinstance(recommender, list) else self.fit(recommender)
+        return self.ndcg_by_user(fitted.__getitem__)
+
+    def search(
+        self, fitted: list[ListRecommender], knob: str, grid: Sequence[float], simpler: str = "smaller", **fixed
+    ) -> GridSearch:
+        """Tune one ranking-time ``knob`` of the fold fits (``fixed`` knobs held) by
+        :func:`cfutils.eval.search_grid`: the one-standard-error rule towards the ``simpler`` end, on
+        a grid that extends itself at an edge. Each value is a :func:`variant`, never a refit."""
+        return search_grid(
+            lambda value: self.ndcg_by_user(lambda k: variant(fitted[k], **fixed, **{knob: value})), grid, simpler
+        )
 
 
 def candidate_recall(recommender, test: pd.DataFrame, threshold: float = 4.0) -> dict[str, float]:

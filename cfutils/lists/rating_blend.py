@@ -8,8 +8,8 @@ whether a model trained for RMSE makes a good list on its own).
 :class:`~cfutils.rating.models.KNNBaseline`, its one rating item-kNN), :math:`\lambda` is
 ``popularity_weight`` and :math:`|U_i|` the train count of movie i. A rating predictor alone favours
 obscure movies with few, high ratings; the blend trades that against what people actually watch.
-:math:`\lambda` only acts at ranking time, so it is tuned on one fitted model
-(:func:`tune_popularity_weight`).
+:math:`\lambda` only acts at ranking time, so it is tuned on one fitted model per validation fold
+(:meth:`cfutils.lists.evaluation.FoldValidation.search`).
 
 Every movie with a train rating that the user has not rated is a candidate, so a list is the
 exact top of the blended score over the catalogue. Cost: one prediction per (user, movie) pair,
@@ -22,7 +22,6 @@ predicts for a movie or user it does not know is its own rule (its docstring).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
@@ -30,8 +29,6 @@ import pandas as pd
 
 from cfutils.core.memory import DEFAULT_BUDGET_BYTES
 from cfutils.core.train_data import TrainData
-from cfutils.eval import GridSearch, search_grid
-from cfutils.lists.evaluation import validation_ndcg_by_user, variant
 from cfutils.lists.lists import ListRecommender
 from cfutils.rating.models import unfitted_copy
 
@@ -90,26 +87,3 @@ class Recommender(ListRecommender):
     def scores(self, user_idx: np.ndarray) -> np.ndarray:
         return self.predictions(user_idx) + self.popularity_weight * self.log_popularity_[None, :]
 
-
-def tune_popularity_weight(
-    recommender: Recommender,
-    validation: pd.DataFrame,
-    weights: Iterable[float] = (0.0, 0.3, 1.0, 3.0, 10.0),
-    n: int = 10,
-    threshold: float = 4.0,
-) -> GridSearch:
-    r"""Choose :math:`\lambda` (``popularity_weight``) on a validation cut by the one-standard-error rule.
-
-    ``recommender`` is fitted on the fit part of the cut (:func:`cfutils.data.split.validation_cut`
-    with ``lists=True``), ``validation`` is its held-out part: every user of it is listed once per
-    weight (a :func:`~cfutils.lists.evaluation.variant` of the fitted recommender, no refit) and scored
-    by NDCG@n. :func:`cfutils.eval.search_grid` keeps the *smallest* weight within one paired standard
-    error of the best (0: the rating model alone) and extends the grid when the choice sits at its
-    highest value. Returns the search (``chosen``, ``table`` of mean and standard error by weight,
-    ``edge``); ``recommender`` is left unchanged.
-    """
-
-    def by_user(weight: float) -> pd.Series:
-        return validation_ndcg_by_user(variant(recommender, popularity_weight=weight), validation, n, threshold)
-
-    return search_grid(by_user, list(weights), simpler="smaller")

@@ -5,6 +5,7 @@ Modules::
     titles    titles by movie id (TitleTable)
     explain   "because you rated ...": explanations and titled lists from a recommender's output
     record    record(name, value) and reading records back
+    robustness  the top-N robustness benchmark's saved runs: its table and the counts the texts state
     claims    sentences computed from the records, and the registry a test checks them against
     plotting  figure style and saving; scores with intervals per segment of users
     report    the self-contained HTML report
@@ -66,6 +67,7 @@ from cfutils.present.report import (
     winners_tables,
     write_report,
 )
+from cfutils.present.robustness import load_runs, robustness_summary, robustness_table
 from cfutils.present.titles import TitleTable, as_title_table
 
 __all__ = [
@@ -101,6 +103,7 @@ __all__ = [
     "headline_figures",
     "headline_tables",
     "key_numbers",
+    "load_runs",
     "main",
     "math_to_mathml",
     "metrics_table",
@@ -117,6 +120,8 @@ __all__ = [
     "report_html",
     "resolve_data",
     "resolve_output_dir",
+    "robustness_summary",
+    "robustness_table",
     "rows_table",
     "run",
     "sanitise_outputs",
