@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cfutils.present.robustness import PEERS, load_runs, robustness_summary, robustness_table
+from cfutils.present.robustness import PEERS, load_runs, protocol_change, robustness_summary, robustness_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -23,6 +23,8 @@ def run(cut: str, seed: int, scores: dict[str, float], chosen: str, gains: dict[
         "cut": cut,
         "seed": seed,
         "chosen": chosen,
+        "best_blend": "blend (z)",
+        "candidate_recall": validation / 2,
         "rows": rows,
         "validation_ndcg": {"re-ranker": validation},
     }
@@ -50,6 +52,37 @@ def test_summary_counts_hand_made_runs():
         "chosen gain above 0": 1,
         "chosen gain below 0": 1,
         "validation seed spread": 0.03,  # half_a's split changes with the seed: left out
+        "largest blend - EASE": 0.0,
+        "largest decayed EASE - EASE": 0.0,
+        "candidate recall": [0.05, 0.25],
+        "candidate recall, global_known": None,
+    }
+    runs[1]["rows"]["blend (z)"]["ndcg@10"], runs[2]["rows"]["decayed EASE"]["ndcg@10"] = 0.13, 0.08
+    gaps = robustness_summary(runs)
+    assert gaps["largest blend - EASE"] == 0.03 and gaps["largest decayed EASE - EASE"] == 0.02
+
+
+def test_protocol_change_matches_runs_by_data_cut_and_seed():
+    def chosen(cut, seed, ndcg, interval):
+        return {"data": "d", "cut": cut, "seed": seed, "rows": {"chosen": {"ndcg@10": ndcg, "vs_ease_ci95": interval}}}
+
+    before = [
+        chosen("pu0.2", 0, 0.10, [-0.01, 0.01]),
+        chosen("pu0.2", 1, 0.12, [0.01, 0.02]),
+        chosen("last5", 0, 0.2, [0, 0]),
+    ]
+    after = [
+        chosen("pu0.2", 1, 0.11, [0.001, 0.02]),
+        chosen("pu0.2", 0, 0.13, [0.01, 0.03]),
+        chosen("half_a", 0, 0.5, [1, 2]),
+    ]
+    assert protocol_change(before, after) == {
+        "runs": 2,  # half_a and last5 have no partner
+        "chosen higher": 1,
+        "chosen lower": 1,
+        "largest fall": 0.01,
+        "gain above 0 before": 1,
+        "gain above 0 after": 2,
     }
 
 

@@ -67,7 +67,7 @@ from cfutils.present.report import (
     winners_tables,
     write_report,
 )
-from cfutils.present.robustness import load_runs, robustness_summary, robustness_table
+from cfutils.present.robustness import load_runs, protocol_change, robustness_summary, robustness_table
 from cfutils.present.titles import TitleTable, as_title_table
 
 __all__ = [
@@ -115,6 +115,7 @@ __all__ = [
     "output_lock",
     "parse_value",
     "plan",
+    "protocol_change",
     "quiet_interrupt",
     "read_records",
     "report_html",

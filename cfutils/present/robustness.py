@@ -56,7 +56,9 @@ def robustness_table(runs: list[dict]) -> pd.DataFrame:
 
 def robustness_summary(runs: list[dict]) -> dict:
     """The counts of one data set's runs (module docstring); the seed spread is the largest range of the
-    re-ranker's validation NDCG over the seeds of a cut in ``SEED_FREE_CUTS``."""
+    re-ranker's validation NDCG over the seeds of a cut in ``SEED_FREE_CUTS``; the largest gaps of the
+    best simple blend and of the decayed EASE to λ-tuned EASE on test; the range of the re-ranker's
+    candidate recall on the cuts other than ``global_known``, and on it."""
     spread: dict[str, list[float]] = {}
     for r in runs:
         if r["cut"] in SEED_FREE_CUTS:
@@ -69,4 +71,40 @@ def robustness_summary(runs: list[dict]) -> dict:
         "chosen gain above 0": sum(gain_above_zero(r) for r in runs),
         "chosen gain below 0": sum(r["rows"]["chosen"]["vs_ease_ci95"][1] < 0 for r in runs),
         "validation seed spread": round(max((max(v) - min(v) for v in spread.values()), default=0.0), 4),
+        "largest blend - EASE": largest_gap(runs, lambda r: r["best_blend"]),
+        "largest decayed EASE - EASE": largest_gap(runs, lambda r: "decayed EASE"),
+        "candidate recall": value_range(r["candidate_recall"] for r in runs if r["cut"] != "global_known"),
+        "candidate recall, global_known": value_range(
+            r["candidate_recall"] for r in runs if r["cut"] == "global_known"
+        ),
+    }
+
+
+def largest_gap(runs: list[dict], row_of) -> float:
+    """The largest |NDCG@10 of row ``row_of(run)`` − λ-tuned EASE's| on test over the runs."""
+    gaps = [abs(r["rows"][row_of(r)]["ndcg@10"] - r["rows"]["EASE (λ tuned)"]["ndcg@10"]) for r in runs]
+    return round(max(gaps, default=0.0), 4)
+
+
+def value_range(values: Iterable[float]) -> list[float] | None:
+    """[lowest, highest] of the values, None when there are none."""
+    values = list(values)
+    return [min(values), max(values)] if values else None
+
+
+def protocol_change(before: list[dict], after: list[dict]) -> dict:
+    """The same cuts run under two validation protocols (e.g. one validation cut, then two rolling folds):
+    on how many the chosen recommender's test NDCG@10 rose, fell or stayed, the largest fall, and how
+    many chosen gains over λ-tuned EASE have their interval above 0 under each. Runs are matched by
+    (data, cut, seed); each protocol tunes its own EASE, so the gains are against different baselines."""
+    old = {(r["data"], r["cut"], r["seed"]): r for r in before}
+    pairs = [(old[key], r) for r in after if (key := (r["data"], r["cut"], r["seed"])) in old]
+    change = [new["rows"]["chosen"]["ndcg@10"] - was["rows"]["chosen"]["ndcg@10"] for was, new in pairs]
+    return {
+        "runs": len(pairs),
+        "chosen higher": sum(c > 0 for c in change),
+        "chosen lower": sum(c < 0 for c in change),
+        "largest fall": round(-min(change, default=0.0), 4),
+        "gain above 0 before": sum(gain_above_zero(was) for was, _ in pairs),
+        "gain above 0 after": sum(gain_above_zero(new) for _, new in pairs),
     }
