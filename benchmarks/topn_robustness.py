@@ -1,7 +1,8 @@
 """Top-N recommenders on many evaluation cuts: does the winner hold when the protocol or the data changes?
 
-For each cut (data set x protocol x seed) every choice is made on a validation cut of *train* by the
-package's rule for lists (:func:`cfutils.data.split.validation_cut`): EASE's λ, the recent-kNN's m,
+For each cut (data set x protocol x seed) every choice is made on ``VALIDATION_FOLDS`` rolling validation
+folds of *train*, cut by the package's rule for lists (:class:`cfutils.lists.FoldValidation`; ``--folds 1``
+is the single validation cut of :func:`cfutils.data.split.validation_cut`): EASE's λ, the recent-kNN's m,
 the decayed EASE's half-life, the blend's weight and normalisation (log grids that extend themselves
 at an edge, each by the one-standard-error rule towards the simpler end, :func:`cfutils.eval.search_grid`),
 and the chosen recommender (:func:`cfutils.eval.one_standard_error` on the paired per-user difference,

@@ -94,7 +94,7 @@ def value_range(values: Iterable[float]) -> list[float] | None:
 
 def protocol_change(before: list[dict], after: list[dict]) -> dict:
     """The same cuts run under two validation protocols (e.g. one validation cut, then two rolling folds):
-    on how many the chosen recommender's test NDCG@10 rose, fell or stayed, the largest fall, and how
+    on how many the chosen recommender's test NDCG@10 rose, fell or stayed, the largest fall and rise, and how
     many chosen gains over λ-tuned EASE have their interval above 0 under each. Runs are matched by
     (data, cut, seed); each protocol tunes its own EASE, so the gains are against different baselines."""
     old = {(r["data"], r["cut"], r["seed"]): r for r in before}
@@ -105,6 +105,7 @@ def protocol_change(before: list[dict], after: list[dict]) -> dict:
         "chosen higher": sum(c > 0 for c in change),
         "chosen lower": sum(c < 0 for c in change),
         "largest fall": round(-min(change, default=0.0), 4),
+        "largest rise": round(max(change, default=0.0), 4),
         "gain above 0 before": sum(gain_above_zero(was) for was, _ in pairs),
         "gain above 0 after": sum(gain_above_zero(new) for _, new in pairs),
     }
