@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from cfutils.present.robustness import PEERS, load_runs, protocol_change, robustness_summary, robustness_table
+from cfutils.present.robustness import (
+    PEERS,
+    clear_gains_by_cut,
+    load_runs,
+    protocol_change,
+    robustness_summary,
+    robustness_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -40,6 +47,8 @@ def test_summary_counts_hand_made_runs():
         run("half_a", 0, {**scores, "re-ranker": 0.15, "chosen": 0.1}, "blend (z)",
             {"re-ranker": [-0.01, 0.02], "chosen": [0.0, 0.0]}, 0.50),
     ]  # fmt: skip
+    clear = clear_gains_by_cut(runs)
+    assert clear.to_dict() == {"hand-made": {"pu0.2": "1 of 2", "half_a": "0 of 1"}}
     table = robustness_table(runs)
     assert table["best on test"].tolist() == ["re-ranker", "EASE (λ tuned)", "re-ranker"]  # ties: the first peer
     assert table["chosen / EASE"].tolist() == [2.0, 1.0, 1.0]

@@ -86,4 +86,3 @@ class Recommender(ListRecommender):
 
     def scores(self, user_idx: np.ndarray) -> np.ndarray:
         return self.predictions(user_idx) + self.popularity_weight * self.log_popularity_[None, :]
-

@@ -67,7 +67,13 @@ from cfutils.present.report import (
     winners_tables,
     write_report,
 )
-from cfutils.present.robustness import load_runs, protocol_change, robustness_summary, robustness_table
+from cfutils.present.robustness import (
+    clear_gains_by_cut,
+    load_runs,
+    protocol_change,
+    robustness_summary,
+    robustness_table,
+)
 from cfutils.present.titles import TitleTable, as_title_table
 
 __all__ = [
@@ -89,6 +95,7 @@ __all__ = [
     "build_parser",
     "check_ranges",
     "cited",
+    "clear_gains_by_cut",
     "clear_artifacts",
     "default_notebooks_at_once",
     "differing_segment",
