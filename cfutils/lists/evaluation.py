@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cfutils.core.train_data import TrainData
-from cfutils.data.split import Split, sample_ids, validation_folds
+from cfutils.data.split import Split, SplitMethod, sample_ids, validation_folds
 from cfutils.eval.choice import GridSearch, search_grid
 from cfutils.eval.metrics import list_report, ranking_by_user
 from cfutils.lists.lists import ListRecommender, as_user_ids, batch_size
@@ -79,7 +79,7 @@ class FoldValidation:
     def __init__(
         self,
         train: pd.DataFrame,
-        method,
+        method: str | SplitMethod,
         test_size: float = 0.2,
         n_folds: int = 2,
         seed: int = 0,
