@@ -220,11 +220,13 @@ def test_fold_validation_keeps_the_validation_ratings_of_max_users_users():
     train = random_ratings(n_users=60, n_ratings=450, seed=9)
     every = FoldValidation(train, "per_user_time", 0.2, n_folds=2)
     some = FoldValidation(train, "per_user_time", 0.2, n_folds=2, max_users=10, seed=3)
-    users = set(sample_ids(np.unique(train["user_id"]), 10, 3))
+    judged = np.unique(np.concatenate([held["user_id"] for _, held in every.folds]))  # users the folds validate
+    users = set(sample_ids(judged, 10, 3))
     for all_fold, fold in zip(every.folds, some.folds):
         assert fold.train.equals(all_fold.train)  # fitting is unchanged; only who is judged
-        assert set(fold.test["user_id"]) <= users
+        assert set(fold.test["user_id"]) <= users and fold.test["user_id"].nunique() > 0
         assert fold.test.equals(all_fold.test[all_fold.test["user_id"].isin(users)])
+    assert len(set().union(*(set(fold.test["user_id"]) for fold in some.folds))) == 10
 
 
 @pytest.mark.parametrize("split", ["per_user_time", "global_time", "random"])

@@ -289,3 +289,13 @@ def test_rolling_validation_folds_refuse_windows_that_do_not_fit():
         validation_folds(ratings, "per_user_time", 0.25, 4)
     with pytest.raises(ValueError, match="n_folds >= 1"):
         validation_folds(ratings, "per_user_time", 0.2, 0)
+
+
+def test_random_validation_folds_of_two_seeds_never_share_a_draw():
+    ratings = random_ratings(n_users=30, n_movies=60, n_ratings=900, n_days=400, seed=5)
+    seed_0 = validation_folds(ratings, "random", 0.2, 2, lists=True, seed=0)
+    seed_1 = validation_folds(ratings, "random", 0.2, 2, lists=True, seed=1)
+    # fold 1 of seed 0 is not fold 0 of seed 1 cut again from the same rest (the draws would coincide with seed + k)
+    same_rest = validation_cut(seed_0[0].train, "random", 0.25, lists=True, seed=1)
+    assert not seed_0[1].test.index.equals(same_rest.test.index)
+    assert not seed_0[0].test.index.equals(seed_1[0].test.index)

@@ -368,18 +368,20 @@ def validation_folds(
 
     Fold 0 is :func:`validation_cut`; fold k cuts the same rule again from the fit part of fold
     k - 1, with share ``test_size / (1 - k · test_size)`` of it, so every validation part is about
-    ``test_size`` of train and fold k's lies just before fold k - 1's (under a time split; under a
-    random one the parts are disjoint random shares, the k-th drawn with ``seed + k``). One
-    validation part is one draw of which movies a user goes on to watch; a user's score averaged
-    over the folds has up to ``n_folds`` times less variance (exactly that when the folds are
-    independent), so a choice between models rests on more than one window.
-    ``ValueError`` unless ``n_folds >= 1`` and ``n_folds · test_size < 1``.
+    ``test_size`` of train (per user, rounding can make a later fold a rating larger) and fold k's
+    lies just before fold k - 1's under a time split. Under a random split the parts are disjoint
+    random shares; fold 0 is drawn with ``seed``, fold k with a seed derived from ``(seed, k)``
+    (``numpy.random.SeedSequence``), so the folds of two seeds never share a draw. One validation
+    part is one draw of which movies a user goes on to watch; the mean over the folds varies less
+    for the users validated in more than one of them, so a choice between models rests on more
+    than one window. ``ValueError`` unless ``n_folds >= 1`` and ``n_folds · test_size < 1``.
     """
     if n_folds < 1 or n_folds * test_size >= 1.0:
         raise ValueError(f"need n_folds >= 1 and n_folds * test_size < 1, got {n_folds} and {test_size}")
     folds, rest = [], train
     for k in range(n_folds):
-        fold = validation_cut(rest, method, test_size / (1.0 - k * test_size), lists=lists, seed=seed + k)
+        fold_seed = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+        fold = validation_cut(rest, method, test_size / (1.0 - k * test_size), lists=lists, seed=fold_seed)
         folds.append(fold)
         rest = fold.train
     return folds

@@ -70,10 +70,11 @@ class FoldValidation:
 
     Fold :math:`k` fits on :math:`F_k` and validates on :math:`V_k`
     (:func:`cfutils.data.split.validation_folds` with ``lists=True``). A user's score is the mean
-    over the folds where the user has a relevant validation movie,
-    :math:`s_u = \frac{1}{|K_u|}\sum_{k \in K_u} \mathrm{NDCG@}n_k(u)`, so two recommenders are
-    still compared user by user (paired) by :func:`cfutils.eval.one_standard_error`. ``max_users``
-    keeps the validation ratings of that many users of train, drawn with ``seed`` (``None``: all).
+    over the folds :math:`K_u` where the user has a relevant validation movie,
+    :math:`s_u = \frac{1}{|K_u|}\sum_{k \in K_u} \mathrm{NDCG@}n(u; F_k, V_k)` (NDCG@n of the recommender
+    fitted on :math:`F_k`, judged on :math:`V_k`), so two recommenders are still compared user by user
+    (paired) by :func:`cfutils.eval.one_standard_error`. ``max_users`` keeps the validation ratings of that
+    many of the users the folds validate, drawn with ``seed`` (``None``: all).
     """
 
     def __init__(
@@ -88,7 +89,8 @@ class FoldValidation:
     ):
         self.folds = validation_folds(train, method, test_size, n_folds, lists=True, seed=seed)
         if max_users is not None:
-            users = sample_ids(np.unique(train["user_id"].to_numpy()), max_users, seed)
+            judged = np.unique(np.concatenate([held["user_id"].to_numpy() for _, held in self.folds]))
+            users = sample_ids(judged, max_users, seed)
             self.folds = [Split(fit, held[held["user_id"].isin(users)]) for fit, held in self.folds]
         self.data = [TrainData(fold.train) for fold in self.folds]
         self.n = n

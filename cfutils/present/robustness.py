@@ -1,8 +1,9 @@
 """The saved runs of ``benchmarks/topn_robustness.py``, read back: one table and the counts that notebook 06
 and the READMEs state (a test checks each sentence against these counts).
 
-A run is one (data set, cut, seed): the chosen recommender's name (``chosen``), its per-user validation
-NDCG by peer (``validation_ndcg``) and, by row, the test NDCG@10 (``ndcg@10``) with the paired gain over
+A run is one (data set, cut, seed): the chosen recommender's name (``chosen``), the validation NDCG@10
+(mean over users) of each candidate for the choice (``validation_ndcg``: the decayed EASE, the blends, the
+re-ranker) and, by row, the test NDCG@10 (``ndcg@10``) with the paired gain over
 λ-tuned EASE and its 95 % bootstrap interval (``vs_ease``, ``vs_ease_ci95``). A gain counts as above
 (below) 0 when its interval's lower (upper) end is.
 """
@@ -16,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 #: The rows that compete for "best on test".
-PEERS = ("EASE (λ tuned)", "blend (max)", "blend (z)", "decayed EASE", "re-ranker")
+EASE_ROW = "EASE (λ tuned)"
+PEERS = (EASE_ROW, "blend (max)", "blend (z)", "decayed EASE", "re-ranker")
 #: Cuts whose split does not depend on the seed: across seeds only the re-ranker's trees change.
 SEED_FREE_CUTS = ("pu0.1", "pu0.2", "pu0.3", "last5", "global_known")
 
@@ -46,7 +48,7 @@ def robustness_table(runs: list[dict]) -> pd.DataFrame:
                 "seed": r["seed"],
                 "best on test": best_on_test(r),
                 "chosen on validation": r["chosen"],
-                "chosen / EASE": round(r["rows"]["chosen"]["ndcg@10"] / r["rows"]["EASE (λ tuned)"]["ndcg@10"], 3),
+                "chosen / EASE": round(r["rows"]["chosen"]["ndcg@10"] / r["rows"][EASE_ROW]["ndcg@10"], 3),
                 "gain over EASE, 95 % CI": r["rows"]["chosen"]["vs_ease_ci95"],
             }
             for r in runs
@@ -82,7 +84,7 @@ def robustness_summary(runs: list[dict]) -> dict:
 
 def largest_gap(runs: list[dict], row_of) -> float:
     """The largest |NDCG@10 of row ``row_of(run)`` − λ-tuned EASE's| on test over the runs."""
-    gaps = [abs(r["rows"][row_of(r)]["ndcg@10"] - r["rows"]["EASE (λ tuned)"]["ndcg@10"]) for r in runs]
+    gaps = [abs(r["rows"][row_of(r)]["ndcg@10"] - r["rows"][EASE_ROW]["ndcg@10"]) for r in runs]
     return round(max(gaps, default=0.0), 4)
 
 
@@ -94,18 +96,22 @@ def value_range(values: Iterable[float]) -> list[float] | None:
 
 def protocol_change(before: list[dict], after: list[dict]) -> dict:
     """The same cuts run under two validation protocols (e.g. one validation cut, then two rolling folds):
-    on how many the chosen recommender's test NDCG@10 rose, fell or stayed, the largest fall and rise, and how
-    many chosen gains over λ-tuned EASE have their interval above 0 under each. Runs are matched by
-    (data, cut, seed); each protocol tunes its own EASE, so the gains are against different baselines."""
+    on how many the chosen recommender's test NDCG@10 rose and fell, the largest fall and rise (0 when
+    none), the same two counts for the λ-tuned EASE, and how many chosen gains over λ-tuned EASE have
+    their interval above 0 under each. Runs are matched by (data, cut, seed); each protocol tunes its own
+    EASE, so the gains are against different baselines."""
     old = {(r["data"], r["cut"], r["seed"]): r for r in before}
     pairs = [(old[key], r) for r in after if (key := (r["data"], r["cut"], r["seed"])) in old]
     change = [new["rows"]["chosen"]["ndcg@10"] - was["rows"]["chosen"]["ndcg@10"] for was, new in pairs]
+    ease = [new["rows"][EASE_ROW]["ndcg@10"] - was["rows"][EASE_ROW]["ndcg@10"] for was, new in pairs]
     return {
         "runs": len(pairs),
         "chosen higher": sum(c > 0 for c in change),
         "chosen lower": sum(c < 0 for c in change),
-        "largest fall": round(-min(change, default=0.0), 4),
-        "largest rise": round(max(change, default=0.0), 4),
+        "largest fall": round(max(0.0, -min(change, default=0.0)), 4),
+        "largest rise": round(max(0.0, max(change, default=0.0)), 4),
+        "EASE higher": sum(c > 0 for c in ease),
+        "EASE lower": sum(c < 0 for c in ease),
         "gain above 0 before": sum(gain_above_zero(was) for was, _ in pairs),
         "gain above 0 after": sum(gain_above_zero(new) for _, new in pairs),
     }
