@@ -5,20 +5,15 @@ sentence below is rendered from those records and must be in the README as writt
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from readme_text import ROOT, flat, flat_file
 
-ROOT = Path(__file__).resolve().parents[1]
 MAIN_RUN = "movielens-small, per_user_time"
 
 
 def saved() -> dict:
     return json.loads((ROOT / "benchmarks" / "results" / "notebook06.json").read_text())
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def ndcg(run: dict) -> dict[str, float]:
@@ -106,7 +101,7 @@ def section(runs: dict) -> list[str]:
 
 
 def test_the_readme_states_the_saved_notebook06_runs():
-    readme, runs = flat((ROOT / "README.md").read_text()), saved()
+    readme, runs = flat_file("README.md"), saved()
     assert MAIN_RUN in runs and len(runs) >= 4
     missing = [line for line in section(runs) if flat(line) not in readme]
     assert not missing, "README.md differs from benchmarks/results/notebook06.json:\n" + "\n".join(missing)
@@ -126,7 +121,7 @@ def test_the_saved_records_are_whole(key):
 
 
 def test_the_readmes_reading_of_the_saved_runs_holds():
-    readme, runs = flat((ROOT / "README.md").read_text()), saved()
+    readme, runs = flat_file("README.md"), saved()
     not_better = sorted(key for key, run in runs.items() if "(better)" not in versus_ease(run))
     assert not_better == ["movielens-small, global_time", "movielens-small, random"]
     assert versus_ease(runs["movielens-small, random"]) == "EASE itself"

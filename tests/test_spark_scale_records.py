@@ -4,14 +4,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from readme_text import ROOT, flat_file
+
 MiB = 2**20
-
-
-def flat(path: Path) -> str:
-    return " ".join(path.read_text().split())
 
 
 def saved() -> dict:
@@ -19,7 +15,7 @@ def saved() -> dict:
 
 
 def test_the_benchmark_readme_states_the_saved_sizes_and_growth():
-    text, result = flat(ROOT / "benchmarks" / "README.md"), saved()
+    text, result = flat_file("benchmarks/README.md"), saved()
     for row in result["sizes"]:
         per_rating = round(row["shuffle_write_MiB"] * MiB / row["ratings"])
         assert (
@@ -34,6 +30,6 @@ def test_the_benchmark_readme_states_the_saved_sizes_and_growth():
 
 
 def test_the_readme_scale_table_uses_the_saved_bytes_per_rating():
-    text, result = flat(ROOT / "README.md"), saved()
+    text, result = flat_file("README.md"), saved()
     per_rating = [round(row["shuffle_write_MiB"] * MiB / row["ratings"]) for row in result["sizes"]]
     assert f"{per_rating[0]} at 1M, {per_rating[1]} at 5M, {per_rating[2]} at 20M" in text

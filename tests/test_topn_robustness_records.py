@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
+from readme_text import ROOT, flat_file
 
 from cfutils.present.robustness import (
     PEERS,
@@ -17,7 +17,6 @@ from cfutils.present.robustness import (
     robustness_table,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -113,10 +112,6 @@ def summaries():
     return {name: robustness_summary(saved_runs(name)) for name in ("ml", "sample")}
 
 
-def flat(path: Path) -> str:
-    return " ".join(path.read_text().split())
-
-
 def test_the_saved_runs_use_two_validation_folds_and_the_one_fold_runs_one():
     for name in ("ml", "sample"):
         assert {r["validation_folds"] for r in saved_runs(name)} == {2}
@@ -124,7 +119,7 @@ def test_the_saved_runs_use_two_validation_folds_and_the_one_fold_runs_one():
 
 
 def test_the_benchmark_readme_states_the_saved_counts(summaries):
-    text = flat(ROOT / "benchmarks" / "README.md")
+    text = flat_file("benchmarks/README.md")
     ml, sample = summaries["ml"], summaries["sample"]
     one = {name: robustness_summary(saved_runs(name, "one_fold")) for name in ("ml", "sample")}
     assert ml["runs"] == sample["runs"] == 21
@@ -177,7 +172,7 @@ def test_the_benchmark_readme_states_the_saved_counts(summaries):
 
 
 def test_the_benchmark_readme_reads_the_failing_cuts_right():
-    text, runs = flat(ROOT / "benchmarks" / "README.md"), saved_runs("ml")
+    text, runs = flat_file("benchmarks/README.md"), saved_runs("ml")
     not_clear = [r for r in runs if r["rows"]["chosen"]["vs_ease_ci95"][0] <= 0]
     assert {r["cut"] for r in not_clear} == {"global_known", "half_a", "half_b"}
     assert f"(the other {len(not_clear)} of 21 real runs)" in text
@@ -195,7 +190,7 @@ def test_the_benchmark_readme_reads_the_failing_cuts_right():
 
 
 def test_the_readme_states_the_saved_counts(summaries):
-    text = flat(ROOT / "README.md")
+    text = flat_file("README.md")
     ml = summaries["ml"]
     assert (
         f"its gain over EASE excludes 0 on {ml['re-ranker gain above 0']} of {ml['runs']} runs, and two validation "
@@ -205,7 +200,7 @@ def test_the_readme_states_the_saved_counts(summaries):
 
 
 def test_the_readme_reads_where_validation_keeps_a_simpler_model():
-    text, runs = flat(ROOT / "README.md"), saved_runs("ml")
+    text, runs = flat_file("README.md"), saved_runs("ml")
     simpler = [r for r in runs if r["chosen"] != "re-ranker"]
     assert {r["cut"] for r in simpler} == {"global_known", "half_a", "half_b"}
     assert {r["n_test_users"] for r in simpler if r["cut"] == "global_known"} == {28}
