@@ -11,6 +11,7 @@ from readme_text import ROOT, flat_file
 from cfutils.present.robustness import (
     PEERS,
     clear_gains_by_cut,
+    cuts_clear_on_every_seed,
     load_runs,
     protocol_change,
     robustness_summary,
@@ -49,6 +50,7 @@ def test_summary_counts_hand_made_runs():
     ]  # fmt: skip
     clear = clear_gains_by_cut(runs)
     assert clear.to_dict() == {"hand-made": {"pu0.2": "1 of 2", "half_a": "0 of 1"}}
+    assert cuts_clear_on_every_seed(runs) == [] and cuts_clear_on_every_seed(runs[:1]) == ["pu0.2"]
     table = robustness_table(runs)
     assert table["best on test"].tolist() == ["re-ranker", "EASE (λ tuned)", "re-ranker"]  # ties: the first peer
     assert table["chosen / EASE"].tolist() == [2.0, 1.0, 1.0]

@@ -69,6 +69,7 @@ from cfutils.present.report import (
 )
 from cfutils.present.robustness import (
     clear_gains_by_cut,
+    cuts_clear_on_every_seed,
     load_runs,
     protocol_change,
     robustness_summary,
@@ -96,6 +97,7 @@ __all__ = [
     "check_ranges",
     "cited",
     "clear_gains_by_cut",
+    "cuts_clear_on_every_seed",
     "clear_artifacts",
     "default_notebooks_at_once",
     "differing_segment",

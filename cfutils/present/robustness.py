@@ -117,11 +117,26 @@ def protocol_change(before: list[dict], after: list[dict]) -> dict:
     }
 
 
-def clear_gains_by_cut(runs: list[dict]) -> pd.DataFrame:
-    """Cuts (rows) by data set (columns): on how many of its seeds the chosen recommender beats λ-tuned EASE
-    with a paired interval above 0, as ``"k of n"``."""
+def clear_gain_counts(runs: list[dict]) -> pd.DataFrame:
+    """Per (cut, data set): ``clear``, on how many seeds the chosen recommender beats λ-tuned EASE with a
+    paired interval above 0, and ``runs``, how many seeds ran."""
     table = pd.DataFrame([{"data": r["data"], "cut": r["cut"], "clear": gain_above_zero(r)} for r in runs])
     if table.empty:
-        return table
-    counts = table.groupby(["cut", "data"], sort=False)["clear"].agg(["sum", "size"])
-    return (counts["sum"].astype(str) + " of " + counts["size"].astype(str)).unstack("data")
+        return pd.DataFrame(columns=["clear", "runs"], index=pd.MultiIndex.from_tuples([], names=["cut", "data"]))
+    return table.groupby(["cut", "data"], sort=False)["clear"].agg(clear="sum", runs="size")
+
+
+def clear_gains_by_cut(runs: list[dict]) -> pd.DataFrame:
+    """:func:`clear_gain_counts` as a table, cuts (rows) by data set (columns), each ``"k of n"``."""
+    counts = clear_gain_counts(runs)
+    if counts.empty:
+        return counts
+    return (counts["clear"].astype(str) + " of " + counts["runs"].astype(str)).unstack("data")
+
+
+def cuts_clear_on_every_seed(runs: list[dict]) -> list[str]:
+    """The cuts on which the chosen recommender beats λ-tuned EASE, interval above 0, on every seed of every
+    data set, in run order."""
+    counts = clear_gain_counts(runs)
+    every = (counts["clear"] == counts["runs"]).groupby(level="cut", sort=False).all()
+    return [str(cut) for cut in every.index[every.to_numpy()]]
