@@ -21,6 +21,7 @@ train knows), ``half_a`` / ``half_b`` (two random halves of the users, ``per_use
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -33,15 +34,13 @@ from cfutils.data.dataset import load_dataset
 from cfutils.data.split import Split, make_split, sample_ids
 from cfutils.eval import one_standard_error, search_grid, user_bootstrap
 from cfutils.lists import (
+    BLENDS,
     EASE,
-    NORMALISATIONS,
-    DecayedEASE,
-    EASERecentBlend,
     FoldValidation,
     PopularRecommender,
-    RecentKNN,
     ReRanker,
     candidate_recall,
+    tune_recency,
     validation_ndcg_by_user,
 )
 from cfutils.present.robustness import load_runs, robustness_summary
@@ -49,15 +48,7 @@ from cfutils.present.robustness import load_runs, robustness_summary
 DATA = {"movielens-small": "data/movielens-small", "sample": "sample"}
 CUTS = ("pu0.1", "pu0.2", "pu0.3", "last5", "global_known", "half_a", "half_b")
 RESULTS = Path(__file__).parent / "results" / "topn_robustness.json"
-GRIDS = {
-    "lam": [30.0, 100.0, 300.0, 1000.0, 3000.0],
-    "recent_items": [5.0, 10.0, 20.0, 40.0, 80.0],
-    "half_life": [2.0, 8.0, 32.0, 128.0, 512.0],
-}
-#: Which end of each grid is the simpler model: a larger λ shrinks more, a longer half-life decays less
-#: (plain EASE at infinity), fewer recent items and a smaller blend weight stay closer to EASE.
-SIMPLER = {"lam": "larger", "recent_items": "smaller", "half_life": "larger"}
-WEIGHTS = [1 / 16, 1 / 4, 1.0, 4.0, 16.0]
+LAMBDA_GRID = [30.0, 100.0, 300.0, 1000.0, 3000.0]
 #: Rolling-origin validation folds every choice is made on (:class:`cfutils.lists.FoldValidation`).
 VALIDATION_FOLDS = 2
 
@@ -91,38 +82,24 @@ def cut(ratings: pd.DataFrame, name: str, seed: int) -> tuple[pd.DataFrame, pd.D
 def tune(folds: FoldValidation, method: str, seed: int) -> tuple[dict, dict, pd.DataFrame]:
     """(settings, the recommender of each row as a factory, per-user validation NDCG) tuned on validation.
 
-    Each setting is chosen by :func:`cfutils.eval.search_grid`: the one-standard-error rule on the
-    per-user NDCG averaged over the validation folds, towards the simpler end (``SIMPLER``), on a log
-    grid that extends itself at an edge.
+    EASE's λ by :func:`cfutils.eval.search_grid` (the one-standard-error rule towards the larger λ, on
+    a log grid that extends itself at an edge), then the recency family by
+    :func:`cfutils.lists.tune_recency`, on the per-user NDCG averaged over the validation folds.
     """
-    grids = {"lam": search_grid(lambda v: folds.score(EASE(v)), GRIDS["lam"], SIMPLER["lam"])}
-    lam = grids["lam"].chosen
-    grids["recent_items"] = search_grid(
-        lambda v: folds.score(RecentKNN(int(round(v)))), GRIDS["recent_items"], SIMPLER["recent_items"]
-    )
-    m = int(round(grids["recent_items"].chosen))
-    grids["half_life"] = folds.search(
-        folds.fit(DecayedEASE(lam)), "half_life", GRIDS["half_life"], SIMPLER["half_life"]
-    )
-    h = grids["half_life"].chosen
-    for how in NORMALISATIONS:
-        grids[f"weight_{how}"] = folds.search(folds.fit(EASERecentBlend(lam, m, normalisation=how)), "weight", WEIGHTS)
-    blends = {how: grids[f"weight_{how}"] for how in NORMALISATIONS}
-    settings = {k: g.chosen for k, g in grids.items()}
-    settings["grid_edges"] = {k: g.edge for k, g in grids.items() if g.edge}
+    lam_search = search_grid(lambda v: folds.score(EASE(v)), LAMBDA_GRID, "larger")
+    lam = lam_search.chosen
+    family = tune_recency(folds, lam)
+    settings = {"lam": lam, **family.settings()}
+    if lam_search.edge:
+        settings["grid_edges"] = {"lam": lam_search.edge, **settings["grid_edges"]}
+    members = family.recommenders()
     factories = {
         "most popular": lambda: PopularRecommender(),
         "EASE (λ tuned)": lambda: EASE(lam),
-        "recent-kNN": lambda: RecentKNN(m),
-        "decayed EASE": lambda: DecayedEASE(lam, h),
-        **{
-            f"blend ({how})": lambda how=how: EASERecentBlend(lam, m, blends[how].chosen, normalisation=how)
-            for how in NORMALISATIONS
-        },
+        **{name: lambda name=name: copy.deepcopy(members[name]) for name in members},
         "re-ranker": lambda: ReRanker(ease=EASE(lam), split=method, seed=seed),
     }
-    names = ["decayed EASE", *(f"blend ({how})" for how in NORMALISATIONS), "re-ranker"]
-    validation_scores = pd.DataFrame({name: folds.score(factories[name]()) for name in names})
+    validation_scores = family.validation.assign(**{"re-ranker": folds.score(factories["re-ranker"]())})
     return settings, factories, validation_scores
 
 
@@ -131,7 +108,7 @@ def run_cut(ratings: pd.DataFrame, data: str, name: str, seed: int, n_folds: int
     train, test, method = cut(ratings, name, seed)
     folds = FoldValidation(train, method, 0.2, n_folds, seed=seed)
     settings, factories, validation_scores = tune(folds, method, seed)
-    best_blend = str(validation_scores[[f"blend ({how})" for how in NORMALISATIONS]].mean().idxmax())
+    best_blend = str(validation_scores[list(BLENDS.values())].mean().idxmax())
     chosen = one_standard_error(validation_scores, [best_blend, "decayed EASE", "re-ranker"])
     full = TrainData(train)
     fitted = {row: factory().fit(full) for row, factory in factories.items()}

@@ -62,3 +62,16 @@ def test_search_grid_extends_at_the_edge_towards_the_optimum():
     assert list(found.table.index) == [10, 30, 100, 300, 900, 2700]
     capped = search_grid(score, [10, 30, 100], factor=3, max_extensions=1)
     assert capped.chosen == 300 and capped.edge == "highest"
+
+
+def test_search_grid_stops_at_the_natural_lower_end():
+    users = np.arange(200)
+
+    def score(value):  # the smaller the better, without end
+        return pd.Series(1.0 - value + 0.001 * np.sin(users), index=users)
+
+    floored = search_grid(score, [5, 10, 20], simpler="smaller", factor=2, max_extensions=4, lowest=1.0)
+    assert list(floored.table.index) == [1.0, 1.25, 2.5, 5, 10, 20]  # then 0.625 is tried as 1, and no further
+    assert floored.chosen == 1.0 and floored.edge is None  # nothing lies below a count of 1
+    unbounded = search_grid(score, [5, 10, 20], simpler="smaller", factor=2, max_extensions=2)
+    assert unbounded.chosen == 1.25 and unbounded.edge == "lowest"

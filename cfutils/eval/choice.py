@@ -95,13 +95,16 @@ def search_grid(
     simpler: str = "larger",
     factor: float = 3.0,
     max_extensions: int = 2,
+    lowest: float = 0.0,
 ) -> GridSearch:
     """Tune one positive setting (a penalty) by the one-standard-error rule, extending the grid at an edge.
 
     ``score_by_user(value)`` gives each validation user's score (higher is better) with that value.
     ``simpler`` says which direction makes the model simpler (``"larger"`` for a penalty λ). When the
     chosen value is the lowest (highest) of the grid, ``value / factor`` (``value * factor``) is added
-    and the choice made again, at most ``max_extensions`` times. A value 0 is a natural end, never extended.
+    and the choice made again, at most ``max_extensions`` times. ``lowest`` is the setting's natural
+    lower end (0, or 1 for a count): an extension below it tries ``lowest`` itself, and a choice there is
+    not at an edge, nothing lies beyond it.
     """
     scores = {float(v): score_by_user(float(v)) for v in grid}
 
@@ -111,11 +114,11 @@ def search_grid(
     chosen = choose()
     for _ in range(max_extensions):
         edge = grid_edge(list(scores), chosen)
-        if edge is None or chosen == 0:
+        if edge is None or chosen <= lowest:
             break
-        beyond = chosen / factor if edge == "lowest" else chosen * factor
+        beyond = max(chosen / factor, lowest) if edge == "lowest" else chosen * factor
         scores[beyond] = score_by_user(beyond)
         chosen = choose()
     per_user = pd.DataFrame(scores)
     table = pd.DataFrame({"mean": per_user.mean(), "se": standard_errors(per_user)}).rename_axis("value").sort_index()
-    return GridSearch(table, chosen, None if chosen == 0 else grid_edge(list(scores), chosen))
+    return GridSearch(table, chosen, None if chosen <= lowest else grid_edge(list(scores), chosen))

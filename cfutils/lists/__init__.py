@@ -13,6 +13,7 @@ Modules::
     rating_blend   a rating model of cfutils.rating blended with popularity
     recent         recent-items kNN and recency-decayed EASE
     blend          EASE + recent-items kNN on per-user normalised scores
+    recency_search the recency family's settings tuned on validation folds
     rerank         candidates re-ranked by XGBRanker
     evaluation     validation, tuning, candidate recall, known and new users
     feedback       a feedback loop: lists, simulated responses, refit
@@ -49,12 +50,14 @@ from cfutils.lists.lists import (
     top_n_indices,
 )
 from cfutils.lists.rating_blend import RatingModel, Recommender
+from cfutils.lists.recency_search import BLENDS, RECENCY_GRIDS, RecencyFamily, tune_recency
 from cfutils.lists.recent import DecayedEASE, RecentKNN
 from cfutils.lists.rerank import FEATURES, CandidateStage, ReRanker
 from cfutils.lists.time_features import RatingClock, day_numbers, rating_clock, recency_ranks, train_recency_ranks
 
 __all__ = [
     "ALS",
+    "BLENDS",
     "BATCH_COLUMNS",
     "BPR",
     "CandidateStage",
@@ -75,7 +78,9 @@ __all__ = [
     "RatingClock",
     "RatingModel",
     "ReRanker",
+    "RECENCY_GRIDS",
     "RecencyEASE",
+    "RecencyFamily",
     "RecentKNN",
     "Recommender",
     "TopRatedRecommender",
@@ -99,6 +104,7 @@ __all__ = [
     "recency_ranks",
     "top_n_indices",
     "train_recency_ranks",
+    "tune_recency",
     "validation_ndcg",
     "validation_ndcg_by_user",
     "variant",
