@@ -10,6 +10,8 @@ import pytest
 from readme_text import ROOT, flat, flat_file
 
 MAIN_RUN = "movielens-small, per_user_time"
+#: Notebook 06's recency rows (cfutils.lists.RecencyFamily.named): recent-kNN, decayed EASE, the better blend.
+RECENCY_ROWS = ("recent-kNN (m=", "EASE, decayed (h=", "EASE + recent-kNN blend (")
 
 
 def saved() -> dict:
@@ -78,7 +80,7 @@ def main_sentences(run: dict) -> list[str]:
 def split_line(key: str, run: dict) -> str:
     """One line of the table of every saved run: the chosen recommender against the peers, on test."""
     scores, best = ndcg(run), run["best_recommender"]
-    recency = [name for name in run["validation_ndcg"] if name.startswith("EASE, ")]
+    recency = [name for name in run["validation_ndcg"] if name.startswith(RECENCY_ROWS)]
     best_recency = max(recency, key=run["validation_ndcg"].get)
     users = {row["users"]: row["n_users"] for row in run["ranking_by_users"] if row["model"] == best}
     known = f"{users.get('known', 0):,} known, {users.get('new', 0):,} new"

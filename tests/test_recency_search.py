@@ -56,6 +56,13 @@ def test_the_members_are_built_with_the_tuned_settings_and_the_options(tuned):
         blend = members[name]
         assert (blend.weight, blend.normalisation, blend.recent_items) == (family.weight(how), how, family.recent_items)
         assert (blend.max_items, blend.fallback_days, blend.n_neighbours) == (None, 30, 6)
+    named = family.named()
+    assert len(named) == 3
+    how = family.best_normalisation
+    blend = named[f"EASE + recent-kNN blend ({how}, w={family.weight(how):.3g})"]
+    assert (blend.normalisation, blend.weight) == (how, family.weight(how))
+    assert named[f"recent-kNN (m={family.recent_items})"].recent_items == family.recent_items
+    assert named[f"EASE, decayed (h={family.half_life:.3g})"].half_life == family.half_life
     settings = family.settings()
     assert set(settings) == {"recent_items", "half_life", *(f"weight_{how}" for how in BLENDS), "grid_edges"}
     assert all(family.searches[name].edge == edge for name, edge in settings["grid_edges"].items())

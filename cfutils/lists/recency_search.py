@@ -1,8 +1,9 @@
 r"""The recency family tuned on validation folds: recent-items kNN, decayed EASE and the EASE + recent-kNN blend.
 
-How much what a user watched *last* says about the next movies differs a lot between data sets
-(on movielens-small the blend's weight is tuned near 0; on a held-out MovieLens set a weight of 1
-gained 5.7 % over EASE). So nothing here fixes a recency strength: each setting is tuned on the
+How much what a user watched *last* says about the next movies differs a lot between data sets (the
+weights chosen on each cut are in ``benchmarks/results/topn_robustness_*.json``; on a MovieLens set the
+project never sees, issue 27 measured a weight of 1 at 5.7 % above EASE). So nothing here fixes a
+recency strength: each setting is tuned on the
 validation folds (:class:`~cfutils.lists.evaluation.FoldValidation`), on a wide log grid that extends
 itself when its choice sits at an edge, by the one-standard-error rule towards the simpler end
 (:func:`cfutils.eval.search_grid`):
@@ -69,9 +70,13 @@ class RecencyFamily:
         return self.searches[f"weight_{how}"].chosen
 
     @property
+    def best_normalisation(self) -> str:
+        """The normalisation whose blend has the higher mean validation NDCG."""
+        return max(BLENDS, key=lambda how: self.validation[BLENDS[how]].mean())
+
+    @property
     def best_blend(self) -> str:
-        """The blend (of the two normalisations) with the higher mean validation NDCG."""
-        return str(self.validation[list(BLENDS.values())].mean().idxmax())
+        return BLENDS[self.best_normalisation]
 
     def recommenders(self) -> dict[str, ListRecommender]:
         """Unfitted members with the tuned settings: the recent-kNN, the decayed EASE and each blend."""
@@ -83,6 +88,18 @@ class RecencyFamily:
                 name: EASERecentBlend(self.lam, self.recent_items, self.weight(how), how, self.n_neighbours, **ease)
                 for how, name in BLENDS.items()
             },
+        }
+
+    def named(self) -> dict[str, ListRecommender]:
+        """The recent-kNN, the better blend (:attr:`best_blend`) and the decayed EASE, unfitted, under
+        names that carry their tuned settings (notebook 06's rows), simplest first as the robustness
+        benchmark orders them for the one-standard-error rule: the blend, EASE's baseline in issue 27,
+        before the decayed EASE (each is EASE plus one ranking-time knob, w = 0 and h = ∞ being EASE)."""
+        members, how = self.recommenders(), self.best_normalisation
+        return {
+            f"recent-kNN (m={self.recent_items})": members[RECENT_KNN],
+            f"EASE + recent-kNN blend ({how}, w={self.weight(how):.3g})": members[BLENDS[how]],
+            f"EASE, decayed (h={self.half_life:.3g})": members[DECAYED_EASE],
         }
 
     def settings(self) -> dict:
