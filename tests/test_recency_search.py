@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
-from ratings_factory import random_ratings
+from ratings_factory import random_ratings, ratings_frame
 
 from cfutils.eval import one_standard_error
-from cfutils.lists import BLENDS, DecayedEASE, EASERecentBlend, FoldValidation, RecentKNN, tune_recency
+from cfutils.lists import BLENDS, EASE, DecayedEASE, EASERecentBlend, FoldValidation, RecentKNN, tune_recency
 
 GRIDS = {"recent_items": (2.0, 4.0, 8.0), "half_life": (1.0, 4.0, 16.0), "weight": (0.25, 1.0, 4.0)}
 LAM, OPTIONS = 20.0, dict(n_neighbours=6, max_items=None, fallback_days=30)
@@ -66,3 +67,32 @@ def test_the_members_are_built_with_the_tuned_settings_and_the_options(tuned):
     settings = family.settings()
     assert set(settings) == {"recent_items", "half_life", *(f"weight_{how}" for how in BLENDS), "grid_edges"}
     assert all(family.searches[name].edge == edge for name, edge in settings["grid_edges"].items())
+
+
+def watched_in_sessions(shuffled: bool, n_users: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Each user watches 8 of the 10 movies of three of six genres, one genre after the other, so the next
+    movies are neighbours of the last ones; ``shuffled`` draws each user's dates in random order instead."""
+    rng = np.random.default_rng(seed)
+    users, movies = [], []
+    for user in range(n_users):
+        for genre in rng.choice(6, 3, replace=False):
+            users += [user] * 8
+            movies += list(genre * 10 + rng.choice(10, 8, replace=False))
+    days = np.concatenate([rng.permutation(24) if shuffled else np.arange(24) for _ in range(n_users)])
+    return ratings_frame(users, movies, np.full(len(users), 5.0), days)
+
+
+def test_the_tuned_recency_follows_how_much_the_last_movies_tell():
+    """Where the next movies follow the last ones, validation gives the recent-kNN a large weight, a short
+    half-life, and a blend clearly above EASE; in random order the blend's gain over EASE is far smaller
+    (what is left is the kNN's second opinion, not recency)."""
+    gains = {}
+    for shuffled in (False, True):
+        folds = FoldValidation(watched_in_sessions(shuffled), "per_user_time", 0.2, n_folds=2, seed=0, n=5)
+        family = tune_recency(folds, 10.0, n_neighbours=10, max_items=None)
+        gain = family.validation[family.best_blend] - folds.score(EASE(10.0, max_items=None))
+        gains[shuffled] = gain.mean()
+        if not shuffled:
+            assert family.weight(family.best_normalisation) >= 1.0 and family.half_life <= 8.0
+            assert gain.mean() > 2 * gain.std() / np.sqrt(gain.size)  # clearly above EASE on validation
+    assert gains[False] > 5 * gains[True]
