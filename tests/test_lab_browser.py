@@ -34,8 +34,7 @@ TOKEN = "cfutils-browser-test"
 #: Notebook 06 on the tiny data, with one value per grid so that running every cell takes seconds.
 SMALL = {
     "EASE_LAMBDA_GRID": [300.0],
-    "RECENT_WEIGHT_GRID": [1.0],
-    "KNN_WEIGHT_GRID": [0.1],
+    "BLEND_WEIGHT_GRID": [1.0],
     "POPULARITY_WEIGHT_GRID": [1.0],
     "N_FACTORS": 8,
     "N_CANDIDATES": 30,
