@@ -180,6 +180,13 @@ def test_rating_clock_counts_only_ratings_up_to_the_day():
             )
             age = clock.age(np.array([movie]), np.array([day]))[0]
             assert (np.isnan(age) and mine.min() > day) or age == day - mine.min()
+            # shares: the same counts over all movies' ratings in the period (0 when it holds none)
+            everyone, recent = (days <= day).sum(), ((days <= day) & (days > day - 30)).sum()
+            assert clock.total(np.array([day]))[0] == everyone and clock.total(np.array([day]), 30)[0] == recent
+            share = clock.share(np.array([movie]), np.array([day]))[0]
+            assert share == pytest.approx((mine <= day).sum() / everyone if everyone else 0.0)
+            recent_share = clock.share(np.array([movie]), day, 30)[0]
+            assert recent_share == pytest.approx(((mine <= day) & (mine > day - 30)).sum() / recent if recent else 0.0)
     user_last = train.groupby("user_id")["date"].max()
     idx = rec.matrix_.user_index(user_last.index.to_numpy())
     np.testing.assert_array_equal(clock.as_of(idx), day_numbers(user_last))

@@ -6,8 +6,10 @@ binary item-kNN. No re-ranker can recover a relevant movie that is not a candida
 
 **Stage 2, features of each (user, candidate) pair** (:data:`FEATURES`): the EASE and kNN scores
 and ranks (rank ``n_candidates + 1`` outside a generator's list), the summed kNN similarity to the
-user's ``recent_items`` latest movies, the movie's log popularity, its ratings in the last
-``window_days`` days and its age in days, the user's log number of ratings, and a rating model's
+user's ``recent_items`` latest movies, the movie's share of all train ratings so far and of those in
+the last ``window_days`` days (shares, not counts: the ratings a day brings change by an order of
+magnitude over a data set's years; :meth:`~cfutils.lists.time_features.RatingClock.share`), its age in
+days, the user's log number of ratings, and a rating model's
 prediction (:class:`cfutils.rating.models.BiasBaseline` by default; notebook 05's models plug in the same
 way). The time-based ones are computed as of the user's last train rating by default
 (``as_of="user"``, :mod:`cfutils.lists.time_features`); ``as_of="train_end"`` is the leaky
@@ -47,8 +49,8 @@ FEATURES = [
     "knn_score",
     "knn_rank",
     "recent_similarity",
-    "log_popularity",
-    "recent_popularity",
+    "popularity_share",
+    "recent_share",
     "age_days",
     "user_log_ratings",
     "rating_prediction",
@@ -115,8 +117,8 @@ class CandidateStage:
                 "knn_score": np.where(np.isfinite(knn[rows, movies]), knn[rows, movies], 0.0),
                 "knn_rank": knn_rank[rows, movies],
                 "recent_similarity": similar[rows, movies],
-                "log_popularity": np.log1p(self.clock_.popularity(movies, days)),
-                "recent_popularity": self.clock_.popularity(movies, days, self.window_days),
+                "popularity_share": self.clock_.share(movies, days),
+                "recent_share": self.clock_.share(movies, days, self.window_days),
                 "age_days": self.clock_.age(movies, days),
                 "user_log_ratings": np.log1p(self.matrix_.user_counts[user_idx[rows]]),
                 "rating_prediction": np.asarray(self.rating_model.predict(pairs), dtype=np.float64),

@@ -7,7 +7,12 @@ takes the day :math:`t` it is computed at:
 
 * ``popularity``: :math:`|\{v : r_{vi} \in \text{train}, d_{vi} \le t\}|`;
 * ``recent popularity``: :math:`|\{v : r_{vi} \in \text{train}, t - w < d_{vi} \le t\}|`;
-* ``age``: :math:`t - \min_v d_{vi}` in days, NaN when the movie's first rating is after :math:`t`.
+* ``age``: :math:`t - \min_v d_{vi}` in days, NaN when the movie's first rating is after :math:`t`;
+* ``share``: a popularity over the number of *all* train ratings in the same period,
+  :math:`|\{v : d_{vi} \le t\}| \,/\, |\{(v, j) : d_{vj} \le t\}|` (within the window likewise; 0 when
+  the period holds no rating). How many ratings a day brings changes by an order of magnitude over the
+  years of a data set, so a count as of one user's day is not comparable with a count as of another's;
+  a share is.
 
 :meth:`RatingClock.as_of` gives :math:`t` per user: ``"user"`` (default, honest) is the day of
 the user's last train rating; ``"train_end"`` (the leaky version under ``per_user_time``) is
@@ -45,6 +50,8 @@ class RatingClock:
         self.first_day = int(day.min()) if day.size else 0
         self.last_day = int(day.max()) if day.size else 0
         self.span = self.last_day - self.first_day + 2
+        # cumulative[k]: ratings of all movies dated before first_day + k (one int64 per day, not per rating)
+        self.cumulative = np.concatenate([[0], np.cumsum(np.bincount(day - self.first_day, minlength=self.span))])
         self.user_last_day = np.full(matrix.n_users, self.first_day, dtype=np.int64)
         np.maximum.at(self.user_last_day, matrix.user_index(train["user_id"].to_numpy()).astype(np.int32), day)
         movie = matrix.movie_index(train["movie_id"].to_numpy()).astype(np.int32)
@@ -66,9 +73,24 @@ class RatingClock:
             return np.full(user_idx.shape, self.last_day, dtype=np.int64)
         return np.where(user_idx >= 0, self.user_last_day[np.maximum(user_idx, 0)], self.last_day)
 
+    def _offset(self, day: np.ndarray) -> np.ndarray:
+        return np.clip(day - self.first_day, -1, self.span - 2)
+
     def _rank(self, movie_idx: np.ndarray, day: np.ndarray) -> np.ndarray:
-        offset = np.clip(day - self.first_day, -1, self.span - 2)
-        return np.searchsorted(self.keys, movie_idx.astype(np.int64) * self.span + offset, side="right")
+        return np.searchsorted(self.keys, movie_idx.astype(np.int64) * self.span + self._offset(day), side="right")
+
+    def total(self, day: np.ndarray, window_days: int | None = None) -> np.ndarray:
+        """Ratings of all movies up to ``day`` (within the last ``window_days`` days if given)."""
+        day = np.asarray(day)
+        upto = self.cumulative[self._offset(day) + 1]
+        if window_days is not None:
+            upto = upto - self.cumulative[self._offset(day - window_days) + 1]
+        return upto.astype(np.float64)
+
+    def share(self, movie_idx: np.ndarray, day: np.ndarray, window_days: int | None = None) -> np.ndarray:
+        """:meth:`popularity` over :meth:`total` of the same period (module docstring); 0 where that is 0."""
+        movie_idx, day = np.broadcast_arrays(np.asarray(movie_idx), np.asarray(day))
+        return self.popularity(movie_idx, day, window_days) / np.maximum(self.total(day, window_days), 1.0)
 
     def popularity(self, movie_idx: np.ndarray, day: np.ndarray, window_days: int | None = None) -> np.ndarray:
         """Ratings of each movie up to ``day`` (within the last ``window_days`` days if given);
