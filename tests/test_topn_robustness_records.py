@@ -232,6 +232,12 @@ def test_the_benchmark_readme_reads_the_failing_cuts_right():
         f"validation keeps a blend, within {max(abs(r['rows']['chosen']['vs_ease']) for r in kept):.3f} of EASE, on "
         f"{len(kept)} of the {len(halves)} halves; on {missed} of those the re-ranker's test gain was clear" in text
     )
+    unreachable = [r for r in not_clear if not any(row["vs_ease_ci95"][0] > 0 for row in r["rows"].values())]
+    assert (
+        f"On {len(unreachable)} of the {len(not_clear)} runs no recommender of the table is above EASE with an "
+        f"interval above 0 on test, so no choice made on validation could meet the goal there; on the other "
+        f"{len(not_clear) - len(unreachable)} a clearly better one existed and validation did not pick it." in text
+    )
     seconds = [r["seconds"] for name in ("ml", "sample") for r in saved_runs(name)]
     assert f"({min(seconds):.0f}-{max(seconds):.0f} s per cut" in text
 
