@@ -21,7 +21,6 @@ train knows), ``half_a`` / ``half_b`` (two random halves of the users, ``per_use
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -96,7 +95,7 @@ def tune(folds: FoldValidation, method: str, seed: int) -> tuple[dict, dict, pd.
     factories = {
         "most popular": lambda: PopularRecommender(),
         "EASE (λ tuned)": lambda: EASE(lam),
-        **{name: lambda name=name: copy.deepcopy(members[name]) for name in members},
+        **{name: lambda name=name: family.recommenders()[name] for name in members},
         "re-ranker": lambda: ReRanker(ease=EASE(lam), split=method, seed=seed),
     }
     validation_scores = family.validation.assign(**{"re-ranker": folds.score(factories["re-ranker"]())})

@@ -31,7 +31,10 @@ def test_each_setting_is_the_one_standard_error_choice_of_refitted_models(tuned)
     folds, family = tuned
     ease = dict(max_items=None, fallback_days=30)
     m, _ = refitted_choice(
-        folds, lambda v: RecentKNN(int(v), 6, fallback_days=30), family.searches["recent_items"].table.index, "smaller"
+        folds,
+        lambda v: RecentKNN(int(round(v)), 6, fallback_days=30),
+        family.searches["recent_items"].table.index,
+        "smaller",
     )
     assert family.recent_items == m
     h, _ = refitted_choice(
@@ -95,4 +98,4 @@ def test_the_tuned_recency_follows_how_much_the_last_movies_tell():
         if not shuffled:
             assert family.weight(family.best_normalisation) >= 1.0 and family.half_life <= 8.0
             assert gain.mean() > 2 * gain.std() / np.sqrt(gain.size)  # clearly above EASE on validation
-    assert gains[False] > 5 * gains[True]
+    assert gains[False] > 5 * gains[True] > 0

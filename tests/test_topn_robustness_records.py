@@ -162,6 +162,9 @@ def test_the_benchmark_readme_states_the_saved_counts(summaries):
         ),
     )
     assert (fall["cut"], fall["seed"], fall["chosen"]) == ("half_b", 2, "re-ranker")
+    after = next(r for r in saved_runs("ml") if (r["cut"], r["seed"]) == ("half_b", 2))
+    assert after["chosen"] == "re-ranker" and after["rows"]["chosen"]["vs_ease_ci95"][0] < 0
+    assert fall["rows"]["chosen"]["vs_ease_ci95"][0] > 0  # "now reaching below 0": it did not before
     assert (
         f"rose on {shares['chosen higher']} of {shares['runs']} real runs and fell on {shares['chosen lower']}, by "
         f"at most {shares['largest fall']} (`half_b`, seed 2, the re-ranker itself); the real runs where it beats "
@@ -206,6 +209,15 @@ def test_the_benchmark_readme_states_the_saved_counts(summaries):
         f"within {ml['largest blend - EASE']} and {ml['largest decayed EASE - EASE']} of EASE on every real run, and "
         f"within {max(sample['largest blend - EASE'], sample['largest decayed EASE - EASE'])} on the sample" in text
     )
+    recency = ("blend (max)", "blend (z)", "decayed EASE")
+    clear = {
+        name: sum(any(r["rows"][m]["vs_ease_ci95"][0] > 0 for m in recency) for r in saved_runs(name))
+        for name in ("ml", "sample")
+    }
+    assert (
+        f"one of them is above EASE with an interval above 0 on {clear['ml']} of 21 real runs and "
+        f"{clear['sample']} of 21 sample runs" in text
+    )
     low, high = ml["candidate recall"]
     assert f"hold {100 * low:.0f}-{100 * high:.0f} % of the relevant test movies on movielens-small" in text
     assert f"({100 * ml['candidate recall, global_known'][0]:.0f} % on global_known)" in text
@@ -247,15 +259,16 @@ def test_the_readme_states_the_saved_counts(summaries):
     ml = summaries["ml"]
     assert (
         f"its gain over EASE excludes 0 on {ml['re-ranker gain above 0']} of {ml['runs']} runs, and two validation "
-        f"folds chose it on {ml['chose the re-ranker']} (a single validation cut, on "
-        f"{robustness_summary(saved_runs('ml', 'one_fold'))['chose the re-ranker']})" in text
+        f"folds chose it on {ml['chose the re-ranker']} (with the re-ranker's earlier count features: two folds on "
+        f"{robustness_summary(saved_runs('ml', 'count_features'))['chose the re-ranker']}, a single validation cut "
+        f"on {robustness_summary(saved_runs('ml', 'one_fold'))['chose the re-ranker']})" in text
     )
 
 
 def test_the_readme_reads_where_validation_keeps_a_simpler_model():
     text, runs = flat_file("README.md"), saved_runs("ml")
     simpler = [r for r in runs if r["chosen"] != "re-ranker"]
-    assert {r["cut"] for r in simpler if r["n_test_users"] == 28} == {"global_known"}
+    assert {r["n_test_users"] for r in runs if r["cut"] == "global_known"} == {28}
     known = [r for r in simpler if r["cut"] == "global_known"]
     halves = [r for r in simpler if r["cut"].startswith("half")]
     all_halves = sum(r["cut"].startswith("half") for r in runs)

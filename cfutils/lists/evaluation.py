@@ -190,8 +190,8 @@ def compare_by_user(
 
 
 def variant(recommender: ListRecommender, **knobs) -> ListRecommender:
-    """A shallow copy of a *fitted* recommender with ranking-time knobs changed (e.g. RecencyEASE's
-    ``recent_weight``); the fitted arrays are shared, not copied or refit."""
+    """A shallow copy of a *fitted* recommender with ranking-time knobs changed (e.g. DecayedEASE's
+    ``half_life``); the fitted arrays are shared, not copied or refit."""
     copied = copy.copy(recommender)
     for name, value in knobs.items():
         if not hasattr(copied, name):

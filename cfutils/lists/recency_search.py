@@ -1,8 +1,7 @@
 r"""The recency family tuned on validation folds: recent-items kNN, decayed EASE and the EASE + recent-kNN blend.
 
-How much what a user watched *last* says about the next movies differs a lot between data sets (the
-weights chosen on each cut are in ``benchmarks/results/topn_robustness_*.json``; on a MovieLens set the
-project never sees, issue 27 measured a weight of 1 at 5.7 % above EASE). So nothing here fixes a
+How much what a user watched *last* says about the next movies can differ a lot between data sets (the
+weights chosen on each cut are in ``benchmarks/results/topn_robustness_*.json``), so nothing here fixes a
 recency strength: each setting is tuned on the
 validation folds (:class:`~cfutils.lists.evaluation.FoldValidation`), on a wide log grid that extends
 itself when its choice sits at an edge, by the one-standard-error rule towards the simpler end
@@ -31,7 +30,8 @@ from cfutils.lists.evaluation import FoldValidation, variant
 from cfutils.lists.lists import ListRecommender
 from cfutils.lists.recent import DecayedEASE, RecentKNN
 
-#: Log-spaced grids (each extends itself at an edge it chooses): factors of 2 for m, 4 for h and w.
+#: Log-spaced grids: steps of 2 for m, 4 for h and w; a choice at an edge extends the grid by a factor of 3
+#: (:func:`cfutils.eval.search_grid`), down to m = 1 at most.
 RECENCY_GRIDS = {
     "recent_items": (5.0, 10.0, 20.0, 40.0, 80.0),
     "half_life": (2.0, 8.0, 32.0, 128.0, 512.0),
@@ -93,8 +93,8 @@ class RecencyFamily:
     def named(self) -> dict[str, ListRecommender]:
         """The recent-kNN, the better blend (:attr:`best_blend`) and the decayed EASE, unfitted, under
         names that carry their tuned settings (notebook 06's rows), simplest first as the robustness
-        benchmark orders them for the one-standard-error rule: the blend, EASE's baseline in issue 27,
-        before the decayed EASE (each is EASE plus one ranking-time knob, w = 0 and h = ∞ being EASE)."""
+        benchmark orders them for the one-standard-error rule: the blend, the simple peer a re-ranker must
+        beat, before the decayed EASE (each is EASE plus one ranking-time knob, w = 0 and h = ∞ being EASE)."""
         members, how = self.recommenders(), self.best_normalisation
         return {
             f"recent-kNN (m={self.recent_items})": members[RECENT_KNN],
@@ -105,6 +105,7 @@ class RecencyFamily:
     def settings(self) -> dict:
         """Every chosen value, and the settings still at an edge of their extended grid (``grid_edges``)."""
         chosen = {name: search.chosen for name, search in self.searches.items()}
+        chosen["recent_items"] = self.recent_items  # the whole number of movies used (an extension may try 5 / 3)
         return {**chosen, "grid_edges": {name: s.edge for name, s in self.searches.items() if s.edge}}
 
 
