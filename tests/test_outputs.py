@@ -92,6 +92,18 @@ def test_an_empty_output_dir_or_data_is_refused_with_exit_2(tmp_path, capsys, fl
     assert list(tmp_path.iterdir()) == [], "nothing written into the current folder"
 
 
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN])
+def test_workers_end_on_ctrl_c_unless_the_run_ignores_it(inherited):
+    code = "import signal; from cfutils.present.pipeline import quiet_interrupt; quiet_interrupt(); "
+    code += "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    previous = signal.signal(signal.SIGINT, inherited)  # what the worker's interpreter starts with
+    try:
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.stdout.strip() == str(inherited is signal.SIG_IGN), result.stderr
+
+
 @pytest.mark.notebook
 def test_ctrl_c_prints_one_line_and_exits_130(tiny_data_dir, tmp_path):
     notebooks = tmp_path / "notebooks"
@@ -100,9 +112,16 @@ def test_ctrl_c_prints_one_line_and_exits_130(tiny_data_dir, tmp_path):
     output_dir = tmp_path / "out"
     command = [sys.executable, "-m", "cfutils", "--data", str(tiny_data_dir), "--output-dir", str(output_dir)]
     command += ["--notebooks-dir", str(notebooks), "--no-progress"]
-    run = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    # A terminal's foreground job starts with Ctrl-C at its default. A child inherits an *ignored* SIGINT, and
+    # something earlier in a full test session can leave this process ignoring it (the run then never sees the
+    # interrupt, and the test failed only in full runs), so the child starts from the default.
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        run = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 90
     while not (output_dir / ".01_sleep.partial.ipynb").exists() and time.monotonic() < deadline:
         time.sleep(0.2)

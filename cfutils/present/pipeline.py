@@ -282,8 +282,10 @@ def default_notebooks_at_once(data: str) -> int:
 
 def quiet_interrupt() -> None:
     """In a worker process: Ctrl-C ends it at once and silently (the main process prints the one
-    line), instead of each worker printing its own traceback."""
-    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+    line), instead of each worker printing its own traceback. A run started with Ctrl-C ignored (a
+    shell's background job) keeps it ignored in its workers too: otherwise they alone would die."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
 
 
 def execute_at_once(
